@@ -1,0 +1,1824 @@
+"""Client for the Pipedream Connect API, in one file, standard library only.
+
+Copy this file into a project (or install the distribution) and call the API::
+
+    import asyncio
+    from pipedream import PipedreamClient
+
+    async def main():
+        async with PipedreamClient("client-id", "client-secret", "proj_abc",
+                                   environment="development") as client:
+            token = await client.create_connect_token(external_user_id="user-1")
+            accounts = await client.get_accounts(external_user_id="user-1", limit=10)
+            print(token["token"], len(accounts["data"]))
+
+    asyncio.run(main())
+
+``SyncPipedreamClient`` has the same methods without ``await``. ``PipedreamClient``
+runs that sync code in worker threads the client owns, so both share one code path.
+
+What the client does for you (README.md has the details):
+  * OAuth client-credentials token fetched once, cached until two minutes before it
+    expires, refreshed under a lock (one token request however many calls are waiting)
+    and once more after a 401;
+  * the official wire format: /v1/connect paths, snake_case fields, ``x-pd-environment``;
+  * one kept-alive HTTPS connection reused per host and thread, a total time limit on
+    every call (60 s by default), reads retried on 408/429/5xx with Retry-After, and
+    writes (``run_action``, ``deploy_trigger``...) never sent twice by a retry;
+  * errors that carry status, API message, method, URL and request id, never a secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.client
+import io
+import json
+import os
+import random
+import re
+import select
+import socket
+import ssl
+import sys
+import threading
+import time
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
+
+if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only, never at run time
+    import asyncio
+    import concurrent.futures
+    import logging
+
+__all__ = [
+    "PipedreamClient",
+    "SyncPipedreamClient",
+    "PipedreamApiError",
+    "PipedreamAuthError",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_WORKFLOW_DOMAIN",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_MAX_RETRIES",
+]
+__version__ = "0.1.0"
+
+DEFAULT_BASE_URL = "https://api.pipedream.com"
+DEFAULT_WORKFLOW_DOMAIN = "m.pipedream.net"
+DEFAULT_TIMEOUT = 60.0  # seconds for a whole call, retries included (the official SDK's default)
+DEFAULT_MAX_RETRIES = 2
+ENVIRONMENTS = ("development", "production")
+COMPONENT_TYPES = ("components", "actions", "triggers")
+AUTH_TYPES = ("none", "oauth", "static_bearer_token")
+
+JSON = Any  # a value decoded from JSON: dict, list, str, int, float, bool or None
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+class PipedreamApiError(Exception):
+    """Any failure of a Pipedream call: an HTTP error status, a network error, a timeout
+    or a response that is not the JSON that was expected.
+
+    Attributes (``None`` where they do not apply, e.g. ``status_code`` on a timeout):
+    ``status_code``, ``response_data`` (the parsed error body, or its text; also
+    ``body``), ``detail`` (the API's own message, e.g. its ``error`` field),
+    ``method``, ``url``, ``request_id`` (if the server sent one) and ``headers``
+    (response headers, lower-case names). Never contains a secret or token.
+    """
+
+    status_code: Optional[int] = None
+    response_data: JSON = None
+    detail: Optional[str] = None
+    method: Optional[str] = None
+    url: Optional[str] = None
+    request_id: Optional[str] = None
+    headers: Optional[Dict[str, str]] = None
+
+    @property
+    def body(self) -> JSON:
+        return self.response_data
+
+
+class PipedreamAuthError(PipedreamApiError):
+    """The OAuth token could not be obtained (bad client id or secret, or the token
+    endpoint failed), or the API still answered 401 after a fresh token."""
+
+
+# ---- shared transport: begin (copied from altan.py; tests/test_shared_transport.py checks) ----
+#
+# One object, _Transport, sends every request of a client. It keeps a pool of idle
+# http.client connections per origin (a thread takes one, uses it, puts it back), so a
+# sequential caller reuses one kept-alive connection and threads never share a socket.
+# urllib.request is not used: it opens a new connection (and TLS handshake) per call.
+
+_RETRY_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
+_IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE"))
+_REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "x-amz-request-id")
+_SECRET_HEADERS = frozenset(("authorization", "proxy-authorization", "x-altan-key", "cookie", "x-api-key"))
+_MAX_REDIRECTS = 5
+_MAX_RETRY_WAIT = 60.0  # cap on a server's Retry-After hint, seconds
+_BACKOFF_BASE = 0.5  # first backoff, seconds; doubles per retry
+_BACKOFF_CAP = 8.0
+# A connection idle for longer than this is not reused for a write: a NAT or load balancer
+# may have dropped it silently (a thawed Lambda), and a write that fails after being sent
+# cannot be retried safely, whereas opening a new connection costs one handshake.
+_WRITE_IDLE_LIMIT = 30.0
+_ERROR_SNIPPET = 500  # characters of a non-JSON body quoted in an error message
+
+
+class _Response:
+    """A complete HTTP response: the body has been read and the connection released."""
+
+    __slots__ = ("status", "reason", "headers", "body", "method", "url", "attempts")
+
+    def __init__(
+        self, status: int, reason: str, headers: Dict[str, str], body: bytes, method: str, url: str, attempts: int
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.method = method
+        self.url = url
+        self.attempts = attempts
+
+    @property
+    def request_id(self) -> Optional[str]:
+        for name in _REQUEST_ID_HEADERS:
+            if name in self.headers:
+                return self.headers[name]
+        return None
+
+    def data(self) -> JSON:
+        """The body parsed as JSON if it is JSON, else its text; None when empty."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return self.body.decode("utf-8", "replace")
+
+
+class _Failure(Exception):
+    """A request that got no complete response. ``sent`` is False when the server provably
+    did not receive the whole request, so that even a write may be sent again."""
+
+    def __init__(self, reason: str, cause: BaseException, *, sent: bool, before_response: bool, retryable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cause = cause
+        self.sent = sent
+        self.before_response = before_response
+        self.retryable = retryable
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket so that no read waits past the call's deadline: a server that
+    trickles bytes cannot stretch a call beyond its timeout."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("timed out")
+        self._sock.settimeout(remaining)
+        return self._sock.recv_into(buffer)
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, debuglevel: int = 0, method: Optional[str] = None, url: Optional[str] = None, *, deadline: float) -> None:
+        super().__init__(sock, debuglevel, method, url)
+        self.fp.close()  # the plain socket file made by the base class; replaced below
+        self.fp = io.BufferedReader(_DeadlineReader(sock, deadline))
+
+
+def _redact_headers(headers: Mapping[str, str]) -> Dict[str, str]:
+    return {k: ("[REDACTED]" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def _api_message(data: JSON) -> Optional[str]:
+    """The API's own message from an error body: FastAPI ``detail``, ``error``, ``message``."""
+    if isinstance(data, dict):
+        for key in ("detail", "error_description", "error", "message", "msg"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, dict):
+                nested = _api_message(value)
+                if nested:
+                    return nested
+            if isinstance(value, list) and value:
+                parts = [_api_message(item) or (item if isinstance(item, str) else json.dumps(item)) for item in value]
+                return "; ".join(str(p) for p in parts)
+        return None
+    if isinstance(data, str):
+        text = " ".join(data.split())
+        return text[:_ERROR_SNIPPET] + ("..." if len(text) > _ERROR_SNIPPET else "") if text else None
+    return None
+
+
+def _retry_hint(headers: Mapping[str, str]) -> Optional[float]:
+    """Seconds the server asked us to wait (retry-after-ms, Retry-After in seconds or as an
+    HTTP date, X-RateLimit-Reset as epoch or delta seconds), or None."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError, IndexError, OverflowError):
+                pass
+    value = headers.get("x-ratelimit-reset")
+    if value:
+        try:
+            reset = float(value)
+        except ValueError:
+            return None
+        return max(0.0, reset - time.time() if reset > 1e9 else reset)
+    return None
+
+
+def _env(name: str) -> Optional[str]:
+    """An environment variable, lower-case spelling first; an empty value counts as unset."""
+    return os.environ.get(name.lower()) or os.environ.get(name.upper()) or None
+
+
+def _bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
+    host = host.lower().strip("[]")
+    for entry in no_proxy.replace(" ", ",").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        entry_port = None
+        if entry.count(":") == 1 or (entry.startswith("[") and "]:" in entry):
+            entry, _, port_text = entry.rpartition(":")
+            entry_port = int(port_text) if port_text.isdigit() else None
+        if entry_port is not None and entry_port != port:
+            continue
+        entry = entry.strip("[]")
+        if entry.startswith("*."):
+            entry = entry[1:]
+        if "/" in entry or entry[:1].isdigit() or ":" in entry:
+            import ipaddress
+
+            try:
+                if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        entry = entry.lstrip(".")
+        if host == entry or host.endswith("." + entry):
+            return True
+    return False
+
+
+class _Proxy:
+    __slots__ = ("host", "port", "headers")
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url if "://" in url else "http://" + url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError("proxy must be an http:// URL such as http://proxy.example:3128, got %r" % _strip_userinfo(url))
+        self.host = parts.hostname
+        self.port = parts.port or 80
+        self.headers: Dict[str, str] = {}
+        if parts.username is not None:
+            credentials = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
+            self.headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1) if "@" in parts.netloc else url
+
+
+def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
+    """True if an idle pooled connection is unusable: closed, or readable (EOF, or bytes the
+    server sent unasked), which means the server has closed or is closing it."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    if not isinstance(sock, socket.socket):  # a test double (vcrpy replays without a socket)
+        return False
+    try:
+        if hasattr(select, "poll"):  # select.select fails on descriptors above FD_SETSIZE
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+class _Transport:
+    """Sends requests with keep-alive, proxies, TLS, deadlines, redirects and retries.
+
+    ``request`` is the only way out to the network. It returns a ``_Response`` with a 2xx
+    or 3xx status, and raises ``error_class`` for anything else.
+    """
+
+    def __init__(
+        self,
+        *,
+        error_class: Callable[[str], Exception],
+        logger_name: str,
+        logger: Optional["logging.Logger"] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        ca_bundle: Optional[str] = None,
+        proxy: Union[str, bool, None] = None,
+    ) -> None:
+        if ssl_context is not None and ca_bundle is not None:
+            raise ValueError("pass ssl_context or ca_bundle, not both")
+        if ca_bundle is not None and not os.path.exists(ca_bundle):
+            raise ValueError("ca_bundle %r does not exist" % (ca_bundle,))
+        if isinstance(proxy, str) and proxy:
+            _Proxy(proxy)  # validate now, not on the first call
+        self.error_class = error_class
+        self._logger_name = logger_name
+        self._logger = logger
+        self._ssl_context = ssl_context
+        self._ca_bundle = ca_bundle
+        self._proxy_setting = proxy
+        self._proxies: Dict[Tuple[str, str, int], Optional[_Proxy]] = {}
+        self._idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]] = {}
+        self._lock = threading.Lock()
+        self._secrets: List[str] = []
+        self.closed = False
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def add_secret(self, secret: Optional[str]) -> None:
+        """Register a value that must never appear in an error message or log record."""
+        if secret and len(secret) >= 4 and secret not in self._secrets:
+            self._secrets.append(secret)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[REDACTED]")
+        return text
+
+    def log(self) -> Optional["logging.Logger"]:
+        # Importing logging costs more than importing this module, so it is not imported
+        # here: if the application never imported it, nothing can have been configured
+        # to receive our records.
+        if self._logger is None:
+            logging = sys.modules.get("logging")
+            if logging is None:
+                return None
+            self._logger = logging.getLogger(self._logger_name)
+        return self._logger
+
+    def ssl_context(self) -> ssl.SSLContext:
+        # Built on first use: loading the CA store costs tens of milliseconds of CPU.
+        if self._ssl_context is None:
+            with self._lock:
+                if self._ssl_context is None:
+                    self._ssl_context = ssl.create_default_context(cafile=self._ca_bundle)
+        return self._ssl_context
+
+    def _proxy_for(self, scheme: str, host: str, port: int) -> Optional[_Proxy]:
+        key = (scheme, host, port)
+        if key not in self._proxies:
+            setting = self._proxy_setting
+            if setting is None:  # from the environment, like curl and urllib
+                setting = _env(scheme + "_proxy") or _env("all_proxy")
+                if scheme == "http" and os.environ.get("REQUEST_METHOD"):
+                    setting = os.environ.get("http_proxy") or _env("all_proxy")  # httpoxy: CGI sets HTTP_PROXY
+                if setting and _bypasses_proxy(host, port, _env("no_proxy") or ""):
+                    setting = None
+            self._proxies[key] = _Proxy(setting) if isinstance(setting, str) and setting else None
+        return self._proxies[key]
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _checkout(self, origin: Tuple[str, str, int], write: bool) -> Tuple[http.client.HTTPConnection, bool]:
+        """A connection to ``origin`` and whether it was used before (reused)."""
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                if self.closed:
+                    raise RuntimeError("this client is closed")
+                stack = self._idle.get(origin)
+                if not stack:
+                    break
+                conn, last_used = stack.pop()
+            if (write and now - last_used > _WRITE_IDLE_LIMIT) or _connection_dropped(conn):
+                conn.close()
+                continue
+            return conn, True
+        scheme, host, port = origin
+        proxy = self._proxy_for(scheme, host, port)
+        target_host, target_port = (proxy.host, proxy.port) if proxy else (host, port)
+        if scheme == "https":
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                target_host, target_port, context=self.ssl_context()
+            )
+            if proxy:
+                conn.set_tunnel(host, port, headers=proxy.headers)
+        else:
+            conn = http.client.HTTPConnection(target_host, target_port)
+        return conn, False
+
+    def _checkin(self, origin: Tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if not self.closed:
+                self._idle.setdefault(origin, []).append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close idle connections now; connections in use close when their call ends."""
+        with self._lock:
+            self.closed = True
+            idle, self._idle = self._idle, {}
+        for stack in idle.values():
+            for conn, _ in stack:
+                conn.close()
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    def _send_once(
+        self, method: str, url: str, headers: Dict[str, str], body: Optional[bytes], deadline: float, write: bool
+    ) -> Tuple[int, str, Dict[str, str], bytes]:
+        parts = urlsplit(url)
+        scheme = parts.scheme
+        port = parts.port or (443 if scheme == "https" else 80)
+        origin = (scheme, parts.hostname or "", port)
+        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        proxy = self._proxy_for(*origin)
+        if proxy and scheme == "http":  # plain http through a proxy: absolute-form target
+            target = "%s://%s%s" % (scheme, parts.netloc, target)
+            headers = dict(headers, **proxy.headers)
+        for fresh_retry in (False, True):
+            conn, reused = self._checkout(origin, write)
+            try:
+                return self._exchange(conn, origin, method, target, headers, body, deadline, reused)
+            except _Failure as failure:
+                # A kept-alive connection the server closed while it sat idle fails before
+                # any response byte arrives. The request was not processed if it failed while
+                # being sent; for a read it is harmless either way: try once more, at once, on
+                # a new connection.
+                stale = reused and failure.before_response and (not failure.sent or not write)
+                if stale and not fresh_retry and time.monotonic() < deadline:
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _exchange(
+        self,
+        conn: http.client.HTTPConnection,
+        origin: Tuple[str, str, int],
+        method: str,
+        target: str,
+        headers: Dict[str, str],
+        body: Optional[bytes],
+        deadline: float,
+        reused: bool,
+    ) -> Tuple[int, str, Dict[str, str], bytes]:
+        def remaining() -> float:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("timed out")
+            return left
+
+        sent = False
+        try:
+            # The response class reads within the deadline; it also reads a proxy's answer
+            # to CONNECT, so it is set before connecting.
+            conn.response_class = functools.partial(_DeadlineResponse, deadline=deadline)  # type: ignore[assignment]
+            if not reused:
+                conn.timeout = remaining()
+                conn.connect()
+            if isinstance(conn.sock, socket.socket):
+                conn.sock.settimeout(remaining())
+            conn.request(method, target, body=body, headers=headers)
+            sent = True
+            response = conn.getresponse()
+        except ssl.SSLCertVerificationError as exc:
+            conn.close()
+            raise _Failure("TLS certificate verification failed (%s); pass ca_bundle= or ssl_context= "
+                           "if the server uses a private CA" % (exc.verify_message or exc), exc,
+                           sent=False, before_response=True, retryable=False)
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            # A timeout means the deadline has passed: there is no time left to retry.
+            raise _Failure(_describe(exc), exc, sent=sent, before_response=True,
+                           retryable=not isinstance(exc, socket.timeout))
+        try:
+            payload = response.read()
+            response_headers: Dict[str, str] = {}
+            for name, value in response.getheaders():
+                name = name.lower()
+                response_headers[name] = response_headers[name] + ", " + value if name in response_headers else value
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise _Failure(_describe(exc, "while reading the response body"), exc, sent=True,
+                           before_response=False, retryable=not isinstance(exc, socket.timeout))
+        if response.will_close:
+            conn.close()
+        else:
+            self._checkin(origin, conn)
+        return response.status, response.reason, response_headers, payload
+
+    # -- the request -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        headers: Mapping[str, str],
+        body: Optional[bytes] = None,
+        timeout: float,
+        max_retries: int,
+        idempotent: Optional[bool] = None,
+        sensitive: bool = False,
+        error_class: Optional[Callable[[str], Exception]] = None,
+    ) -> _Response:
+        """Send one logical request: redirects on the same host are followed with the same
+        method and body, and retries happen within ``timeout`` seconds in all.
+
+        ``idempotent`` (default: by method) allows retries after the server may have got the
+        request; otherwise only 429, 503 with a retry hint, and failures before the request
+        left are retried. ``sensitive`` keeps the body out of error messages."""
+        error_class = error_class or self.error_class
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS
+        started = time.monotonic()
+        deadline = started + timeout
+        headers = dict(headers)
+        attempt = 0
+        redirects = 0
+        log = self.log()
+        while True:
+            attempt += 1
+            attempt_started = time.monotonic()
+            try:
+                status, reason, response_headers, payload = self._send_once(
+                    method, url, headers, body, deadline, write=not idempotent
+                )
+            except _Failure as failure:
+                may_retry = failure.retryable and (idempotent or not failure.sent)
+                wait = self._backoff(attempt)
+                if log is not None:
+                    log.debug("%s %s failed: %s (attempt %d, %.1f ms)", method, url, self.redact(failure.reason),
+                              attempt, (time.monotonic() - attempt_started) * 1000)
+                if may_retry and attempt <= max_retries and time.monotonic() + wait < deadline:
+                    time.sleep(wait)
+                    continue
+                raise self._failure_error(error_class, operation, method, url, failure, timeout, attempt,
+                                          idempotent) from failure.cause
+            response = _Response(status, reason, response_headers, payload, method, url, attempt)
+            if log is not None:
+                log.debug("%s %s -> %d (attempt %d, %.1f ms)", method, url, status, attempt,
+                          (time.monotonic() - attempt_started) * 1000)
+            if status in _REDIRECT_STATUSES and "location" in response_headers:
+                url = self._redirect_target(error_class, operation, response, redirects)
+                redirects += 1
+                attempt -= 1  # a redirect is not a retry
+                continue
+            if status in _RETRY_STATUSES and attempt <= max_retries:
+                hint = _retry_hint(response_headers)
+                write_safe = status == 429 or (status == 503 and hint is not None)
+                if idempotent or write_safe:
+                    wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else self._backoff(attempt)
+                    if time.monotonic() + wait < deadline:
+                        if log is not None:
+                            log.debug("%s %s: retrying in %.2f s after %d", method, url, wait, status)
+                        time.sleep(wait)
+                        continue
+            if status >= 300:
+                raise self.http_error(error_class, operation, response, sensitive)
+            return response
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1))
+        return delay * (0.5 + random.random() / 2)  # jitter, so that many clients do not retry in step
+
+    def _redirect_target(self, error_class: Callable[[str], Exception], operation: str, response: _Response, redirects: int) -> str:
+        target = urljoin(response.url, response.headers["location"])
+        old, new = urlsplit(response.url), urlsplit(target)
+        same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
+            new.hostname, new.port or (443 if new.scheme == "https" else 80))
+        upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
+        if redirects >= _MAX_REDIRECTS:
+            why = "more than %d redirects" % _MAX_REDIRECTS
+        elif old.scheme == "https" and new.scheme != "https":
+            why = "redirect from https to %s refused" % (new.scheme or "another scheme")
+        elif not (same_host or upgrade):
+            why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
+        else:
+            return target
+        error = self.http_error(error_class, operation, response, True)
+        error.args = (self.redact("%s failed: %s [%s %s]" % (operation, why, response.method, response.url)),)
+        raise error
+
+    def http_error(self, error_class: Callable[[str], Exception], operation: str, response: _Response, sensitive: bool = False) -> Exception:
+        data = response.data()
+        detail = _api_message(data) if not (sensitive and isinstance(data, str)) else None
+        text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
+        if detail:
+            text += ": " + detail
+        text += " [%s %s" % (response.method, response.url)
+        if response.request_id:
+            text += ", request id " + response.request_id
+        text += "]"
+        error = error_class(self.redact(text))
+        _describe_error(error, response.status, data, detail and self.redact(detail), response.method,
+                        response.url, response.request_id, response.headers)
+        return error
+
+    def _failure_error(self, error_class: Callable[[str], Exception], operation: str, method: str, url: str,
+                       failure: _Failure, timeout: float, attempts: int, idempotent: bool) -> Exception:
+        if isinstance(failure.cause, socket.timeout):
+            reason = "timed out after %g s" % timeout
+        else:
+            reason = failure.reason
+        if failure.sent and not idempotent:
+            reason += " (the request may have been processed; not retried)"
+        elif attempts > 1:
+            reason += " (after %d attempts)" % attempts
+        error = error_class(self.redact("%s failed: %s [%s %s]" % (operation, reason, method, url)))
+        _describe_error(error, None, None, None, method, url, None, None)
+        return error
+
+
+def _describe(exc: BaseException, where: str = "") -> str:
+    if isinstance(exc, socket.timeout):
+        text = "timed out"
+    elif isinstance(exc, ConnectionRefusedError):
+        text = "connection refused"
+    elif isinstance(exc, socket.gaierror):
+        text = "could not resolve host (%s)" % (exc.strerror or exc)
+    elif isinstance(exc, http.client.RemoteDisconnected):
+        text = "server closed the connection without a response"
+    else:
+        text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
+    return text + (" " + where if where else "")
+
+
+def _describe_error(error: Exception, status: Optional[int], data: JSON, detail: Optional[str], method: str, url: str,
+                    request_id: Optional[str], headers: Optional[Dict[str, str]]) -> None:
+    error.status_code = status  # type: ignore[attr-defined]
+    error.response_data = data  # type: ignore[attr-defined]
+    error.detail = detail  # type: ignore[attr-defined]
+    error.method = method  # type: ignore[attr-defined]
+    error.url = url  # type: ignore[attr-defined]
+    error.request_id = request_id  # type: ignore[attr-defined]
+    error.headers = headers  # type: ignore[attr-defined]
+
+
+def _segment(name: str, value: Any) -> str:
+    """One path segment, percent-encoded so that it can never become two, or climb up."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("%s must be a non-empty string, got %r" % (name, value))
+    if value in (".", ".."):
+        raise ValueError("%s must not be %r" % (name, value))
+    return quote(value, safe="")
+
+
+def _encode_json(name: str, value: Any) -> bytes:
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError("%s is not JSON-serialisable: %s" % (name, exc)) from None
+
+
+def _query(params: Mapping[str, Any]) -> str:
+    """A query string: None dropped, booleans as true/false, lists as repeated keys."""
+    pairs: List[Tuple[str, str]] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            pairs.append((key, "true" if item is True else "false" if item is False else str(item)))
+    return urlencode(pairs, quote_via=quote)
+
+
+def _check_base_url(base_url: str) -> str:
+    if not isinstance(base_url, str):
+        raise ValueError("base_url must be a string, got %r" % (base_url,))
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("base_url must be an http:// or https:// URL, got %r" % (base_url,))
+    if parts.query or parts.fragment or parts.username:
+        raise ValueError("base_url must not have a query, fragment or credentials: %r" % (_strip_userinfo(base_url),))
+    return base_url.strip().rstrip("/")
+
+
+def _check_timeout(timeout: Any) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise ValueError("timeout must be a positive number of seconds, got %r" % (timeout,))
+    return float(timeout)
+
+
+def _check_retries(max_retries: Any) -> int:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError("max_retries must be an integer >= 0, got %r" % (max_retries,))
+    return max_retries
+
+
+def _check_headers(headers: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    checked: Dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
+            raise ValueError("header %r must be a string without line breaks" % (name,))
+        checked[name] = value
+    return checked
+
+
+class _AsyncRunner:
+    """Runs blocking calls in threads owned by one async client. A private pool, not the
+    loop's default executor: that one has min(32, cpu + 4) threads (6 on a 2-core Lambda)
+    and is shared with everything else in the process."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError("max_workers must be an integer >= 1, got %r" % (max_workers,))
+        self._max_workers = max_workers
+        self._prefix = thread_name_prefix
+        self._executor: Optional["concurrent.futures.ThreadPoolExecutor"] = None
+        self._in_flight: "set[asyncio.Future[Any]]" = set()
+        self._lock = threading.Lock()
+        self.closed = False
+
+    async def run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        import asyncio
+
+        if self.closed:
+            raise RuntimeError("this client is closed")
+        with self._lock:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._prefix)
+        future = asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(function, *args, **kwargs))
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        return await future
+
+    async def close(self) -> None:
+        """Wait for calls in flight (each bounded by its timeout), then stop the threads."""
+        import asyncio
+
+        self.closed = True
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+
+# ---- shared transport: end ----
+
+
+# ---------------------------------------------------------------------------------------------
+# Token
+# ---------------------------------------------------------------------------------------------
+
+_TOKEN_MARGIN = 120.0  # refresh two minutes before expiry, as the official SDK does
+
+
+class _TokenProvider:
+    """The OAuth client-credentials token, fetched once and shared by all threads.
+
+    A lock makes concurrent callers wait for the one request in progress instead of
+    sending their own; a failed request leaves nothing cached, so the next call tries
+    again."""
+
+    def __init__(self, client_id: str, client_secret: str, static_token: Optional[str] = None) -> None:
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._token = static_token
+        self._expires_at = float("inf") if static_token else 0.0
+        self.static = static_token is not None
+        self._lock = threading.Lock()
+        self.requests = 0  # token requests sent, for tests and diagnostics
+
+    def token(self, client: "SyncPipedreamClient") -> str:
+        token = self._token
+        if token is not None and time.monotonic() < self._expires_at:
+            return token
+        with self._lock:
+            if self._token is not None and time.monotonic() < self._expires_at:
+                return self._token
+            self._token = None
+            self.requests += 1
+            started = time.monotonic()
+            body = {"client_id": self._client_id, "client_secret": self._client_secret,
+                    "grant_type": "client_credentials"}
+            data = client._request("POST", "/v1/oauth/token", "get OAuth token", body=body, auth=False,
+                                   idempotent=True, sensitive=True, error_class=PipedreamAuthError)
+            token = data.get("access_token") if isinstance(data, dict) else None
+            if not isinstance(token, str) or not token:
+                raise PipedreamAuthError("get OAuth token failed: the response has no access_token")
+            client._transport.add_secret(token)
+            expires_in = data.get("expires_in")
+            lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
+            # Short-lived tokens keep half their life as margin rather than expiring at once.
+            margin = _TOKEN_MARGIN if lifetime > 2 * _TOKEN_MARGIN else lifetime / 2
+            self._expires_at = started + lifetime - margin
+            self._token = token
+            return token
+
+    def invalidate(self, token: str) -> bool:
+        """Forget ``token`` after the API refused it; False if it cannot be refreshed."""
+        if self.static:
+            return False
+        with self._lock:
+            if self._token == token:
+                self._token = None
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument helpers
+# ---------------------------------------------------------------------------------------------
+
+_ENDPOINT_ID = re.compile(r"^e[no][a-z0-9-]+$", re.IGNORECASE)
+
+
+def _required(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("%s must be a non-empty string, got %r" % (name, value))
+    return value
+
+
+def _component_path(component_type: str) -> str:
+    if component_type not in COMPONENT_TYPES:
+        raise ValueError("component_type must be one of %s, got %r" % (", ".join(COMPONENT_TYPES), component_type))
+    return component_type
+
+
+def _compact(**fields: Any) -> Dict[str, Any]:
+    """A JSON body without the optional fields that were not given."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _either(seed_name: str, seed_value: Any, name: str, value: Any) -> Any:
+    """One argument the seed spells in camelCase and Python users in snake_case."""
+    if seed_value is not None and value is not None and seed_value != value:
+        raise ValueError("pass %s or %s, not both" % (seed_name, name))
+    return value if value is not None else seed_value
+
+
+def _flag(value: Optional[bool]) -> Optional[bool]:
+    """Send a boolean query flag only when it is set (the API's default is false)."""
+    return True if value else None
+
+
+def _env_or(value: Optional[str], variable: str) -> Optional[str]:
+    return value if value is not None else (os.environ.get(variable) or None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sync client
+# ---------------------------------------------------------------------------------------------
+
+
+class SyncPipedreamClient:
+    """Synchronous client for the Pipedream Connect API.
+
+    ``client_id``, ``client_secret``, ``project_id`` and ``environment``
+    (``"development"`` or ``"production"``) fall back to ``PIPEDREAM_CLIENT_ID``,
+    ``PIPEDREAM_CLIENT_SECRET``, ``PIPEDREAM_PROJECT_ID`` and
+    ``PIPEDREAM_PROJECT_ENVIRONMENT``, read when the client is constructed. Instead of
+    client credentials, ``access_token=`` (or ``PIPEDREAM_ACCESS_TOKEN``) sends a token
+    you already have.
+
+    Options: ``base_url`` (``PIPEDREAM_BASE_URL``), ``workflow_domain``
+    (``PIPEDREAM_WORKFLOW_DOMAIN``), ``timeout`` (seconds for a whole call, retries
+    included), ``max_retries``, ``ssl_context`` or ``ca_bundle``, ``proxy`` (an
+    ``http://host:port`` URL, ``False`` for none; default: ``HTTPS_PROXY``/``NO_PROXY``
+    from the environment), ``headers`` (sent on every API call),
+    ``rate_limit_token`` (sent as ``x-pd-rate-limit``, see ``create_rate_limit``) and
+    ``logger`` (default: the ``pipedream`` logger).
+
+    Thread-safe; use ``with`` or call ``close()`` to release connections.
+    """
+
+    def __init__(
+        self,
+        client_id: Optional[str] = None,
+        client_secret: Optional[str] = None,
+        project_id: Optional[str] = None,
+        environment: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        workflow_domain: Optional[str] = None,
+        access_token: Optional[str] = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        ca_bundle: Optional[str] = None,
+        proxy: Union[str, bool, None] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        rate_limit_token: Optional[str] = None,
+        logger: Optional["logging.Logger"] = None,
+    ) -> None:
+        access_token = _env_or(access_token, "PIPEDREAM_ACCESS_TOKEN")
+        client_id = _env_or(client_id, "PIPEDREAM_CLIENT_ID")
+        client_secret = _env_or(client_secret, "PIPEDREAM_CLIENT_SECRET")
+        if access_token is None:
+            _required("client_id (or PIPEDREAM_CLIENT_ID)", client_id)
+            _required("client_secret (or PIPEDREAM_CLIENT_SECRET)", client_secret)
+        else:
+            _required("access_token", access_token)
+        self.project_id = _required("project_id (or PIPEDREAM_PROJECT_ID)", _env_or(project_id, "PIPEDREAM_PROJECT_ID"))
+        environment = _env_or(environment, "PIPEDREAM_PROJECT_ENVIRONMENT")
+        if environment not in ENVIRONMENTS:
+            raise ValueError("environment must be 'development' or 'production', got %r" % (environment,))
+        self.environment: str = environment
+        self.base_url = _check_base_url(_env_or(base_url, "PIPEDREAM_BASE_URL") or DEFAULT_BASE_URL)
+        domain = _env_or(workflow_domain, "PIPEDREAM_WORKFLOW_DOMAIN") or DEFAULT_WORKFLOW_DOMAIN
+        if not isinstance(domain, str) or not re.match(r"^[A-Za-z0-9.-]+$", domain.strip(".")):
+            raise ValueError("workflow_domain must be a host name such as m.pipedream.net, got %r" % (domain,))
+        self.workflow_domain = domain.strip(".").lower()
+        self.timeout = _check_timeout(timeout)
+        self.max_retries = _check_retries(max_retries)
+        self.client_id = client_id
+        self._transport = _Transport(
+            error_class=PipedreamApiError, logger_name="pipedream", logger=logger,
+            ssl_context=ssl_context, ca_bundle=ca_bundle, proxy=proxy,
+        )
+        for secret in (client_secret, access_token):
+            self._transport.add_secret(secret)
+        self._tokens = _TokenProvider(client_id or "", client_secret or "", access_token)
+        self._project_path = "/v1/connect/" + _segment("project_id", self.project_id)
+        self._headers = {
+            "User-Agent": "pipedream-python-stdlib/%s (python %d.%d)" % (__version__, *sys.version_info[:2]),
+            "x-pd-environment": self.environment,
+        }
+        self._headers.update(_check_headers(headers))
+        if rate_limit_token is not None:
+            self._headers["x-pd-rate-limit"] = _required("rate_limit_token", rate_limit_token)
+
+    def __repr__(self) -> str:
+        return "SyncPipedreamClient(project_id=%r, environment=%r, base_url=%r)" % (
+            self.project_id, self.environment, self.base_url)
+
+    def __enter__(self) -> "SyncPipedreamClient":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connections. Idempotent; a closed client raises RuntimeError."""
+        self._transport.close()
+
+    def with_options(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        rate_limit_token: Optional[str] = None,
+    ) -> "SyncPipedreamClient":
+        """A view of this client with other defaults, sharing its connections and token::
+
+            client.with_options(timeout=5, rate_limit_token=token).get_accounts(...)
+        """
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        if timeout is not None:
+            view.timeout = _check_timeout(timeout)
+        if max_retries is not None:
+            view.max_retries = _check_retries(max_retries)
+        if headers:
+            view._headers = dict(view._headers, **_check_headers(headers))
+        if rate_limit_token is not None:
+            view._headers = dict(view._headers, **{"x-pd-rate-limit": _required("rate_limit_token", rate_limit_token)})
+        return view
+
+    @property
+    def token_requests(self) -> int:
+        """How many OAuth token requests this client has sent."""
+        return self._tokens.requests
+
+    # -- the one request function ------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path_or_url: str,
+        operation: str,
+        *,
+        query: Optional[Mapping[str, Any]] = None,
+        body: JSON = None,
+        raw_body: Optional[bytes] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        auth: bool = True,
+        idempotent: Optional[bool] = None,
+        sensitive: bool = False,
+        error_class: Optional[Callable[[str], Exception]] = None,
+        parse: str = "json",
+    ) -> JSON:
+        """Send one call and return its decoded body: parsed JSON (``None`` when empty),
+        or with ``parse="auto"`` JSON, text or bytes by content type."""
+        url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        if query:
+            encoded = _query(query)
+            if encoded:
+                url += ("&" if "?" in url else "?") + encoded
+        request_headers = dict(self._headers) if headers is None else dict(headers)
+        if body is not None:
+            raw_body = _encode_json("request body", body)
+            request_headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            token = None
+            if auth:
+                token = self._tokens.token(self)
+                request_headers["Authorization"] = "Bearer " + token
+            try:
+                response = self._transport.request(
+                    method, url, operation=operation, headers=request_headers, body=raw_body,
+                    timeout=self.timeout, max_retries=self.max_retries, idempotent=idempotent,
+                    sensitive=sensitive, error_class=error_class,
+                )
+            except PipedreamApiError as error:
+                # A 401 means the token was refused before anything ran: get a new one, once.
+                if error.status_code == 401 and token is not None and attempt == 1 and self._tokens.invalidate(token):
+                    continue
+                if error.status_code == 401 and auth and not isinstance(error, PipedreamAuthError):
+                    auth_error = PipedreamAuthError(*error.args)
+                    auth_error.__dict__.update(error.__dict__)
+                    raise auth_error from None
+                raise
+            return self._decode(response, operation, parse)
+        raise AssertionError("unreachable")
+
+    def _decode(self, response: "_Response", operation: str, parse: str) -> JSON:
+        if response.status == 204 or not response.body.strip():
+            return None
+        content_type = response.headers.get("content-type", "")
+        if parse == "auto" and "json" not in content_type:
+            if content_type.startswith("text/") or not content_type:
+                return response.body.decode("utf-8", "replace")
+            return response.body
+        try:
+            return json.loads(response.body)
+        except ValueError:
+            if parse == "auto":
+                return response.body.decode("utf-8", "replace")
+            error = self._transport.http_error(PipedreamApiError, operation, response)
+            error.args = ("%s failed: expected JSON, got %s [%s %s]" % (
+                operation, content_type or "a body without a content type", response.method, response.url),)
+            raise error from None
+
+    def _project(self, *segments: str) -> str:
+        return self._project_path + "".join("/" + segment for segment in segments)
+
+    # -- Project -----------------------------------------------------------------------------
+
+    def get_project_info(self) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/projects/info``: ``{"apps": [{"id", "name_slug"}]}``."""
+        return self._request("GET", self._project("projects", "info"), "get project info")  # type: ignore[no-any-return]
+
+    # -- Apps --------------------------------------------------------------------------------
+
+    def get_apps(
+        self,
+        q: Optional[str] = None,
+        has_actions: Optional[bool] = None,
+        has_components: Optional[bool] = None,
+        has_triggers: Optional[bool] = None,
+        limit: Optional[int] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+        *,
+        sort_key: Optional[str] = None,
+        sort_direction: Optional[str] = None,
+        category_ids: Optional[Sequence[str]] = None,
+    ) -> Dict[str, Any]:
+        """``GET /v1/connect/apps``: ``{"data": [App], "page_info": {...}}``."""
+        query = dict(q=q, has_actions=has_actions, has_components=has_components, has_triggers=has_triggers,
+                     limit=limit, after=after, before=before, sort_key=sort_key, sort_direction=sort_direction,
+                     category_ids=list(category_ids) if category_ids is not None else None)
+        return self._request("GET", "/v1/connect/apps", "list apps", query=query)  # type: ignore[no-any-return]
+
+    def get_app(self, app_id_or_slug: str) -> Dict[str, Any]:
+        """``GET /v1/connect/apps/{app_id}``: ``{"data": App}``."""
+        path = "/v1/connect/apps/" + _segment("app_id_or_slug", app_id_or_slug)
+        return self._request("GET", path, "get app")  # type: ignore[no-any-return]
+
+    # -- Tokens ------------------------------------------------------------------------------
+
+    def create_connect_token(
+        self,
+        external_user_id: str,
+        allowed_origins: Optional[Sequence[str]] = None,
+        success_redirect_uri: Optional[str] = None,
+        error_redirect_uri: Optional[str] = None,
+        webhook_uri: Optional[str] = None,
+        *,
+        expires_in: Optional[int] = None,
+        scope: Optional[str] = None,
+        allow_progressive_scopes: Optional[bool] = None,
+        app_id: Optional[str] = None,
+        oauth_app_id: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """``POST /v1/connect/{project_id}/tokens``: ``{"token", "expires_at", "connect_link_url"}``."""
+        body = _compact(
+            external_user_id=_required("external_user_id", external_user_id),
+            allowed_origins=list(allowed_origins) if allowed_origins is not None else None,
+            success_redirect_uri=success_redirect_uri, error_redirect_uri=error_redirect_uri,
+            webhook_uri=webhook_uri, expires_in=expires_in, scope=scope,
+            allow_progressive_scopes=allow_progressive_scopes, app_id=app_id, oauth_app_id=oauth_app_id,
+        )
+        return self._request("POST", self._project("tokens"), "create connect token", body=body)  # type: ignore[no-any-return]
+
+    # -- Accounts ----------------------------------------------------------------------------
+
+    def get_accounts(
+        self,
+        external_user_id: Optional[str] = None,
+        app_filter: Optional[str] = None,
+        oauth_app_id: Optional[str] = None,
+        include_credentials: bool = False,
+        limit: Optional[int] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/accounts``: ``{"data": [Account], "page_info": {...}}``.
+        ``app_filter`` (an app id or slug) is sent as ``app``."""
+        query = dict(external_user_id=external_user_id, oauth_app_id=oauth_app_id, after=after, before=before,
+                     limit=limit, app=app_filter, include_credentials=_flag(include_credentials))
+        return self._request("GET", self._project("accounts"), "list accounts", query=query)  # type: ignore[no-any-return]
+
+    def get_account_by_id(
+        self, account_id: str, external_user_id: Optional[str] = None, include_credentials: bool = False
+    ) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/accounts/{account_id}``: the Account.
+        ``external_user_id`` is accepted for the seed's signature; the API does not take it."""
+        path = self._project("accounts", _segment("account_id", account_id))
+        query = dict(include_credentials=_flag(include_credentials))
+        return self._request("GET", path, "get account", query=query)  # type: ignore[no-any-return]
+
+    def delete_account(self, account_id: str, external_user_id: Optional[str] = None) -> None:
+        """``DELETE /v1/connect/{project_id}/accounts/{account_id}``. ``external_user_id`` is
+        accepted for the seed's signature; the API does not take it."""
+        self._request("DELETE", self._project("accounts", _segment("account_id", account_id)), "delete account")
+
+    def delete_accounts_by_app(self, app_id: str, external_user_id: Optional[str] = None) -> None:
+        """``DELETE /v1/connect/{project_id}/apps/{app_id}/accounts``: every account of an app.
+        ``external_user_id`` is accepted for the seed's signature; the API does not take it."""
+        path = self._project("apps", _segment("app_id", app_id), "accounts")
+        self._request("DELETE", path, "delete accounts by app")
+
+    def delete_external_user(self, external_user_id: str) -> None:
+        """``DELETE /v1/connect/{project_id}/users/{external_user_id}``: the user and all its data."""
+        path = self._project("users", _segment("external_user_id", external_user_id))
+        self._request("DELETE", path, "delete external user")
+
+    # -- Components --------------------------------------------------------------------------
+
+    def get_components(
+        self,
+        component_type: str,
+        app_filter: Optional[str] = None,
+        search_query: Optional[str] = None,
+        limit: Optional[int] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+        *,
+        registry: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/{components|actions|triggers}``:
+        ``{"data": [Component], "page_info": {...}}``. ``app_filter`` is sent as ``app``,
+        ``search_query`` as ``q``."""
+        query = dict(after=after, before=before, limit=limit, q=search_query, app=app_filter, registry=registry)
+        path = self._project(_component_path(component_type))
+        return self._request("GET", path, "list " + component_type, query=query)  # type: ignore[no-any-return]
+
+    def get_component(self, component_type: str, component_key: str, *, version: Optional[str] = None) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/{components|actions|triggers}/{key}``: ``{"data": Component}``."""
+        path = self._project(_component_path(component_type), _segment("component_key", component_key))
+        return self._request("GET", path, "get component", query=dict(version=version))  # type: ignore[no-any-return]
+
+    def configure_component(
+        self,
+        component_type: str,
+        component_key: str,
+        prop_name: str,
+        external_user_id: str,
+        configured_props: Optional[Mapping[str, Any]] = None,
+        dynamic_props_id: Optional[str] = None,
+        page: Optional[int] = None,
+        prev_context: Optional[Mapping[str, Any]] = None,
+        query: Optional[str] = None,
+        *,
+        version: Optional[str] = None,
+        blocking: Optional[bool] = None,
+    ) -> Dict[str, Any]:
+        """``POST /v1/connect/{project_id}/{type}/configure``: the options of a prop,
+        ``{"options", "stringOptions", "observations", "context", "errors"}``."""
+        body = _compact(
+            id=_required("component_key", component_key), version=version,
+            external_user_id=_required("external_user_id", external_user_id),
+            prop_name=_required("prop_name", prop_name), blocking=blocking, configured_props=configured_props,
+            dynamic_props_id=dynamic_props_id, page=page, prev_context=prev_context, query=query,
+        )
+        path = self._project(_component_path(component_type), "configure")
+        # Reads options without changing anything, so it may be retried like a GET.
+        return self._request("POST", path, "configure component", body=body, idempotent=True)  # type: ignore[no-any-return]
+
+    def reload_component_props(
+        self,
+        component_type: str,
+        component_key: str,
+        external_user_id: str,
+        configured_props: Optional[Mapping[str, Any]] = None,
+        dynamic_props_id: Optional[str] = None,
+        *,
+        version: Optional[str] = None,
+        blocking: Optional[bool] = None,
+    ) -> Dict[str, Any]:
+        """``POST /v1/connect/{project_id}/{type}/props``:
+        ``{"observations", "errors", "dynamicProps": {"id", "configurableProps"}}``."""
+        body = _compact(
+            id=_required("component_key", component_key), version=version,
+            external_user_id=_required("external_user_id", external_user_id), blocking=blocking,
+            configured_props=configured_props, dynamic_props_id=dynamic_props_id,
+        )
+        path = self._project(_component_path(component_type), "props")
+        return self._request("POST", path, "reload component props", body=body, idempotent=True)  # type: ignore[no-any-return]
+
+    # -- Actions and triggers ----------------------------------------------------------------
+
+    def run_action(
+        self,
+        action_key: str,
+        external_user_id: str,
+        configured_props: Optional[Mapping[str, Any]] = None,
+        dynamic_props_id: Optional[str] = None,
+        *,
+        version: Optional[str] = None,
+        stash_id: Union[str, bool, None] = None,
+    ) -> Dict[str, Any]:
+        """``POST /v1/connect/{project_id}/actions/run``: ``{"exports", "os", "ret", "stash_id"}``.
+        Never sent twice by a retry."""
+        body = _compact(
+            id=_required("action_key", action_key), version=version,
+            external_user_id=_required("external_user_id", external_user_id),
+            configured_props=configured_props, dynamic_props_id=dynamic_props_id, stash_id=stash_id,
+        )
+        return self._request("POST", self._project("actions", "run"), "run action", body=body)  # type: ignore[no-any-return]
+
+    def deploy_trigger(
+        self,
+        trigger_key: str,
+        external_user_id: str,
+        configured_props: Optional[Mapping[str, Any]] = None,
+        webhookUrl: Optional[str] = None,  # noqa: N803 - the seed's spelling
+        workflowId: Optional[str] = None,  # noqa: N803 - the seed's spelling
+        dynamic_props_id: Optional[str] = None,
+        *,
+        webhook_url: Optional[str] = None,
+        workflow_id: Optional[str] = None,
+        emit_on_deploy: Optional[bool] = None,
+        version: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """``POST /v1/connect/{project_id}/triggers/deploy``: ``{"data": DeployedComponent}``.
+        ``webhookUrl``/``webhook_url`` and ``workflowId``/``workflow_id`` go on the wire as
+        ``webhook_url`` and ``workflow_id``. Never sent twice by a retry."""
+        body = _compact(
+            id=_required("trigger_key", trigger_key), version=version,
+            external_user_id=_required("external_user_id", external_user_id),
+            configured_props=configured_props, dynamic_props_id=dynamic_props_id,
+            workflow_id=_either("workflowId", workflowId, "workflow_id", workflow_id),
+            webhook_url=_either("webhookUrl", webhookUrl, "webhook_url", webhook_url),
+            emit_on_deploy=emit_on_deploy,
+        )
+        return self._request("POST", self._project("triggers", "deploy"), "deploy trigger", body=body)  # type: ignore[no-any-return]
+
+    # -- Deployed triggers -------------------------------------------------------------------
+
+    def _deployed(self, deployed_component_id: str, *rest: str) -> str:
+        return self._project("deployed-triggers", _segment("deployed_component_id", deployed_component_id), *rest)
+
+    def get_deployed_triggers(
+        self,
+        external_user_id: str,
+        limit: Optional[int] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+        *,
+        emitter_type: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/deployed-triggers``: ``{"data": [Emitter], "page_info"}``."""
+        query = dict(after=after, before=before, limit=limit,
+                     external_user_id=_required("external_user_id", external_user_id), emitter_type=emitter_type)
+        return self._request("GET", self._project("deployed-triggers"), "list deployed triggers", query=query)  # type: ignore[no-any-return]
+
+    def get_deployed_trigger(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
+        """``GET .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
+        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        return self._request("GET", self._deployed(deployed_component_id), "get deployed trigger", query=query)  # type: ignore[no-any-return]
+
+    def delete_deployed_trigger(
+        self, deployed_component_id: str, external_user_id: str, ignore_hook_errors: bool = False
+    ) -> None:
+        """``DELETE .../deployed-triggers/{id}``."""
+        query = dict(external_user_id=_required("external_user_id", external_user_id),
+                     ignore_hook_errors=_flag(ignore_hook_errors))
+        self._request("DELETE", self._deployed(deployed_component_id), "delete deployed trigger", query=query)
+
+    def update_deployed_trigger(
+        self,
+        deployed_component_id: str,
+        external_user_id: str,
+        active: Optional[bool] = None,
+        name: Optional[str] = None,
+        *,
+        configured_props: Optional[Mapping[str, Any]] = None,
+        emit_on_deploy: Optional[bool] = None,
+    ) -> Dict[str, Any]:
+        """``PUT .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
+        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        body = _compact(active=active, configured_props=configured_props, name=name, emit_on_deploy=emit_on_deploy)
+        return self._request(  # type: ignore[no-any-return]
+            "PUT", self._deployed(deployed_component_id), "update deployed trigger", query=query, body=body)
+
+    def get_deployed_trigger_events(
+        self, deployed_component_id: str, external_user_id: str, n: Optional[int] = None
+    ) -> Dict[str, Any]:
+        """``GET .../deployed-triggers/{id}/events``: ``{"data": [{"e", "k", "ts", "id", "sum"}]}``."""
+        query = dict(external_user_id=_required("external_user_id", external_user_id), n=n)
+        path = self._deployed(deployed_component_id, "events")
+        return self._request("GET", path, "list deployed trigger events", query=query)  # type: ignore[no-any-return]
+
+    def get_deployed_trigger_webhooks(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
+        """``GET .../deployed-triggers/{id}/webhooks``: ``{"webhook_urls": [...], "webhooks": [...]}``."""
+        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        path = self._deployed(deployed_component_id, "webhooks")
+        return self._request("GET", path, "list deployed trigger webhooks", query=query)  # type: ignore[no-any-return]
+
+    def update_deployed_trigger_webhooks(
+        self,
+        deployed_component_id: str,
+        external_user_id: str,
+        webhookUrls: Optional[Sequence[str]] = None,  # noqa: N803 - the seed's spelling
+        *,
+        webhook_urls: Optional[Sequence[str]] = None,
+    ) -> Dict[str, Any]:
+        """``PUT .../deployed-triggers/{id}/webhooks`` with ``{"webhook_urls": [...]}``."""
+        urls = _either("webhookUrls", webhookUrls, "webhook_urls", webhook_urls)
+        if urls is None or isinstance(urls, str):
+            raise ValueError("webhookUrls must be a list of URLs")
+        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        path = self._deployed(deployed_component_id, "webhooks")
+        return self._request(  # type: ignore[no-any-return]
+            "PUT", path, "update deployed trigger webhooks", query=query, body={"webhook_urls": list(urls)})
+
+    def get_deployed_trigger_workflows(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
+        """``GET .../deployed-triggers/{id}/pipelines``: ``{"workflow_ids": [...]}``."""
+        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        path = self._deployed(deployed_component_id, "pipelines")
+        return self._request("GET", path, "list deployed trigger workflows", query=query)  # type: ignore[no-any-return]
+
+    def update_deployed_trigger_workflows(
+        self,
+        deployed_component_id: str,
+        external_user_id: str,
+        workflowIds: Optional[Sequence[str]] = None,  # noqa: N803 - the seed's spelling
+        *,
+        workflow_ids: Optional[Sequence[str]] = None,
+    ) -> Dict[str, Any]:
+        """``PUT .../deployed-triggers/{id}/pipelines`` with ``{"workflow_ids": [...]}``."""
+        ids = _either("workflowIds", workflowIds, "workflow_ids", workflow_ids)
+        if ids is None or isinstance(ids, str):
+            raise ValueError("workflowIds must be a list of workflow ids")
+        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        path = self._deployed(deployed_component_id, "pipelines")
+        return self._request(  # type: ignore[no-any-return]
+            "PUT", path, "update deployed trigger workflows", query=query, body={"workflow_ids": list(ids)})
+
+    # -- Rate limits -------------------------------------------------------------------------
+
+    def create_rate_limit(self, window_size_seconds: int, requests_per_window: int) -> Dict[str, Any]:
+        """``POST /v1/connect/rate_limits``: ``{"token": ...}``. Send the token on later calls
+        with ``client.with_options(rate_limit_token=result["token"])`` (header
+        ``x-pd-rate-limit``)."""
+        for name, value in (("window_size_seconds", window_size_seconds), ("requests_per_window", requests_per_window)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError("%s must be a positive integer, got %r" % (name, value))
+        body = {"window_size_seconds": window_size_seconds, "requests_per_window": requests_per_window}
+        return self._request("POST", "/v1/connect/rate_limits", "create rate limit", body=body)  # type: ignore[no-any-return]
+
+    # -- Proxy -------------------------------------------------------------------------------
+
+    def make_proxy_request(self, proxy_opts: Mapping[str, Any], target_request: Mapping[str, Any]) -> JSON:
+        """Send a request to an app's API with the end user's credentials, through
+        ``{METHOD} /v1/connect/{project_id}/proxy/{base64url(url)}``.
+
+        ``proxy_opts``: ``{"external_user_id", "account_id"}`` (or the TypeScript SDK's
+        ``{"searchParams": {...}}``). ``target_request``: ``{"url", "method", "headers",
+        "body" or "json"}`` (or ``{"url", "options": {"method", "headers", "body"}}``).
+        Returns the upstream body: parsed JSON, text, bytes, or None when empty."""
+        params = proxy_opts.get("searchParams", proxy_opts) if isinstance(proxy_opts, Mapping) else None
+        if not isinstance(params, Mapping):
+            raise ValueError("proxy_opts must be a mapping with external_user_id and account_id")
+        if not isinstance(target_request, Mapping):
+            raise ValueError("target_request must be a mapping with a url")
+        options = target_request.get("options") or target_request
+        if not isinstance(options, Mapping):
+            raise ValueError("target_request['options'] must be a mapping")
+        url = _required("target_request['url']", target_request.get("url"))
+        method = _required("method", options.get("method") or "GET").upper()
+        if method not in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+            raise ValueError("method %r is not supported by the proxy" % (method,))
+        headers = dict(self._headers)
+        for name, value in (options.get("headers") or {}).items():
+            headers["x-pd-proxy-" + name] = value
+        json_body, body = options.get("json"), options.get("body")
+        if json_body is not None and body is not None:
+            raise ValueError("target_request takes body or json, not both")
+        raw: Optional[bytes] = None
+        if json_body is not None or isinstance(body, (Mapping, list)):
+            raw = _encode_json("target_request body", json_body if json_body is not None else body)
+            headers["Content-Type"] = "application/json"
+        elif isinstance(body, str):
+            raw = body.encode("utf-8")
+        elif isinstance(body, (bytes, bytearray)):
+            raw = bytes(body)
+        elif body is not None:
+            raise ValueError("target_request body must be a mapping, list, str or bytes")
+        elif method in ("POST", "PUT", "PATCH"):
+            raw = b"{}"  # the official SDK sends an empty JSON object when there is no body
+            headers["Content-Type"] = "application/json"
+        if raw is not None and not any(name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = "application/json"
+        encoded_url = base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
+        query = dict(external_user_id=_required("external_user_id", params.get("external_user_id")),
+                     account_id=_required("account_id", params.get("account_id")))
+        return self._request(method, self._project("proxy", encoded_url), "proxy request", query=query,
+                             raw_body=raw, headers=_check_headers(headers), parse="auto")
+
+    # -- Workflows ---------------------------------------------------------------------------
+
+    def _workflow_url(self, url_or_endpoint_id: str) -> str:
+        value = _required("url_or_endpoint_id", url_or_endpoint_id).strip()
+        if "://" not in value and "." not in value:
+            if not _ENDPOINT_ID.match(value):
+                raise ValueError("%r is neither a workflow URL nor an endpoint id (en... or eo...)" % (value,))
+            return "https://%s.%s" % (value.lower(), self.workflow_domain)
+        url = value if "://" in value else "https://" + value
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not (
+                host == self.workflow_domain or host.endswith("." + self.workflow_domain)):
+            raise ValueError("workflow URL %r is not under the workflow domain %s" % (value, self.workflow_domain))
+        return url
+
+    def invoke_workflow(
+        self,
+        url_or_endpoint_id: str,
+        method: str = "POST",
+        headers: Optional[Mapping[str, str]] = None,
+        json_data: JSON = None,
+        data: Union[str, bytes, Mapping[str, Any], None] = None,
+        auth_type: str = "none",
+    ) -> JSON:
+        """Call a workflow's HTTP endpoint (a URL under the workflow domain, or an endpoint id
+        like ``en123abc``). ``auth_type``: ``"none"``, ``"oauth"`` (this client's token) or
+        ``"static_bearer_token"`` (pass ``Authorization`` in ``headers``). ``json_data`` is
+        sent as JSON; ``data`` as a form (mapping) or as is (str, bytes). Returns the body:
+        parsed JSON, text, bytes, or None when empty."""
+        return self._invoke(url_or_endpoint_id, method, headers, json_data, data, auth_type, None)
+
+    def invoke_workflow_for_external_user(
+        self,
+        url_or_endpoint_id: str,
+        external_user_id: str,
+        method: str = "POST",
+        headers: Optional[Mapping[str, str]] = None,
+        json_data: JSON = None,
+        data: Union[str, bytes, Mapping[str, Any], None] = None,
+    ) -> JSON:
+        """Call a workflow for one of your users: OAuth bearer plus ``X-PD-External-User-ID``
+        and ``X-PD-Environment``, as the Connect docs require."""
+        return self._invoke(url_or_endpoint_id, method, headers, json_data, data, "oauth",
+                            _required("external_user_id", external_user_id))
+
+    def _invoke(self, url_or_endpoint_id: str, method: str, headers: Optional[Mapping[str, str]], json_data: JSON,
+                data: Union[str, bytes, Mapping[str, Any], None], auth_type: str, external_user_id: Optional[str]) -> JSON:
+        if auth_type not in AUTH_TYPES:
+            raise ValueError("auth_type must be one of %s, got %r" % (", ".join(AUTH_TYPES), auth_type))
+        url = self._workflow_url(url_or_endpoint_id)
+        method = _required("method", method).upper()
+        request_headers = {"User-Agent": self._headers["User-Agent"]}
+        request_headers.update(_check_headers(headers))
+        has_authorization = any(name.lower() == "authorization" for name in request_headers)
+        if auth_type == "static_bearer_token" and not has_authorization:
+            raise ValueError("auth_type='static_bearer_token' needs an Authorization header in headers")
+        if external_user_id is not None:
+            request_headers["X-PD-External-User-ID"] = external_user_id
+            request_headers["X-PD-Environment"] = self.environment
+        if json_data is not None and data is not None:
+            raise ValueError("pass json_data or data, not both")
+        raw: Optional[bytes] = None
+        if json_data is not None:
+            raw = _encode_json("json_data", json_data)
+            request_headers["Content-Type"] = "application/json"
+        elif isinstance(data, Mapping):
+            raw = _query(data).encode("ascii")
+            request_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        elif isinstance(data, str):
+            raw = data.encode("utf-8")
+        elif isinstance(data, (bytes, bytearray)):
+            raw = bytes(data)
+        elif data is not None:
+            raise ValueError("data must be a mapping, str or bytes")
+        return self._request(method, url, "invoke workflow", raw_body=raw, headers=request_headers,
+                             auth=auth_type == "oauth", parse="auto")
+
+    # -- Pagination --------------------------------------------------------------------------
+
+    def iter_apps(self, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every app matching ``get_apps`` filters, page after page, fetched as needed."""
+        return _paginate(self.get_apps, filters)
+
+    def iter_accounts(self, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every account matching ``get_accounts`` filters, fetched page by page."""
+        return _paginate(self.get_accounts, filters)
+
+    def iter_components(self, component_type: str, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every component matching ``get_components`` filters, fetched page by page."""
+        _component_path(component_type)
+        return _paginate(functools.partial(self.get_components, component_type), filters)
+
+    def iter_deployed_triggers(self, external_user_id: str, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every deployed trigger of a user, fetched page by page."""
+        _required("external_user_id", external_user_id)
+        return _paginate(functools.partial(self.get_deployed_triggers, external_user_id), filters)
+
+
+def _next_cursor(page: JSON, previous: Optional[str]) -> Optional[str]:
+    """The cursor of the page after ``page``, or None at the end (no cursor, an empty page,
+    or a cursor that does not move, which would otherwise loop forever)."""
+    if not isinstance(page, dict) or not page.get("data"):
+        return None
+    info = page.get("page_info")
+    cursor = info.get("end_cursor") if isinstance(info, dict) else None
+    return cursor if isinstance(cursor, str) and cursor and cursor != previous else None
+
+
+def _paginate(fetch: Callable[..., Dict[str, Any]], filters: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    filters = dict(filters)
+    while True:
+        page = fetch(**filters)
+        for item in page.get("data") or () if isinstance(page, dict) else ():
+            yield item
+        cursor = _next_cursor(page, filters.get("after"))
+        if cursor is None:
+            return
+        filters["after"] = cursor
+
+
+# ---------------------------------------------------------------------------------------------
+# The async client
+# ---------------------------------------------------------------------------------------------
+
+
+class PipedreamClient:
+    """The Pipedream Connect client of the seed README: every method is a coroutine.
+
+    Takes the same arguments as ``SyncPipedreamClient`` plus ``max_workers``: each call
+    runs the sync client's code in a thread of a pool this client owns, so
+    ``asyncio.gather`` runs calls concurrently. Use ``async with`` or
+    ``await client.close()``, which waits for calls in flight and releases threads and
+    connections.
+    """
+
+    def __init__(
+        self,
+        client_id: Optional[str] = None,
+        client_secret: Optional[str] = None,
+        project_id: Optional[str] = None,
+        environment: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        workflow_domain: Optional[str] = None,
+        access_token: Optional[str] = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        ca_bundle: Optional[str] = None,
+        proxy: Union[str, bool, None] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        rate_limit_token: Optional[str] = None,
+        logger: Optional["logging.Logger"] = None,
+        max_workers: int = 64,
+    ) -> None:
+        self.sync = SyncPipedreamClient(
+            client_id, client_secret, project_id, environment, base_url=base_url, workflow_domain=workflow_domain,
+            access_token=access_token, timeout=timeout, max_retries=max_retries, ssl_context=ssl_context,
+            ca_bundle=ca_bundle, proxy=proxy, headers=headers, rate_limit_token=rate_limit_token, logger=logger,
+        )
+        self._runner = _AsyncRunner(max_workers, "pipedream-async")
+
+    def __repr__(self) -> str:
+        return "PipedreamClient(project_id=%r, environment=%r, base_url=%r)" % (
+            self.sync.project_id, self.sync.environment, self.sync.base_url)
+
+    async def __aenter__(self) -> "PipedreamClient":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Wait for calls in flight, then release threads and connections. Idempotent."""
+        await self._runner.close()
+        self.sync.close()
+
+    def with_options(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        rate_limit_token: Optional[str] = None,
+    ) -> "PipedreamClient":
+        """A view with other defaults, sharing threads, connections and token."""
+        view = object.__new__(PipedreamClient)
+        view.__dict__.update(self.__dict__)
+        view.sync = self.sync.with_options(timeout=timeout, max_retries=max_retries, headers=headers,
+                                           rate_limit_token=rate_limit_token)
+        return view
+
+    @property
+    def project_id(self) -> str:
+        return self.sync.project_id
+
+    @property
+    def environment(self) -> str:
+        return self.sync.environment
+
+    @property
+    def token_requests(self) -> int:
+        return self.sync.token_requests
+
+    async def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return await self._runner.run(getattr(self.sync, name), *args, **kwargs)
+
+    async def _iterate(self, name: str, *args: Any, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        fetch = getattr(self.sync, name)
+        while True:
+            page = await self._runner.run(fetch, *args, **filters)
+            for item in page.get("data") or () if isinstance(page, dict) else ():
+                yield item
+            cursor = _next_cursor(page, filters.get("after"))
+            if cursor is None:
+                return
+            filters["after"] = cursor
+
+    # Each method below takes the arguments of the SyncPipedreamClient method of the same
+    # name (see its docstring) and returns what it returns.
+
+    async def get_project_info(self) -> Dict[str, Any]:
+        return await self._run("get_project_info")  # type: ignore[no-any-return]
+
+    async def get_apps(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("get_apps", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_app(self, app_id_or_slug: str) -> Dict[str, Any]:
+        return await self._run("get_app", app_id_or_slug)  # type: ignore[no-any-return]
+
+    async def create_connect_token(self, external_user_id: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("create_connect_token", external_user_id, *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_accounts(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("get_accounts", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_account_by_id(self, account_id: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("get_account_by_id", account_id, *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def delete_account(self, account_id: str, external_user_id: Optional[str] = None) -> None:
+        await self._run("delete_account", account_id, external_user_id)
+
+    async def delete_accounts_by_app(self, app_id: str, external_user_id: Optional[str] = None) -> None:
+        await self._run("delete_accounts_by_app", app_id, external_user_id)
+
+    async def delete_external_user(self, external_user_id: str) -> None:
+        await self._run("delete_external_user", external_user_id)
+
+    async def get_components(self, component_type: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("get_components", component_type, *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_component(self, component_type: str, component_key: str, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("get_component", component_type, component_key, **kwargs)  # type: ignore[no-any-return]
+
+    async def configure_component(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("configure_component", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def reload_component_props(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("reload_component_props", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def run_action(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("run_action", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def deploy_trigger(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("deploy_trigger", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_deployed_triggers(self, external_user_id: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("get_deployed_triggers", external_user_id, *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_deployed_trigger(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
+        return await self._run("get_deployed_trigger", deployed_component_id, external_user_id)  # type: ignore[no-any-return]
+
+    async def delete_deployed_trigger(self, deployed_component_id: str, external_user_id: str,
+                                      ignore_hook_errors: bool = False) -> None:
+        await self._run("delete_deployed_trigger", deployed_component_id, external_user_id, ignore_hook_errors)
+
+    async def update_deployed_trigger(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("update_deployed_trigger", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_deployed_trigger_events(self, deployed_component_id: str, external_user_id: str,
+                                          n: Optional[int] = None) -> Dict[str, Any]:
+        return await self._run(  # type: ignore[no-any-return]
+            "get_deployed_trigger_events", deployed_component_id, external_user_id, n)
+
+    async def get_deployed_trigger_webhooks(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
+        return await self._run(  # type: ignore[no-any-return]
+            "get_deployed_trigger_webhooks", deployed_component_id, external_user_id)
+
+    async def update_deployed_trigger_webhooks(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("update_deployed_trigger_webhooks", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_deployed_trigger_workflows(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
+        return await self._run(  # type: ignore[no-any-return]
+            "get_deployed_trigger_workflows", deployed_component_id, external_user_id)
+
+    async def update_deployed_trigger_workflows(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("update_deployed_trigger_workflows", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def create_rate_limit(self, window_size_seconds: int, requests_per_window: int) -> Dict[str, Any]:
+        return await self._run(  # type: ignore[no-any-return]
+            "create_rate_limit", window_size_seconds, requests_per_window)
+
+    async def make_proxy_request(self, proxy_opts: Mapping[str, Any], target_request: Mapping[str, Any]) -> JSON:
+        return await self._run("make_proxy_request", proxy_opts, target_request)
+
+    async def invoke_workflow(self, url_or_endpoint_id: str, *args: Any, **kwargs: Any) -> JSON:
+        return await self._run("invoke_workflow", url_or_endpoint_id, *args, **kwargs)
+
+    async def invoke_workflow_for_external_user(self, url_or_endpoint_id: str, external_user_id: str,
+                                                *args: Any, **kwargs: Any) -> JSON:
+        return await self._run("invoke_workflow_for_external_user", url_or_endpoint_id, external_user_id,
+                               *args, **kwargs)
+
+    def iter_apps(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        """``async for app in client.iter_apps(q="slack")``: pages fetched as needed."""
+        return self._iterate("get_apps", **filters)
+
+    def iter_accounts(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        return self._iterate("get_accounts", **filters)
+
+    def iter_components(self, component_type: str, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        _component_path(component_type)
+        return self._iterate("get_components", component_type, **filters)
+
+    def iter_deployed_triggers(self, external_user_id: str, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        _required("external_user_id", external_user_id)
+        return self._iterate("get_deployed_triggers", external_user_id, **filters)
