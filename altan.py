@@ -169,22 +169,32 @@ class _Failure(Exception):
 
 class _DeadlineReader(io.RawIOBase):
     """Reads a socket so that no read waits past the call's deadline: a server that
-    trickles bytes cannot stretch a call beyond its timeout."""
+    trickles bytes cannot stretch a call beyond its timeout.
+
+    It reads through a file made by ``sock.makefile``, as http.client's own reader does:
+    that file keeps the socket open until the response is closed. On "Connection: close"
+    http.client closes the connection (and so the socket) before the body is read."""
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         super().__init__()
         self._sock = sock
+        self._file = sock.makefile("rb", buffering=0)
         self._deadline = deadline
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
+    def readinto(self, buffer: Any) -> Optional[int]:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout("timed out")
         self._sock.settimeout(remaining)
-        return self._sock.recv_into(buffer)
+        return self._file.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()  # releases the socket; it closes now if its connection is closed
+        super().close()
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
@@ -275,11 +285,16 @@ def _bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
             import ipaddress
 
             try:
-                if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
-                    return True
+                network = ipaddress.ip_network(entry, strict=False)
             except ValueError:
-                pass
-            continue
+                network = None  # not an address: a name such as 1password.com, matched below
+            if network is not None:
+                try:
+                    if ipaddress.ip_address(host) in network:
+                        return True
+                except ValueError:
+                    pass
+                continue
         entry = entry.lstrip(".")
         if host == entry or host.endswith("." + entry):
             return True
@@ -405,14 +420,17 @@ class _Transport:
 
     # -- connections -------------------------------------------------------------------------
 
-    def _checkout(self, origin: Tuple[str, str, int], write: bool) -> Tuple[http.client.HTTPConnection, bool]:
-        """A connection to ``origin`` and whether it was used before (reused)."""
+    def _checkout(
+        self, origin: Tuple[str, str, int], write: bool, fresh: bool = False
+    ) -> Tuple[http.client.HTTPConnection, bool]:
+        """A connection to ``origin`` and whether it was used before (reused); a new one
+        if ``fresh``."""
         now = time.monotonic()
         while True:
             with self._lock:
                 if self.closed:
                     raise RuntimeError("this client is closed")
-                stack = self._idle.get(origin)
+                stack = None if fresh else self._idle.get(origin)
                 if not stack:
                     break
                 conn, last_used = stack.pop()
@@ -464,14 +482,14 @@ class _Transport:
             target = "%s://%s%s" % (scheme, parts.netloc, target)
             headers = dict(headers, **proxy.headers)
         for fresh_retry in (False, True):
-            conn, reused = self._checkout(origin, write)
+            conn, reused = self._checkout(origin, write, fresh=fresh_retry)
             try:
                 return self._exchange(conn, origin, method, target, headers, body, deadline, reused)
             except _Failure as failure:
                 # A kept-alive connection the server closed while it sat idle fails before
                 # any response byte arrives. The request was not processed if it failed while
                 # being sent; for a read it is harmless either way: try once more, at once, on
-                # a new connection.
+                # a new connection (the other idle ones to this origin are likely stale too).
                 stale = reused and failure.before_response and (not failure.sent or not write)
                 if stale and not fresh_retry and time.monotonic() < deadline:
                     continue
@@ -510,8 +528,8 @@ class _Transport:
             response = conn.getresponse()
         except ssl.SSLCertVerificationError as exc:
             conn.close()
-            raise _Failure("TLS certificate verification failed (%s); pass ca_bundle= or ssl_context= "
-                           "if the server uses a private CA" % (exc.verify_message or exc), exc,
+            raise _Failure("TLS certificate verification failed (%s), not retried; pass ca_bundle= or "
+                           "ssl_context= if the server uses a private CA" % (exc.verify_message or exc), exc,
                            sent=False, before_response=True, retryable=False)
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
@@ -525,6 +543,9 @@ class _Transport:
                 name = name.lower()
                 response_headers[name] = response_headers[name] + ", " + value if name in response_headers else value
         except (OSError, http.client.HTTPException) as exc:
+            # After "Connection: close" the response alone holds the socket: close it here,
+            # not when the traceback that references it is freed.
+            response.close()
             conn.close()
             raise _Failure(_describe(exc, "while reading the response body"), exc, sent=True,
                            before_response=False, retryable=not isinstance(exc, socket.timeout))
@@ -575,9 +596,9 @@ class _Transport:
             except _Failure as failure:
                 may_retry = failure.retryable and (idempotent or not failure.sent)
                 wait = self._backoff(attempt)
-                if log is not None:
-                    log.debug("%s %s failed: %s (attempt %d, %.1f ms)", method, url, self.redact(failure.reason),
-                              attempt, (time.monotonic() - attempt_started) * 1000)
+                if log is not None:  # a URL can hold a secret too (a token in a query or path)
+                    log.debug("%s %s failed: %s (attempt %d, %.1f ms)", method, self.redact(url),
+                              self.redact(failure.reason), attempt, (time.monotonic() - attempt_started) * 1000)
                 if may_retry and attempt <= max_retries and time.monotonic() + wait < deadline:
                     time.sleep(wait)
                     continue
@@ -585,7 +606,7 @@ class _Transport:
                                           idempotent) from failure.cause
             response = _Response(status, reason, response_headers, payload, method, url, attempt)
             if log is not None:
-                log.debug("%s %s -> %d (attempt %d, %.1f ms)", method, url, status, attempt,
+                log.debug("%s %s -> %d (attempt %d, %.1f ms)", method, self.redact(url), status, attempt,
                           (time.monotonic() - attempt_started) * 1000)
             if status in _REDIRECT_STATUSES and "location" in response_headers:
                 url = self._redirect_target(error_class, operation, response, redirects)
@@ -599,7 +620,7 @@ class _Transport:
                     wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else self._backoff(attempt)
                     if time.monotonic() + wait < deadline:
                         if log is not None:
-                            log.debug("%s %s: retrying in %.2f s after %d", method, url, wait, status)
+                            log.debug("%s %s: retrying in %.2f s after %d", method, self.redact(url), wait, status)
                         time.sleep(wait)
                         continue
             if status >= 300:
@@ -619,8 +640,8 @@ class _Transport:
         upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
         if redirects >= _MAX_REDIRECTS:
             why = "more than %d redirects" % _MAX_REDIRECTS
-        elif old.scheme == "https" and new.scheme != "https":
-            why = "redirect from https to %s refused" % (new.scheme or "another scheme")
+        elif new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
+            why = "redirect from %s to %s refused" % (old.scheme, new.scheme or "another scheme")
         elif not (same_host or upgrade):
             why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
         else:
@@ -781,7 +802,10 @@ class _AsyncRunner:
         if self._in_flight:
             await asyncio.wait(set(self._in_flight))
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
+            # A call whose await was cancelled still runs in its thread until its own timeout:
+            # wait for it off the event loop, which must not block.
+            executor, self._executor = self._executor, None
+            await asyncio.get_running_loop().run_in_executor(None, functools.partial(executor.shutdown, wait=True))
 
 
 # ---- shared transport: end ----

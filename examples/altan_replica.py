@@ -1,0 +1,569 @@
+"""A local replica of the Altan Actions / Integration API, standard library only.
+
+It serves the paths this project's client uses (docs: altan-api.md, section 3), under a
+configurable prefix (default ``/integration``), with the example bodies of section 4:
+
+    GET  {prefix}/connection                                   -> {"data": [connection, ...]}
+    GET  {prefix}/connection/{connection_id}                   -> connection
+    GET  {prefix}/connection/{connection_id}/actions           -> {"data": [action type, ...]}
+    GET  {prefix}/connection/{connection_id}/actions/{id}      -> action type with "input_schema"
+    POST {prefix}/connection/{connection_id}/actions/{id}/execute, body {"payload": {...}}
+                                                               -> {"success": true, "data": {...}}
+
+Behaviour worth knowing when writing a demo or a test against it:
+
+* Every request needs ``X-Altan-Key`` with one of the keys given at start-up (default
+  ``demo-key``); otherwise 401 ``{"detail": "Invalid API key"}``.
+* An unknown connection or action type is 404 ``{"detail": "Connection not found"}`` /
+  ``{"detail": "Action type not found"}``; an unknown route 404 ``{"detail": "Not Found"}``;
+  a wrong method 405, as FastAPI answers.
+* An execute body that is not JSON, lacks ``"payload"``, has a payload that is not an object,
+  lacks a required parameter or has one of the wrong JSON type is 422 with FastAPI's
+  validation body ``{"detail": [{"type", "loc", "msg", "input"}, ...]}``.
+* Some executions fail upstream and report it with HTTP 200 (Altan's shape):
+  ``send_message`` (Team Slack) to a channel other than C123/C456 answers
+  ``{"success": false, "data": {"error": "channel_not_found"}}``, ``send-email`` to
+  ``rejected@example.com`` answers ``{"success": false, "data": {"error": "Recipient address
+  rejected"}}``.
+* Every response carries ``X-Request-ID`` (``req_000001``, ``req_000002``, ... per server, so
+  recordings are reproducible).
+* ``server.fail_next(status, body, content_type=...)`` makes the next matching request answer
+  with a scripted response (e.g. 500 ``text/plain`` as Starlette sends for a crash).
+* ``server.request_count`` / ``server.requests`` record what arrived (raw target, decoded
+  path segments, headers, body), for tests.
+
+Use it from code::
+
+    from altan_replica import start, stop
+    server, base_url = start()            # http://127.0.0.1:<free port>/integration
+    ...
+    stop(server)
+
+or from a shell: ``python examples/altan_replica.py --port 8765``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import socket
+import sys
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from urllib.parse import parse_qsl, unquote
+
+__all__ = ["AltanReplica", "ReceivedRequest", "start", "stop", "main", "DEFAULT_API_KEY", "DEFAULT_PREFIX"]
+
+DEFAULT_API_KEY = "demo-key"
+DEFAULT_PREFIX = "/integration"
+
+# ---------------------------------------------------------------------------------------------
+# Data: the README-style bodies of altan-api.md section 4.1 (abc123 / def456), plus the
+# placeholder ids the seed README uses ("connection-id", "action-type-id") so that every README
+# example works as written against the replica.
+# ---------------------------------------------------------------------------------------------
+
+_EMAIL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "to": {"type": "string"},
+        "subject": {"type": "string"},
+        "body": {"type": "string"},
+        "cc": {"type": "array"},
+    },
+    "required": ["to", "subject", "body"],
+}
+
+CONNECTIONS: Dict[str, Dict[str, Any]] = {
+    "abc123": {"id": "abc123", "name": "Work Gmail", "provider": "gmail", "status": "active"},
+    "def456": {"id": "def456", "name": "Team Slack", "provider": "slack", "status": "active"},
+    "connection-id": {"id": "connection-id", "name": "Example Connection", "provider": "example", "status": "active"},
+}
+
+ACTION_TYPES: Dict[str, Dict[str, Dict[str, Any]]] = {
+    "abc123": {
+        "send-email": {
+            "id": "send-email",
+            "name": "Send Email",
+            "description": "Send an email from the connected account",
+            "input_schema": _EMAIL_SCHEMA,
+        },
+        "list-messages": {
+            "id": "list-messages",
+            "name": "List Messages",
+            "description": "List recent messages of the connected mailbox",
+            "input_schema": {
+                "type": "object",
+                "properties": {"query": {"type": "string"}, "max_results": {"type": "integer"}},
+                "required": [],
+            },
+        },
+    },
+    "def456": {
+        "send_message": {
+            "id": "send_message",
+            "name": "Send Message",
+            "description": "Post a message to a Slack channel",
+            "input_schema": {
+                "type": "object",
+                "properties": {"channel": {"type": "string"}, "text": {"type": "string"}},
+                "required": ["channel"],
+            },
+        },
+    },
+    "connection-id": {
+        "action-type-id": {
+            "id": "action-type-id",
+            "name": "Example Action",
+            "description": "An action that echoes its input",
+            "input_schema": {
+                "type": "object",
+                "properties": {"message": {"type": "string"}, "count": {"type": "integer"}},
+                "required": ["message"],
+            },
+        },
+    },
+}
+
+_SLACK_CHANNELS = ("C123", "C456")
+_JSON_TYPES = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+_PYDANTIC_TYPE_ERRORS = {
+    "string": ("string_type", "Input should be a valid string"),
+    "integer": ("int_type", "Input should be a valid integer"),
+    "number": ("float_type", "Input should be a valid number"),
+    "boolean": ("bool_type", "Input should be a valid boolean"),
+    "array": ("list_type", "Input should be a valid list"),
+    "object": ("dict_type", "Input should be a valid dictionary"),
+    "null": ("none_required", "Input should be None"),
+}
+
+
+def _digest(value: Any) -> str:
+    """A short, deterministic id derived from a JSON value (so recordings are reproducible)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _execute(connection_id: str, action_type_id: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+    """The outcome of an action, in Altan's ``{"success": bool, "data": ...}`` shape."""
+    if action_type_id == "send-email":
+        if payload["to"] == "rejected@example.com":
+            return {"success": False, "data": {"error": "Recipient address rejected"}}
+        message_id = _digest(payload)
+        return {"success": True, "data": {"message_id": message_id, "thread_id": message_id}}
+    if action_type_id == "list-messages":
+        count = min(int(payload.get("max_results", 2)), 2)
+        messages = [{"id": "m%d" % i, "subject": "Message %d" % i} for i in range(1, count + 1)]
+        return {"success": True, "data": {"messages": messages}}
+    if action_type_id == "send_message":
+        if payload["channel"] not in _SLACK_CHANNELS:
+            return {"success": False, "data": {"error": "channel_not_found"}}
+        return {"success": True, "data": {"ok": True, "channel": payload["channel"], "ts": "1712.0001",
+                                          "__stats": {"status_code": 200}}}
+    return {"success": True, "data": {"echo": payload}}
+
+
+def _validation_errors(schema: Dict[str, Any], payload: Dict[str, Any]) -> List[Dict[str, Any]]:
+    errors: List[Dict[str, Any]] = []
+    for name in schema.get("required", []):
+        if name not in payload:
+            errors.append({"type": "missing", "loc": ["body", "payload", name], "msg": "Field required",
+                           "input": payload})
+    for name, value in payload.items():
+        expected = schema.get("properties", {}).get(name, {}).get("type")
+        if expected is None:
+            continue
+        python_types = _JSON_TYPES[expected]
+        ok = isinstance(value, python_types) and not (isinstance(value, bool) and expected in ("integer", "number"))
+        if not ok:
+            kind, msg = _PYDANTIC_TYPE_ERRORS[expected]
+            errors.append({"type": kind, "loc": ["body", "payload", name], "msg": msg, "input": value})
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReceivedRequest:
+    """One request as the replica received it."""
+
+    method: str
+    target: str  # the raw request target, e.g. /integration/connection/a%2Fb
+    path: str  # target without the query
+    segments: List[str]  # path segments after the prefix, each percent-decoded once
+    query: Dict[str, str]
+    headers: Dict[str, str]  # lower-case names (the last value if a header was repeated)
+    body: bytes
+    raw_headers: List[Tuple[str, str]] = field(default_factory=list)  # as sent, repeats included
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class _Scripted:
+    status: int
+    body: bytes
+    content_type: str
+    headers: Dict[str, str] = field(default_factory=dict)
+    method: Optional[str] = None
+    path_contains: Optional[str] = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (
+            self.path_contains is None or self.path_contains in path)
+
+
+class AltanReplica(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that answers like the Altan integration service."""
+
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, address: Tuple[str, int], api_keys: Iterable[str], prefix: str = DEFAULT_PREFIX,
+                 verbose: bool = False) -> None:
+        super().__init__(address, _Handler)
+        self.api_keys = frozenset(api_keys)
+        if not self.api_keys or not all(isinstance(k, str) and k for k in self.api_keys):
+            raise ValueError("api_key must be a non-empty string or a list of them")
+        prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+        self.prefix = prefix
+        self.verbose = verbose
+        self._lock = threading.Lock()
+        self._requests: List[ReceivedRequest] = []
+        self._request_ids = 0
+        self._scripted: List[_Scripted] = []
+        self._open_sockets: "set[socket.socket]" = set()
+        self._connections = 0
+        self._thread: Optional[threading.Thread] = None
+
+    # -- for tests and demos ------------------------------------------------------------------
+
+    @property
+    def api_key(self) -> str:
+        """One accepted key (the first in sorted order)."""
+        return sorted(self.api_keys)[0]
+
+    @property
+    def base_url(self) -> str:
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        host = "[%s]" % host if ":" in host else host
+        return "http://%s:%d%s" % (host, port, self.prefix)
+
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return len(self._requests)
+
+    @property
+    def connection_count(self) -> int:
+        """TCP connections accepted since the last reset (a kept-alive one counts once)."""
+        with self._lock:
+            return self._connections
+
+    @property
+    def requests(self) -> List[ReceivedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def last_request(self) -> ReceivedRequest:
+        with self._lock:
+            return self._requests[-1]
+
+    def reset(self) -> None:
+        """Forget received requests, connections and scripted responses; request ids start again at 1."""
+        with self._lock:
+            self._requests.clear()
+            self._scripted.clear()
+            self._request_ids = 0
+            self._connections = 0
+
+    def fail_next(self, status: int, body: Union[str, bytes, Dict[str, Any], List[Any]] = b"", *,
+                  content_type: Optional[str] = None, headers: Optional[Dict[str, str]] = None,
+                  method: Optional[str] = None, path_contains: Optional[str] = None) -> None:
+        """Answer the next request (matching ``method`` / ``path_contains`` if given) with this
+        response instead of the normal one. The API key is still checked first."""
+        if isinstance(body, (dict, list)):
+            raw = json.dumps(body).encode()
+            content_type = content_type or "application/json"
+        else:
+            raw = body.encode() if isinstance(body, str) else body
+            content_type = content_type or "text/plain; charset=utf-8"
+        with self._lock:
+            self._scripted.append(_Scripted(status, raw, content_type, dict(headers or {}), method, path_contains))
+
+    def start_background(self) -> "AltanReplica":
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="altan-replica:%d" % self.server_address[1], daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the listening socket and every kept-alive connection. Idempotent."""
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join()
+            self._thread = None
+        self.server_close()
+        with self._lock:
+            sockets, self._open_sockets = list(self._open_sockets), set()
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _record(self, request: ReceivedRequest) -> str:
+        with self._lock:
+            self._requests.append(request)
+            self._request_ids += 1
+            return "req_%06d" % self._request_ids
+
+    def _take_scripted(self, method: str, path: str) -> Optional[_Scripted]:
+        with self._lock:
+            for index, scripted in enumerate(self._scripted):
+                if scripted.matches(method, path):
+                    return self._scripted.pop(index)
+        return None
+
+    def _track(self, sock: socket.socket, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._open_sockets.add(sock)
+                self._connections += 1
+            else:
+                self._open_sockets.discard(sock)
+
+
+_Answer = Tuple[int, bytes, str, Dict[str, str]]  # status, body, content type, extra headers
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server_version = "altan-replica/1.0"
+    timeout = 120  # an idle kept-alive connection is dropped after this many seconds
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+    server: AltanReplica
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def setup(self) -> None:
+        super().setup()
+        self.server._track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server._track(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        if self.server.verbose:
+            sys.stderr.write("altan-replica: %s\n" % (format % args))
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: List[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _handle(self, method: str) -> None:
+        body = self._read_body()
+        target = self.path
+        path, _, query = target.partition("?")
+        prefix = self.server.prefix
+        inside = path == prefix or path.startswith(prefix + "/") if prefix else True
+        rest = path[len(prefix):] if inside else path
+        segments = [unquote(s, errors="replace") for s in rest.split("/")[1:]] if inside else []
+        request = ReceivedRequest(
+            method=method, target=target, path=path, segments=segments,
+            query=dict(parse_qsl(query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+            raw_headers=list(self.headers.items()),
+        )
+        request_id = self.server._record(request)
+        status, payload, content_type, extra = self._route(request, inside)
+        self._send(status, payload, content_type, request_id, extra)
+
+    def _route(self, request: ReceivedRequest, inside: bool) -> _Answer:
+        def answer(status: int, data: Any, headers: Optional[Dict[str, str]] = None) -> _Answer:
+            return status, json.dumps(data).encode(), "application/json", headers or {}
+
+        segments = request.segments
+        route = _match_route(segments) if inside else None
+        if route is None:
+            return answer(404, {"detail": "Not Found"})
+        name, allowed = route
+        if request.method != allowed:
+            return answer(405, {"detail": "Method Not Allowed"}, {"Allow": allowed})
+        if request.headers.get("x-altan-key") not in self.server.api_keys:
+            return answer(401, {"detail": "Invalid API key"})
+        scripted = self.server._take_scripted(request.method, request.path)
+        if scripted is not None:
+            return scripted.status, scripted.body, scripted.content_type, scripted.headers
+
+        if name == "list_connections":
+            return answer(200, {"data": [dict(c) for c in CONNECTIONS.values()]})
+        connection = CONNECTIONS.get(segments[1])
+        if connection is None:
+            return answer(404, {"detail": "Connection not found"})
+        if name == "get_connection":
+            return answer(200, connection)
+        actions = ACTION_TYPES.get(connection["id"], {})
+        if name == "list_action_types":
+            return answer(200, {"data": [{"id": a["id"], "name": a["name"]} for a in actions.values()]})
+        action = actions.get(segments[3])
+        if action is None:
+            return answer(404, {"detail": "Action type not found"})
+        if name == "get_action_type":
+            return answer(200, action)
+
+        # execute: FastAPI would validate {"payload": {...}} before the handler runs
+        try:
+            body = json.loads(request.body) if request.body else None
+        except ValueError as exc:
+            position = getattr(exc, "pos", 0)
+            return answer(422, {"detail": [{"type": "json_invalid", "loc": ["body", position],
+                                            "msg": "JSON decode error", "input": {}, "ctx": {"error": str(exc)}}]})
+        if not isinstance(body, dict) or "payload" not in body:
+            return answer(422, {"detail": [{"type": "missing", "loc": ["body", "payload"], "msg": "Field required",
+                                            "input": body}]})
+        payload = body["payload"]
+        if not isinstance(payload, dict):
+            return answer(422, {"detail": [{"type": "dict_type", "loc": ["body", "payload"],
+                                            "msg": "Input should be a valid dictionary", "input": payload}]})
+        errors = _validation_errors(action.get("input_schema", {}), payload)
+        if errors:
+            return answer(422, {"detail": errors})
+        return answer(200, _execute(connection["id"], action["id"], payload))
+
+    def _send(self, status: int, payload: bytes, content_type: str, request_id: str, extra: Dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Request-ID", request_id)
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+def _match_route(segments: List[str]) -> Optional[Tuple[str, str]]:
+    """(route name, allowed method) for decoded path segments, or None."""
+    if not segments or segments[0] != "connection" or any(s == "" for s in segments[1:]):
+        return None
+    n = len(segments)
+    if n == 1:
+        return "list_connections", "GET"
+    if n == 2:
+        return "get_connection", "GET"
+    if segments[2] != "actions":
+        return None
+    if n == 3:
+        return "list_action_types", "GET"
+    if n == 4:
+        return "get_action_type", "GET"
+    if n == 5 and segments[4] == "execute":
+        return "execute", "POST"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# start / stop / command line
+# ---------------------------------------------------------------------------------------------
+
+_started: List[AltanReplica] = []
+_started_lock = threading.Lock()
+
+
+def start(port: int = 0, api_key: Union[str, Iterable[str]] = DEFAULT_API_KEY, *, host: str = "127.0.0.1",
+          prefix: str = DEFAULT_PREFIX, verbose: bool = False) -> Tuple[AltanReplica, str]:
+    """Start a replica in a background thread; return ``(server, base_url)``.
+
+    ``port=0`` picks a free port. ``api_key`` is the accepted key, or a list of accepted keys.
+    The base URL ends with ``prefix`` (default ``/integration``), like the real one.
+    """
+    keys = [api_key] if isinstance(api_key, str) else list(api_key)
+    server = AltanReplica((host, port), keys, prefix, verbose).start_background()
+    with _started_lock:
+        _started.append(server)
+    return server, server.base_url
+
+
+def stop(server: Optional[AltanReplica] = None) -> None:
+    """Stop ``server``, or every replica started by ``start()`` if none is given."""
+    with _started_lock:
+        servers = [server] if server is not None else list(_started)
+        for s in servers:
+            if s in _started:
+                _started.remove(s)
+    for s in servers:
+        s.stop()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Run a local replica of the Altan Actions API.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (0 picks a free one; default 8765)")
+    parser.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
+                        help="an accepted API key (repeatable; default %r)" % DEFAULT_API_KEY)
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="path prefix (default %s)" % DEFAULT_PREFIX)
+    parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    args = parser.parse_args(argv)
+    server = AltanReplica((args.host, args.port), args.api_keys or [DEFAULT_API_KEY], args.prefix,
+                          verbose=not args.quiet)
+    print("Altan replica listening on %s (API key%s: %s); Ctrl-C to stop" % (
+        server.base_url, "s" if len(server.api_keys) > 1 else "", ", ".join(sorted(server.api_keys))), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1337 @@
+"""A local replica of the Pipedream Connect API, standard library only.
+
+It serves the official endpoints of the 28 seed methods (pipedream-api.md, section 5) with the
+response shapes of the official SDK's models, plus the OAuth token endpoint and a workflow
+endpoint, on one HTTP/1.1 keep-alive server:
+
+    POST /v1/oauth/token                                   -> {"access_token", "token_type", "expires_in"}
+    GET  /v1/connect/{pid}/projects/info                   -> {"apps": [{"id", "name_slug"}]}
+    GET  /v1/connect/apps                                  -> {"data": [App], "page_info"}
+    GET  /v1/connect/apps/{app_id or slug}                 -> {"data": App}
+    POST /v1/connect/{pid}/tokens                          -> {"token", "expires_at", "connect_link_url"}
+    GET  /v1/connect/{pid}/accounts                        -> {"data": [Account], "page_info"}
+    GET  /v1/connect/{pid}/accounts/{id}                   -> Account (bare)
+    DELETE /v1/connect/{pid}/accounts/{id}                 -> 204
+    DELETE /v1/connect/{pid}/apps/{app}/accounts           -> 204
+    DELETE /v1/connect/{pid}/users/{external_user_id}      -> 204
+    GET  /v1/connect/{pid}/{components|actions|triggers}   -> {"data": [Component], "page_info"}
+    GET  /v1/connect/{pid}/{type}/{key}                    -> {"data": Component}
+    POST /v1/connect/{pid}/{type}/configure                -> {"options", "stringOptions", "observations", "context", "errors"}
+    POST /v1/connect/{pid}/{type}/props                    -> {"observations", "errors", "dynamicProps"}
+    POST /v1/connect/{pid}/actions/run                     -> {"exports", "os", "ret", "stash_id"}
+    POST /v1/connect/{pid}/triggers/deploy                 -> {"data": DeployedComponent}
+    GET  /v1/connect/{pid}/deployed-triggers               -> {"data": [DeployedComponent], "page_info"}
+    GET|PUT|DELETE .../deployed-triggers/{id}              -> {"data": DeployedComponent} / 204
+    GET  .../deployed-triggers/{id}/events                 -> {"data": [{"e", "k", "ts", "id", "sum"}]}
+    GET|PUT .../deployed-triggers/{id}/webhooks            -> {"webhook_urls", "webhooks"}
+    GET|PUT .../deployed-triggers/{id}/pipelines           -> {"workflow_ids"}
+    POST /v1/connect/rate_limits                           -> {"token"}
+    ANY  /v1/connect/{pid}/proxy/{base64url(url)}          -> an echo of what would be forwarded
+    ANY  /wf/...                                           -> an echo of the workflow request
+
+Behaviour worth knowing when writing a demo or a test against it:
+
+* ``POST /v1/oauth/token`` takes JSON ``{"client_id", "client_secret", "grant_type":
+  "client_credentials"}`` (a form body is accepted too). Wrong credentials: 401
+  ``{"error": "invalid_client", "error_description": ...}``. Tokens live ``expires_in`` seconds
+  (``start(expires_in=...)``, or set ``server.expires_in``); ``server.revoke_tokens()`` makes
+  every issued token answer 401 from then on, as an expired or revoked token does.
+* Every ``/v1/connect`` call needs ``Authorization: Bearer <issued token>`` (401
+  ``{"error": ...}`` otherwise) and ``x-pd-environment: development|production`` (400
+  otherwise, also when the environment is not one of ``start(environments=...)``). A wrong
+  project id is 404. An unknown id is 404 ``{"error": ...}``; a missing required field, a
+  value of the wrong type, a non-JSON body or a JSON body without ``Content-Type:
+  application/json`` is 400 ``{"error": ...}``; a known path with another method is 405.
+* Lists are paginated like the API: ``limit`` (default 10, 1..100), ``after`` / ``before``
+  cursors, ``page_info`` ``{count, total_count, start_cursor, end_cursor}``. A cursor is the
+  unpadded base64url of an item id; ``end_cursor`` is null on the last page. There are 12
+  apps, 8 accounts (4 of them ``user-1``'s), 9 components (6 actions, 3 triggers) and 3
+  deployed triggers of ``user-1``.
+* ``x-pd-rate-limit: <token from POST /v1/connect/rate_limits>`` is checked (400 if unknown)
+  and enforced (429 with ``Retry-After`` once the window is used up).
+* Proxy: both query parameters are required and the account must belong to the user. The
+  target (base64url, padded or not, standard alphabet accepted too) is not fetched; the
+  answer is ``{"method", "url", "headers", "body", "external_user_id", "account_id",
+  "app"}`` where ``headers`` are the ``x-pd-proxy-`` headers with the prefix removed. A target
+  path ending in ``/status/<code>`` answers that status with ``{"error": "upstream ..."}``, one
+  ending in ``/text`` answers ``text/plain``, one ending in ``/empty`` answers 204.
+* Workflows: any method on ``/wf/...`` (no auth checked) answers ``{"method", "path",
+  "query", "headers", "body"}`` (``path`` without the ``/wf`` root); ``/wf/.../not-found`` answers 404 ``text/plain`` like a
+  Connect lookup failure. Point a client at it with ``workflow_domain="127.0.0.1"`` and a
+  full ``http://127.0.0.1:<port>/wf/...`` URL.
+* Every response carries ``X-Request-ID`` (``req_000001``, ... per server). Generated ids and
+  timestamps come from a seeded generator and ``start(clock=...)``, so recordings are
+  reproducible.
+* For tests: ``server.requests`` (every request: method, raw target, path, query, headers,
+  body), ``server.counts`` (a Counter of ``(method, path)``), ``server.request_count``,
+  ``server.token_requests``, ``server.connections`` (TCP connections accepted),
+  ``server.fail_next(...)``, ``server.reset()``.
+
+Use it from code::
+
+    from pipedream_replica import start, stop
+    server, base_url = start()   # http://127.0.0.1:<free port>; client demo-client / demo-secret
+    client = SyncPipedreamClient("demo-client", "demo-secret", "proj_demo", "development",
+                                 base_url=base_url)
+    ...
+    stop(server)
+
+or from a shell: ``python examples/pipedream_replica.py --port 8766``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import collections
+import datetime
+import hashlib
+import json
+import random
+import re
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+__all__ = [
+    "PipedreamReplica", "ReceivedRequest", "start", "stop", "main", "cursor",
+    "DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "DEFAULT_PROJECT_ID",
+]
+
+DEFAULT_CLIENT_ID = "demo-client"
+DEFAULT_CLIENT_SECRET = "demo-secret"
+DEFAULT_PROJECT_ID = "proj_demo"
+ENVIRONMENTS = ("development", "production")
+DEFAULT_PAGE_SIZE = 10
+CONNECT_TOKEN_TTL = 14400  # seconds, the API's default and maximum
+_EPOCH = 1735689600  # 2025-01-01T00:00:00Z: the seeded data's timestamps start here
+
+
+def cursor(item_id: str) -> str:
+    """The page cursor of an item: its id in base64url without padding, as the API does."""
+    return base64.urlsafe_b64encode(item_id.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _uncursor(value: str) -> Optional[str]:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _stable_id(prefix: str, name: str, length: int = 7) -> str:
+    """A fixed id that looks like the API's (``apn_BmhBJJm``), derived from a name."""
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    number = int(hashlib.sha256(name.encode()).hexdigest(), 16)
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, len(alphabet))
+        chars.append(alphabet[digit])
+    return prefix + "_" + "".join(chars)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeded data
+# ---------------------------------------------------------------------------------------------
+
+# (slug, name, auth_type, categories, featured_weight)
+_APP_ROWS = [
+    ("slack", "Slack", "oauth", ["Communication"], 9000),
+    ("github", "GitHub", "oauth", ["Developer Tools"], 8500),
+    ("google_sheets", "Google Sheets", "oauth", ["Productivity"], 8000),
+    ("notion", "Notion", "oauth", ["Productivity"], 7500),
+    ("gmail", "Gmail", "oauth", ["Communication", "Email"], 7000),
+    ("hubspot", "HubSpot", "oauth", ["CRM"], 6500),
+    ("airtable_oauth", "Airtable", "oauth", ["Productivity", "Databases"], 6000),
+    ("discord", "Discord", "oauth", ["Communication"], 5500),
+    ("linear_app", "Linear", "oauth", ["Developer Tools"], 5000),
+    ("openai", "OpenAI (ChatGPT)", "keys", ["AI"], 4500),
+    ("stripe", "Stripe", "keys", ["Payments"], 4000),
+    ("zendesk", "Zendesk", "oauth", ["Customer Support"], 3500),
+]
+
+
+def _category_id(name: str) -> str:
+    return "appcat_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _make_apps() -> List[Dict[str, Any]]:
+    apps = []
+    for slug, name, auth_type, categories, weight in _APP_ROWS:
+        app_id = _stable_id("app", slug, 6)
+        custom_fields = [] if auth_type == "oauth" else [{"name": "api_key", "label": "API Key", "type": "password"}]
+        app: Dict[str, Any] = {
+            "id": app_id,
+            "name_slug": slug,
+            "name": name,
+            "auth_type": auth_type,
+            "description": "%s's API, through Pipedream Connect." % name,
+            "img_src": "https://assets.pipedream.net/s.v0/%s/logo/orig" % app_id,
+            "custom_fields_json": json.dumps(custom_fields),
+            "categories": list(categories),
+            "featured_weight": weight,
+        }
+        if auth_type == "oauth":
+            app["scope_profiles"] = [{"name": "read_only", "scopes": ["%s:read" % slug]},
+                                     {"name": "read_write", "scopes": ["%s:read" % slug, "%s:write" % slug]}]
+        app["oauth_app_id"] = _stable_id("oa", slug, 6) if slug in ("slack", "github") else None
+        apps.append(app)
+    return apps
+
+
+def _prop(name: str, type_: str, label: str, **extra: Any) -> Dict[str, Any]:
+    return dict(name=name, type=type_, label=label, **extra)
+
+
+# (key, app slug, component_type, name, props beyond the app prop)
+_COMPONENT_ROWS = [
+    ("slack-send-message", "slack", "action", "Send Message",
+     [_prop("conversation", "string", "Channel", remoteOptions=True),
+      _prop("text", "string", "Message Text")]),
+    ("slack-list-channels", "slack", "action", "List Channels", []),
+    ("slack-new-message-in-channels", "slack", "trigger", "New Message In Channels (Instant)",
+     [_prop("conversations", "string[]", "Channels", remoteOptions=True)]),
+    ("github-create-issue", "github", "action", "Create Issue",
+     [_prop("repoFullname", "string", "Repository", remoteOptions=True, reloadProps=True),
+      _prop("title", "string", "Title"), _prop("body", "string", "Description", optional=True)]),
+    ("github-new-commit", "github", "trigger", "New Commit (Instant)",
+     [_prop("repoFullname", "string", "Repository", remoteOptions=True)]),
+    ("google_sheets-add-single-row", "google_sheets", "action", "Add Single Row",
+     [_prop("sheetId", "string", "Spreadsheet", remoteOptions=True, reloadProps=True),
+      _prop("worksheetId", "string", "Worksheet", remoteOptions=True)]),
+    ("notion-create-page", "notion", "action", "Create Page",
+     [_prop("parent", "string", "Parent Page", remoteOptions=True), _prop("title", "string", "Page Title")]),
+    ("gmail-send-email", "gmail", "action", "Send Email",
+     [_prop("to", "string[]", "To"), _prop("subject", "string", "Subject"), _prop("body", "string", "Body")]),
+    ("gmail-new-email-received", "gmail", "trigger", "New Email Received", []),
+]
+
+
+def _make_components() -> List[Dict[str, Any]]:
+    components = []
+    for key, app, component_type, name, props in _COMPONENT_ROWS:
+        components.append({
+            "key": key,
+            "name": name,
+            "version": "0.%d.%d" % (len(key) % 3, len(name) % 7),
+            "configurable_props": [_prop(app, "app", app.replace("_", " ").title(), app=app)] + [dict(p) for p in props],
+            "description": "%s with the %s app. [See the documentation](https://pipedream.com/apps/%s)" % (
+                name, app, app.replace("_", "-")),
+            "component_type": component_type,
+            "stash": "optional" if component_type == "action" else None,
+            "annotations": {"destructiveHint": component_type == "action" and "send" in key,
+                            "idempotentHint": "list" in key, "openWorldHint": True,
+                            "readOnlyHint": "list" in key, "title": name},
+            "_app": app,  # internal: the app filter
+        })
+    return components
+
+
+# (owner, app slug, account name)
+_ACCOUNT_ROWS = [
+    ("user-1", "slack", "Acme Slack"),
+    ("user-1", "github", "acme-dev"),
+    ("user-1", "google_sheets", "alice@acme.example"),
+    ("user-1", "notion", "Acme Wiki"),
+    ("user-2", "slack", "Bolt Slack"),
+    ("user-2", "gmail", "bob@bolt.example"),
+    ("demo-user", "slack", "Demo Slack"),
+    ("some-unique-user-id", "slack", "README Slack"),  # the seed README's example user
+]
+
+
+def _make_accounts(apps_by_slug: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
+    accounts = []
+    for index, (owner, slug, name) in enumerate(_ACCOUNT_ROWS):
+        account_id = _stable_id("apn", owner + "/" + slug)
+        created = _EPOCH + index * 86400
+        accounts.append({
+            "id": account_id,
+            "name": name,
+            "external_id": owner,
+            "healthy": True,
+            "dead": False,
+            "app": {k: v for k, v in apps_by_slug[slug].items() if not k.startswith("_")},
+            "created_at": _iso(created),
+            "updated_at": _iso(created + 3600),
+            "authorized_scopes": ["%s:read" % slug, "%s:write" % slug],
+            "expires_at": _iso(created + 7 * 86400),
+            "error": None,
+            "last_refreshed_at": _iso(created + 3600),
+            "next_refresh_at": _iso(created + 5400),
+            "_credentials": {
+                "oauth_client_id": "replica-oauth-client-" + slug,
+                "oauth_access_token": "replica-upstream-token-" + account_id,
+                "oauth_refresh_token": "replica-upstream-refresh-" + account_id,
+                "oauth_uid": owner + "@" + slug,
+                "oauth_signer_uri": None,
+            },
+        })
+    return accounts
+
+
+def _make_deployed(project_id: str, components: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
+    rows = [("user-1", "slack-new-message-in-channels", {"conversations": ["C0123"]}),
+            ("user-1", "github-new-commit", {"repoFullname": "acme/api"}),
+            ("user-1", "gmail-new-email-received", {})]
+    deployed = []
+    for index, (owner, key, props) in enumerate(rows):
+        component = components[key]
+        app = component["_app"]
+        created = (_EPOCH + (index + 1) * 86400) * 1000
+        dc_id = _stable_id("dc", "%s/%s" % (owner, key))
+        deployed.append(_deployed_component(
+            project_id, dc_id, owner, component,
+            dict({app: {"authProvisionId": _stable_id("apn", owner + "/" + app)}}, **props),
+            "%s %d" % (component["name"], index + 1), created, emit_on_deploy=True,
+        ))
+        deployed[-1]["_webhook_urls"] = ["https://hooks.example.com/%s" % dc_id] if index == 0 else []
+        deployed[-1]["_workflow_ids"] = ["p_%s" % _stable_id("wf", dc_id, 6)[3:]] if index == 1 else []
+        deployed[-1]["_events"] = [
+            {"e": {"text": "event %d of %s" % (n, key)}, "k": "emit", "ts": created + n * 60000,
+             "id": "%d-%d" % (created + n * 60000, n), "sum": "Event %d" % n} for n in range(3, 0, -1)]
+    return deployed
+
+
+def _deployed_component(project_id: str, dc_id: str, owner: str, component: Dict[str, Any], configured_props: Any,
+                        name: str, created_ms: int, emit_on_deploy: bool) -> Dict[str, Any]:
+    return {
+        "type": "DeployedComponent",
+        "id": dc_id,
+        "owner_id": _stable_id("exu", project_id + "/" + owner),
+        "component_id": _stable_id("sc", component["key"]),
+        "component_key": component["key"],
+        "configurable_props": [dict(p) for p in component["configurable_props"]],
+        "configured_props": configured_props,
+        "active": True,
+        "created_at": created_ms,
+        "updated_at": created_ms,
+        "name": name,
+        "name_slug": re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"),
+        "callback_observations": None,
+        "emit_on_deploy": emit_on_deploy,
+        "_owner": owner,
+        "_webhook_urls": [],
+        "_workflow_ids": [],
+        "_events": [],
+    }
+
+
+def _public(item: Dict[str, Any]) -> Dict[str, Any]:
+    """An item without the replica's own bookkeeping fields (those starting with ``_``)."""
+    return {k: v for k, v in item.items() if not k.startswith("_")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests and errors
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReceivedRequest:
+    """One request as the replica received it."""
+
+    method: str
+    target: str  # the raw request target, e.g. /v1/connect/proj_demo/users/team%2Falice?x=1
+    path: str  # target without the query, still percent-encoded
+    query: List[Tuple[str, str]]  # decoded pairs, in order, repeated keys kept
+    headers: Dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    def query_dict(self) -> Dict[str, Union[str, List[str]]]:
+        """The query as a dict: one value as a string, a repeated key as a list."""
+        out: Dict[str, Any] = {}
+        for key, value in self.query:
+            if key in out:
+                out[key] = (out[key] if isinstance(out[key], list) else [out[key]]) + [value]
+            else:
+                out[key] = value
+        return out
+
+
+@dataclass
+class _Scripted:
+    status: int
+    body: bytes
+    content_type: str
+    headers: Dict[str, str] = field(default_factory=dict)
+    method: Optional[str] = None
+    path_contains: Optional[str] = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (
+            self.path_contains is None or self.path_contains in path)
+
+
+class _Answer(Exception):
+    """A response raised from inside a route: ``raise _Answer(404, {"error": ...})``."""
+
+    def __init__(self, status: int, data: Any = None, headers: Optional[Dict[str, str]] = None,
+                 content_type: str = "application/json") -> None:
+        super().__init__(status)
+        self.status = status
+        self.data = data
+        self.headers = headers or {}
+        self.content_type = content_type
+
+
+def _error(status: int, message: str, **extra: Any) -> _Answer:
+    return _Answer(status, dict({"error": message}, **extra))
+
+
+class _Call:
+    """The parsed request handed to a route."""
+
+    def __init__(self, request: ReceivedRequest, params: Dict[str, str]) -> None:
+        self.request = request
+        self.params = params
+        self.query = request.query_dict()
+        self._body: Any = None
+        self._parsed = False
+
+    def q(self, name: str, required: bool = False) -> Optional[str]:
+        value = self.query.get(name)
+        if isinstance(value, list):
+            value = value[-1]
+        if required and not value:
+            raise _error(400, "%s is required" % name)
+        return value
+
+    def q_list(self, name: str) -> List[str]:
+        value = self.query.get(name)
+        return [] if value is None else value if isinstance(value, list) else [value]
+
+    def q_bool(self, name: str) -> Optional[bool]:
+        value = self.q(name)
+        if value is None:
+            return None
+        if value not in ("true", "false"):
+            raise _error(400, "%s must be true or false, got %r" % (name, value))
+        return value == "true"
+
+    def q_int(self, name: str, low: int, high: int) -> Optional[int]:
+        value = self.q(name)
+        if value is None:
+            return None
+        if not re.fullmatch(r"\d+", value) or not low <= int(value) <= high:
+            raise _error(400, "%s must be an integer from %d to %d, got %r" % (name, low, high, value))
+        return int(value)
+
+    def q_choice(self, name: str, choices: Tuple[str, ...]) -> Optional[str]:
+        value = self.q(name)
+        if value is not None and value not in choices:
+            raise _error(400, "%s must be one of %s, got %r" % (name, ", ".join(choices), value))
+        return value
+
+    def body(self) -> Dict[str, Any]:
+        """The JSON object body (400 if absent, not JSON, not an object or mislabelled)."""
+        if not self._parsed:
+            raw = self.request.body
+            if not raw:
+                raise _error(400, "a JSON body is required")
+            content_type = self.request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise _error(400, "Content-Type must be application/json, got %r" % (content_type or None))
+            try:
+                self._body = json.loads(raw)
+            except ValueError:
+                raise _error(400, "the body is not valid JSON") from None
+            if not isinstance(self._body, dict):
+                raise _error(400, "the body must be a JSON object")
+            self._parsed = True
+        return self._body  # type: ignore[no-any-return]
+
+    def field(self, name: str, kind: Union[type, Tuple[type, ...]] = str, required: bool = False) -> Any:
+        body = self.body()
+        if name not in body or body[name] is None:
+            if required:
+                raise _error(400, "%s is required" % name)
+            return None
+        value = body[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise _error(400, "%s must be %s" % (name, " or ".join(k.__name__ for k in kinds)))
+        if required and kinds == (str,) and not value.strip():
+            raise _error(400, "%s must not be empty" % name)
+        if kinds == (list,) and not all(isinstance(v, str) for v in value):
+            raise _error(400, "%s must be a list of strings" % name)
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------------------------
+
+_PID = r"(?P<pid>[^/]+)"
+_CTYPE = r"(?P<ctype>components|actions|triggers)"
+_DC = r"/v1/connect/" + _PID + r"/deployed-triggers/(?P<dc>[^/]+)"
+
+
+class PipedreamReplica(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that answers like the Pipedream Connect API."""
+
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128  # tests open 50 connections at once
+
+    def __init__(
+        self,
+        address: Tuple[str, int],
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        project_id: str = DEFAULT_PROJECT_ID,
+        *,
+        expires_in: int = 3600,
+        environments: Tuple[str, ...] = ENVIRONMENTS,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        clock: Optional[Callable[[], float]] = None,
+        seed: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.project_id = project_id
+        self.expires_in = expires_in
+        self.environments = tuple(environments)
+        self.page_size = page_size
+        self.clock = clock or time.time
+        self.verbose = verbose
+        self.lock = threading.RLock()
+        self._rng = random.Random(seed)
+        self._thread: Optional[threading.Thread] = None
+        self._open_sockets: "set[socket.socket]" = set()
+        self._requests: List[ReceivedRequest] = []
+        self._request_ids = 0
+        self._scripted: List[_Scripted] = []
+        self.counts: "collections.Counter[Tuple[str, str]]" = collections.Counter()
+        self.token_requests = 0
+        self.connections = 0
+        self.tokens: Dict[str, float] = {}  # issued access token -> expiry (clock time)
+        self.revoked: "set[str]" = set()
+        self.rate_limits: Dict[str, Dict[str, Any]] = {}
+        self.apps = _make_apps()
+        self.components = _make_components()
+        components_by_key = {c["key"]: c for c in self.components}
+        self.accounts = _make_accounts({a["name_slug"]: a for a in self.apps})
+        self.deployed = _make_deployed(project_id, components_by_key)
+        self.users: "set[str]" = {a["external_id"] for a in self.accounts} | {d["_owner"] for d in self.deployed}
+        self.connect_tokens: Dict[str, Dict[str, Any]] = {}
+        self._routes = self._build_routes()
+
+    # -- for tests and demos ------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        host = "[%s]" % host if ":" in host else host
+        return "http://%s:%d" % (host, port)
+
+    def workflow_url(self, path: str = "") -> str:
+        """A URL of the echoing workflow endpoint, e.g. ``workflow_url("orders?x=1")``."""
+        return self.base_url + "/wf/" + path.lstrip("/")
+
+    @property
+    def request_count(self) -> int:
+        with self.lock:
+            return len(self._requests)
+
+    @property
+    def requests(self) -> List[ReceivedRequest]:
+        with self.lock:
+            return list(self._requests)
+
+    @property
+    def last_request(self) -> ReceivedRequest:
+        with self.lock:
+            return self._requests[-1]
+
+    def count(self, method: str, path: str) -> int:
+        """Requests received for ``method`` and raw (percent-encoded) ``path``."""
+        with self.lock:
+            return self.counts[(method, path)]
+
+    def revoke_tokens(self) -> None:
+        """Make every access token issued so far invalid (401), as after a revocation."""
+        with self.lock:
+            self.revoked.update(self.tokens)
+
+    def reset(self) -> None:
+        """Forget received requests, counters and scripted responses; request ids restart at 1.
+        Data and issued tokens are kept."""
+        with self.lock:
+            self._requests.clear()
+            self._scripted.clear()
+            self._request_ids = 0
+            self.counts.clear()
+            self.token_requests = 0
+            self.connections = 0
+
+    def fail_next(self, status: int, body: Union[str, bytes, Dict[str, Any], List[Any]] = b"", *,
+                  content_type: Optional[str] = None, headers: Optional[Dict[str, str]] = None,
+                  method: Optional[str] = None, path_contains: Optional[str] = None) -> None:
+        """Answer the next request (matching ``method`` / ``path_contains`` if given) with this
+        response instead of the normal one."""
+        if isinstance(body, (dict, list)):
+            raw = json.dumps(body).encode()
+            content_type = content_type or "application/json"
+        else:
+            raw = body.encode() if isinstance(body, str) else body
+            content_type = content_type or "text/plain; charset=utf-8"
+        with self.lock:
+            self._scripted.append(_Scripted(status, raw, content_type, dict(headers or {}), method, path_contains))
+
+    def start_background(self) -> "PipedreamReplica":
+        # A short poll interval: stop() (shutdown) waits up to one interval, once per test.
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.01},
+                                        name="pipedream-replica:%d" % self.server_address[1], daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the listening socket and every kept-alive connection. Idempotent."""
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join()
+            self._thread = None
+        self.server_close()
+        with self.lock:
+            sockets, self._open_sockets = list(self._open_sockets), set()
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _new_id(self, prefix: str, length: int = 7) -> str:
+        alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        with self.lock:
+            return prefix + "_" + "".join(self._rng.choice(alphabet) for _ in range(length))
+
+    def _record(self, request: ReceivedRequest) -> str:
+        with self.lock:
+            self._requests.append(request)
+            self.counts[(request.method, request.path)] += 1
+            self._request_ids += 1
+            return "req_%06d" % self._request_ids
+
+    def _take_scripted(self, method: str, path: str) -> Optional[_Scripted]:
+        with self.lock:
+            for index, scripted in enumerate(self._scripted):
+                if scripted.matches(method, path):
+                    return self._scripted.pop(index)
+        return None
+
+    def _track(self, sock: socket.socket, add: bool) -> None:
+        with self.lock:
+            if add:
+                self._open_sockets.add(sock)
+                self.connections += 1
+            else:
+                self._open_sockets.discard(sock)
+
+    def _build_routes(self) -> List[Tuple["re.Pattern[str]", Dict[str, Callable[[_Call], Any]], bool]]:
+        """(path pattern, {method: handler}, needs auth) in match order."""
+        p = "/v1/connect/" + _PID
+        table: List[Tuple[str, Dict[str, Callable[[_Call], Any]], bool]] = [
+            (r"/v1/oauth/token", {"POST": self._oauth_token}, False),
+            (r"/v1/connect/rate_limits", {"POST": self._create_rate_limit}, True),
+            (r"/v1/connect/apps", {"GET": self._list_apps}, True),
+            (r"/v1/connect/apps/(?P<app>[^/]+)", {"GET": self._get_app}, True),
+            (p + r"/projects/info", {"GET": self._project_info}, True),
+            (p + r"/tokens", {"POST": self._create_connect_token}, True),
+            (p + r"/accounts", {"GET": self._list_accounts}, True),
+            (p + r"/accounts/(?P<account>[^/]+)", {"GET": self._get_account, "DELETE": self._delete_account}, True),
+            (p + r"/apps/(?P<app>[^/]+)/accounts", {"DELETE": self._delete_accounts_by_app}, True),
+            (p + r"/users/(?P<user>[^/]+)", {"DELETE": self._delete_user}, True),
+            (p + r"/actions/run", {"POST": self._run_action}, True),
+            (p + r"/triggers/deploy", {"POST": self._deploy_trigger}, True),
+            (p + "/" + _CTYPE, {"GET": self._list_components}, True),
+            (p + "/" + _CTYPE + r"/configure", {"POST": self._configure}, True),
+            (p + "/" + _CTYPE + r"/props", {"POST": self._reload_props}, True),
+            (p + "/" + _CTYPE + r"/(?P<key>[^/]+)", {"GET": self._get_component}, True),
+            (p + r"/deployed-triggers", {"GET": self._list_deployed}, True),
+            (_DC, {"GET": self._get_deployed, "PUT": self._update_deployed, "DELETE": self._delete_deployed}, True),
+            (_DC + r"/events", {"GET": self._deployed_events}, True),
+            (_DC + r"/webhooks", {"GET": self._get_webhooks, "PUT": self._put_webhooks}, True),
+            (_DC + r"/pipelines", {"GET": self._get_pipelines, "PUT": self._put_pipelines}, True),
+            (p + r"/proxy/(?P<url64>[^/]+)", {m: self._proxy for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")},
+             True),
+            (r"/wf(?:/.*)?", {m: self._workflow for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")}, False),
+        ]
+        return [(re.compile(pattern + r"\Z"), methods, auth) for pattern, methods, auth in table]
+
+    def handle_request_data(self, request: ReceivedRequest) -> _Answer:
+        """Route one request and return the answer (never raises)."""
+        for pattern, methods, needs_auth in self._routes:
+            match = pattern.match(request.path)
+            if match is None:
+                continue
+            if request.method not in methods:
+                return _Answer(405, {"error": "method %s not allowed" % request.method},
+                               {"Allow": ", ".join(sorted(methods))})
+            params = {k: unquote(v, errors="replace") for k, v in match.groupdict().items()}
+            try:
+                if needs_auth:
+                    self._check_auth(request)
+                    if "pid" in params and params["pid"] != self.project_id:
+                        raise _error(404, "project %s not found" % params["pid"])
+                scripted = self._take_scripted(request.method, request.path)
+                if scripted is not None:
+                    return _Answer(scripted.status, scripted.body, scripted.headers, scripted.content_type)
+                result = methods[request.method](_Call(request, params))
+            except _Answer as answer:
+                return answer
+            if isinstance(result, _Answer):
+                return result
+            return _Answer(204) if result is None else _Answer(200, result)
+        return _Answer(404, {"error": "no route for %s %s" % (request.method, request.path)})
+
+    def _check_auth(self, request: ReceivedRequest) -> None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        with self.lock:
+            expiry = self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+            valid = expiry is not None and token.strip() not in self.revoked and self.clock() < expiry
+        if not valid:
+            raise _error(401, "invalid or expired access token" if scheme else "the Authorization header is missing")
+        environment = request.headers.get("x-pd-environment")
+        if environment is None:
+            raise _error(400, "the x-pd-environment header is required (development or production)")
+        if environment not in self.environments:
+            raise _error(400, "x-pd-environment must be one of %s, got %r" % (", ".join(self.environments), environment))
+        limit_token = request.headers.get("x-pd-rate-limit")
+        if limit_token is not None:
+            self._apply_rate_limit(limit_token)
+
+    def _apply_rate_limit(self, token: str) -> None:
+        with self.lock:
+            limit = self.rate_limits.get(token)
+            if limit is None:
+                raise _error(400, "unknown x-pd-rate-limit token")
+            now = self.clock()
+            if now >= limit["window_start"] + limit["window_size_seconds"]:
+                limit["window_start"], limit["used"] = now, 0
+            if limit["used"] >= limit["requests_per_window"]:
+                wait = max(1, int(limit["window_start"] + limit["window_size_seconds"] - now + 0.999))
+                raise _Answer(429, {"error": "rate limit exceeded"}, {"Retry-After": str(wait)})
+            limit["used"] += 1
+
+    # -- paging -------------------------------------------------------------------------------
+
+    def _page(self, call: _Call, items: List[Dict[str, Any]], id_key: str = "id") -> Dict[str, Any]:
+        limit = call.q_int("limit", 1, 100) or self.page_size
+        after, before = call.q("after"), call.q("before")
+        ids = [item[id_key] for item in items]
+        start, end = 0, len(items)
+        for name, value in (("after", after), ("before", before)):
+            if value:
+                item_id = _uncursor(value)
+                if item_id not in ids:
+                    raise _error(400, "invalid %s cursor" % name)
+                if name == "after":
+                    start = ids.index(item_id) + 1
+                else:
+                    end = ids.index(item_id)
+        if before and not after:
+            start = max(start, end - limit)
+        page = items[start:min(end, start + limit)]
+        more = start + len(page) < len(items) and bool(page)
+        return {
+            "data": [_public(item) for item in page],
+            "page_info": {
+                "count": len(page),
+                "total_count": len(items),
+                "start_cursor": cursor(page[0][id_key]) if page else None,
+                "end_cursor": cursor(page[-1][id_key]) if more else None,
+            },
+        }
+
+    # -- routes: token, project, apps ---------------------------------------------------------
+
+    def _oauth_token(self, call: _Call) -> Any:
+        with self.lock:
+            self.token_requests += 1
+        content_type = call.request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body: Dict[str, Any]
+        if content_type == "application/x-www-form-urlencoded":
+            body = dict(parse_qsl(call.request.body.decode("utf-8", "replace")))
+        else:
+            try:
+                body = call.body()
+            except _Answer:
+                raise _error(400, "invalid_request", error_description="a JSON body is required") from None
+        if body.get("grant_type") != "client_credentials":
+            raise _error(400, "unsupported_grant_type", error_description="grant_type must be client_credentials")
+        if not body.get("client_id"):
+            raise _error(400, "invalid_request", error_description="client_id is required")
+        if body.get("client_id") != self.client_id or body.get("client_secret") != self.client_secret:
+            raise _error(401, "invalid_client", error_description="Client authentication failed")
+        token = "pd_replica_" + self._new_id("at", 32)[3:]
+        with self.lock:
+            self.tokens[token] = self.clock() + self.expires_in
+        return {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in}
+
+    def _create_rate_limit(self, call: _Call) -> Any:
+        window = call.field("window_size_seconds", int, required=True)
+        per_window = call.field("requests_per_window", int, required=True)
+        if window < 1 or per_window < 1:
+            raise _error(400, "window_size_seconds and requests_per_window must be positive")
+        token = "rl_" + self._new_id("x", 24)[2:]
+        with self.lock:
+            self.rate_limits[token] = {"window_size_seconds": window, "requests_per_window": per_window,
+                                       "window_start": self.clock(), "used": 0}
+        return {"token": token}
+
+    def _project_info(self, call: _Call) -> Any:
+        return {"apps": [{"id": app["oauth_app_id"], "name_slug": app["name_slug"]} if app["oauth_app_id"]
+                         else {"name_slug": app["name_slug"]} for app in self.apps[:3]]}
+
+    def _find_app(self, id_or_slug: str) -> Dict[str, Any]:
+        for app in self.apps:
+            if id_or_slug in (app["id"], app["name_slug"]):
+                return app
+        raise _error(404, "app %s not found" % id_or_slug)
+
+    def _list_apps(self, call: _Call) -> Any:
+        q = (call.q("q") or "").lower()
+        flags = {name: call.q_bool(name) for name in ("has_components", "has_actions", "has_triggers")}
+        sort_key = call.q_choice("sort_key", ("name", "name_slug", "featured_weight"))
+        direction = call.q_choice("sort_direction", ("asc", "desc"))
+        categories = set(call.q_list("category_ids"))
+        apps = []
+        for app in self.apps:
+            kinds = {c["component_type"] for c in self.components if c["_app"] == app["name_slug"]}
+            facts = {"has_components": bool(kinds), "has_actions": "action" in kinds, "has_triggers": "trigger" in kinds}
+            if q and q not in app["name"].lower() and q not in app["name_slug"]:
+                continue
+            if any(wanted is not None and facts[name] != wanted for name, wanted in flags.items()):
+                continue
+            if categories and not categories & {_category_id(c) for c in app["categories"]}:
+                continue
+            apps.append(app)
+        if sort_key:
+            apps.sort(key=lambda a: a[sort_key] if sort_key != "name" else a["name"].lower(),
+                      reverse=direction == "desc")
+        elif direction == "desc":
+            apps.reverse()
+        return self._page(call, apps)
+
+    def _get_app(self, call: _Call) -> Any:
+        return {"data": _public(self._find_app(call.params["app"]))}
+
+    # -- routes: tokens, accounts, users ------------------------------------------------------
+
+    def _create_connect_token(self, call: _Call) -> Any:
+        user = call.field("external_user_id", str, required=True)
+        if len(user) > 250:
+            raise _error(400, "external_user_id must be at most 250 characters")
+        call.field("allowed_origins", list)
+        for name in ("success_redirect_uri", "error_redirect_uri", "webhook_uri", "scope", "app_id", "oauth_app_id"):
+            call.field(name, str)
+        call.field("allow_progressive_scopes", bool)
+        expires_in = call.field("expires_in", int)
+        if expires_in is not None and not 1 <= expires_in <= CONNECT_TOKEN_TTL:
+            raise _error(400, "expires_in must be from 1 to %d seconds" % CONNECT_TOKEN_TTL)
+        token = "ctok_" + self._new_id("x", 32)[2:].lower()
+        with self.lock:
+            self.users.add(user)
+            self.connect_tokens[token] = dict(call.body())
+        return {
+            "token": token,
+            "expires_at": _iso(self.clock() + (expires_in or CONNECT_TOKEN_TTL)),
+            "connect_link_url": "https://pipedream.com/_static/connect.html?token=%s&connectLink=true" % token,
+        }
+
+    def _account_view(self, account: Dict[str, Any], include_credentials: Optional[bool]) -> Dict[str, Any]:
+        view = _public(account)
+        if include_credentials:
+            view["credentials"] = dict(account["_credentials"])
+        return view
+
+    def _list_accounts(self, call: _Call) -> Any:
+        user, app, oauth_app = call.q("external_user_id"), call.q("app"), call.q("oauth_app_id")
+        include = call.q_bool("include_credentials")
+        with self.lock:
+            accounts = [a for a in self.accounts
+                        if (user is None or a["external_id"] == user)
+                        and (app is None or app in (a["app"]["id"], a["app"]["name_slug"]))
+                        and (oauth_app is None or a["app"]["oauth_app_id"] == oauth_app)]
+        page = self._page(call, accounts)
+        by_id = {a["id"]: a for a in accounts}
+        page["data"] = [self._account_view(by_id[a["id"]], include) for a in page["data"]]
+        return page
+
+    def _find_account(self, account_id: str) -> Dict[str, Any]:
+        with self.lock:
+            for account in self.accounts:
+                if account["id"] == account_id:
+                    return account
+        raise _error(404, "account %s not found" % account_id)
+
+    def _get_account(self, call: _Call) -> Any:
+        include = call.q_bool("include_credentials")
+        return self._account_view(self._find_account(call.params["account"]), include)
+
+    def _delete_account(self, call: _Call) -> Any:
+        account = self._find_account(call.params["account"])
+        with self.lock:
+            self.accounts.remove(account)
+        return None
+
+    def _delete_accounts_by_app(self, call: _Call) -> Any:
+        app = self._find_app(call.params["app"])
+        with self.lock:
+            self.accounts = [a for a in self.accounts if a["app"]["id"] != app["id"]]
+        return None
+
+    def _delete_user(self, call: _Call) -> Any:
+        user = call.params["user"]
+        with self.lock:
+            if user not in self.users:
+                raise _error(404, "external user %s not found" % user)
+            self.users.discard(user)
+            self.accounts = [a for a in self.accounts if a["external_id"] != user]
+            self.deployed = [d for d in self.deployed if d["_owner"] != user]
+        return None
+
+    # -- routes: components -------------------------------------------------------------------
+
+    def _components_of(self, ctype: str) -> List[Dict[str, Any]]:
+        if ctype == "components":
+            return list(self.components)
+        wanted = "action" if ctype == "actions" else "trigger"
+        return [c for c in self.components if c["component_type"] == wanted]
+
+    def _find_component(self, ctype: str, key: str) -> Dict[str, Any]:
+        for component in self._components_of(ctype):
+            if component["key"] == key:
+                return component
+        raise _error(404, "%s %s not found" % (ctype[:-1], key))
+
+    def _list_components(self, call: _Call) -> Any:
+        ctype = call.params["ctype"]
+        q, app = (call.q("q") or "").lower(), call.q("app")
+        registry = call.q_choice("registry", ("public", "private", "all"))
+        component_type = call.q_choice("component_type", ("trigger", "action")) if ctype == "components" else None
+        app_slug = self._find_app(app)["name_slug"] if app else None
+        components = [c for c in self._components_of(ctype)
+                      if (not q or q in c["name"].lower() or q in c["key"])
+                      and (app_slug is None or c["_app"] == app_slug)
+                      and (component_type is None or c["component_type"] == component_type)
+                      and registry != "private"]  # every replica component is public
+        return self._page(call, components, id_key="key")
+
+    def _get_component(self, call: _Call) -> Any:
+        component = self._find_component(call.params["ctype"], call.params["key"])
+        version = call.q("version")
+        if version is not None and version != component["version"]:
+            raise _error(404, "version %s of %s not found" % (version, component["key"]))
+        return {"data": _public(component)}
+
+    def _component_from_body(self, call: _Call) -> Dict[str, Any]:
+        key = call.field("id", str, required=True)
+        call.field("external_user_id", str, required=True)
+        call.field("configured_props", dict)
+        call.field("dynamic_props_id", str)
+        call.field("version", str)
+        call.field("blocking", bool)
+        return self._find_component(call.params.get("ctype", "components"), key)
+
+    def _configure(self, call: _Call) -> Any:
+        component = self._component_from_body(call)
+        prop_name = call.field("prop_name", str, required=True)
+        page = call.field("page", int) or 0
+        prev_context = call.field("prev_context", dict)
+        query = call.field("query", str)
+        props = {p["name"]: p for p in component["configurable_props"]}
+        if prop_name not in props:
+            raise _error(400, "prop %s not found in %s" % (prop_name, component["key"]))
+        if page < 0:
+            raise _error(400, "page must be >= 0")
+        start = page * 3
+        options = [{"label": "%s %d" % (props[prop_name]["label"], n + 1), "value": "%s-%d" % (prop_name, n + 1)}
+                   for n in range(start, start + 3)]
+        if query:
+            options = [o for o in options if query.lower() in o["label"].lower()]
+        return {
+            "options": options,
+            "stringOptions": None,
+            "observations": [],
+            "context": {"page": page + 1, "previous": prev_context},
+            "errors": [],
+        }
+
+    def _reload_props(self, call: _Call) -> Any:
+        component = self._component_from_body(call)
+        configured = call.field("configured_props", dict) or {}
+        extra = [_prop("column_%s" % name, "string", "Column for %s" % name, optional=True)
+                 for name in sorted(configured) if name != component["_app"]]
+        return {
+            "observations": [],
+            "errors": [],
+            "dynamicProps": {"id": _stable_id("dyp", json.dumps(configured, sort_keys=True)),
+                             "configurableProps": [dict(p) for p in component["configurable_props"]] + extra},
+        }
+
+    def _run_action(self, call: _Call) -> Any:
+        key = call.field("id", str, required=True)
+        user = call.field("external_user_id", str, required=True)
+        configured = call.field("configured_props", dict) or {}
+        call.field("dynamic_props_id", str)
+        call.field("version", str)
+        stash = call.body().get("stash_id")
+        if stash is not None and not isinstance(stash, (str, bool)):
+            raise _error(400, "stash_id must be a string or a boolean")
+        component = self._find_component("actions", key)
+        stash_id = self._new_id("stash", 10) if stash is True or stash == "NEW" else (stash or None)
+        return {
+            "exports": {"$summary": "Ran %s for %s" % (component["name"], user)},
+            "os": [],
+            "ret": {"ok": True, "action": key, "configured_props": configured},
+            "stash_id": stash_id,
+        }
+
+    def _deploy_trigger(self, call: _Call) -> Any:
+        key = call.field("id", str, required=True)
+        user = call.field("external_user_id", str, required=True)
+        configured = call.field("configured_props", dict) or {}
+        call.field("dynamic_props_id", str)
+        call.field("version", str)
+        webhook_url = call.field("webhook_url", str)
+        workflow_id = call.field("workflow_id", str)
+        emit_on_deploy = call.field("emit_on_deploy", bool)
+        component = self._find_component("triggers", key)
+        now_ms = int(self.clock() * 1000)
+        deployed = _deployed_component(self.project_id, self._new_id("dc"), user, component, configured,
+                                       component["name"], now_ms, emit_on_deploy is not False)
+        deployed["_webhook_urls"] = [webhook_url] if webhook_url else []
+        deployed["_workflow_ids"] = [workflow_id] if workflow_id else []
+        view = _public(deployed)
+        if webhook_url:
+            view["webhook_signing_key"] = "whsec_" + self._new_id("x", 24)[2:]
+        with self.lock:
+            self.deployed.append(deployed)
+            self.users.add(user)
+        return {"data": view}
+
+    # -- routes: deployed triggers ------------------------------------------------------------
+
+    def _list_deployed(self, call: _Call) -> Any:
+        user = call.q("external_user_id", required=True)
+        emitter_type = call.q_choice("emitter_type", ("email", "http", "source", "timer")) or "source"
+        with self.lock:
+            items = [d for d in self.deployed if d["_owner"] == user and emitter_type == "source"]
+        return self._page(call, items)
+
+    def _find_deployed(self, call: _Call) -> Dict[str, Any]:
+        user = call.q("external_user_id", required=True)
+        with self.lock:
+            for deployed in self.deployed:
+                if deployed["id"] == call.params["dc"] and deployed["_owner"] == user:
+                    return deployed
+        raise _error(404, "deployed trigger %s not found for external user %s" % (call.params["dc"], user))
+
+    def _get_deployed(self, call: _Call) -> Any:
+        return {"data": _public(self._find_deployed(call))}
+
+    def _delete_deployed(self, call: _Call) -> Any:
+        deployed = self._find_deployed(call)
+        call.q_bool("ignore_hook_errors")
+        with self.lock:
+            self.deployed.remove(deployed)
+        return None
+
+    def _update_deployed(self, call: _Call) -> Any:
+        deployed = self._find_deployed(call)
+        changes = {}
+        for name, kind in (("active", bool), ("name", str), ("configured_props", dict), ("emit_on_deploy", bool)):
+            value = call.field(name, kind) if call.request.body else None
+            if value is not None:
+                changes[name] = value
+        with self.lock:
+            deployed.update(changes)
+            if "name" in changes:
+                deployed["name_slug"] = re.sub(r"[^a-z0-9]+", "-", changes["name"].lower()).strip("-")
+            deployed["updated_at"] = max(deployed["updated_at"] + 1, int(self.clock() * 1000))
+        return {"data": _public(deployed)}
+
+    def _deployed_events(self, call: _Call) -> Any:
+        deployed = self._find_deployed(call)
+        n = call.q_int("n", 1, 100) or 20
+        return {"data": [dict(e) for e in deployed["_events"][:n]]}
+
+    def _webhooks_view(self, deployed: Dict[str, Any]) -> Dict[str, Any]:
+        return {
+            "webhook_urls": list(deployed["_webhook_urls"]),
+            "webhooks": [{"id": _stable_id("hook", deployed["id"] + url), "url": url, "signing_key_set": True,
+                          "active": True, "delivery_backend": "http",
+                          "delivery_state": {"state": "happy", "since": deployed["created_at"] // 1000,
+                                             "last_error": None, "consecutive_failures": 0, "sheds": 0}}
+                         for url in deployed["_webhook_urls"]],
+        }
+
+    def _get_webhooks(self, call: _Call) -> Any:
+        return self._webhooks_view(self._find_deployed(call))
+
+    def _put_webhooks(self, call: _Call) -> Any:
+        deployed = self._find_deployed(call)
+        urls = call.field("webhook_urls", list, required=True)
+        with self.lock:
+            deployed["_webhook_urls"] = list(urls)
+        return self._webhooks_view(deployed)
+
+    def _get_pipelines(self, call: _Call) -> Any:
+        return {"workflow_ids": list(self._find_deployed(call)["_workflow_ids"])}
+
+    def _put_pipelines(self, call: _Call) -> Any:
+        deployed = self._find_deployed(call)
+        ids = call.field("workflow_ids", list, required=True)
+        with self.lock:
+            deployed["_workflow_ids"] = list(ids)
+        return {"workflow_ids": list(ids)}
+
+    # -- routes: proxy and workflows ----------------------------------------------------------
+
+    def _proxy(self, call: _Call) -> Any:
+        user = call.q("external_user_id", required=True)
+        account_id = call.q("account_id", required=True)
+        encoded = unquote(call.params["url64"]).replace("+", "-").replace("/", "_")
+        try:
+            target = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded.rstrip("=")) % 4)).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise _error(400, "the proxy URL is not base64url-encoded") from None
+        parts = urlsplit(target)
+        if not (parts.scheme in ("http", "https") and parts.hostname) and not target.startswith("/"):
+            raise _error(400, "the proxy target must be an absolute http(s) URL or a path, got %r" % target)
+        account = self._find_account(account_id)
+        if account["external_id"] != user:
+            raise _error(404, "account %s not found for external user %s" % (account_id, user))
+        headers = {}
+        for name, value in call.request.headers.items():
+            if name.startswith("x-pd-proxy-"):
+                headers[name[len("x-pd-proxy-"):]] = value
+        raw = call.request.body
+        body: Any = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+        status_match = re.search(r"/status/(\d{3})\Z", parts.path)
+        if status_match:
+            status = int(status_match.group(1))
+            raise _Answer(status, {"error": "upstream answered %d" % status, "url": target})
+        if parts.path.endswith("/text"):
+            raise _Answer(200, "plain text from %s" % target, content_type="text/plain; charset=utf-8")
+        if parts.path.endswith("/empty"):
+            return None
+        return {"method": call.request.method, "url": target, "headers": headers, "body": body,
+                "external_user_id": user, "account_id": account_id, "app": account["app"]["name_slug"]}
+
+    def _workflow(self, call: _Call) -> Any:
+        request = call.request
+        if request.path.endswith("/not-found"):
+            raise _Answer(404, "Pipedream Connect Error: Required account for hubspot not found for external user ID "
+                          "%s in %s" % (request.headers.get("x-pd-external-user-id", "(none)"),
+                                        request.headers.get("x-pd-environment", "(none)")),
+                          content_type="text/plain; charset=utf-8")
+        raw = request.body
+        body: Any = None
+        if raw:
+            content_type = request.headers.get("content-type", "")
+            if "json" in content_type:
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    raise _error(400, "the body is not valid JSON") from None
+            else:
+                body = raw.decode("utf-8", "replace")
+        # The path as the workflow sees it: relative to the workflow's root, /wf here.
+        return {"method": request.method, "path": request.path[len("/wf"):] or "/", "query": request.query_dict(),
+                "headers": dict(request.headers), "body": body}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server_version = "pipedream-replica/1.0"
+    sys_version = ""
+    timeout = 120  # an idle kept-alive connection is dropped after this many seconds
+    server: PipedreamReplica
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without TCP_NODELAY the second waits for the
+        # client's delayed ACK (~40 ms per response on Linux).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server._track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server._track(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        if self.server.verbose:
+            sys.stderr.write("pipedream-replica: %s\n" % (format % args))
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _handle(self, method: str) -> None:
+        body = self._read_body()
+        target = self.path
+        path, _, query = target.partition("?")
+        request = ReceivedRequest(
+            method=method, target=target, path=path,
+            query=parse_qsl(query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+        )
+        request_id = self.server._record(request)
+        answer = self.server.handle_request_data(request)
+        self._send(answer, request_id)
+
+    def _send(self, answer: _Answer, request_id: str) -> None:
+        if isinstance(answer.data, bytes):
+            payload = answer.data
+        elif isinstance(answer.data, str) and not answer.content_type.startswith("application/json"):
+            payload = answer.data.encode("utf-8")
+        elif answer.status == 204:
+            payload = b""
+        else:
+            payload = json.dumps(answer.data).encode("utf-8")
+        self.send_response(answer.status)
+        if answer.status != 204:
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Request-ID", request_id)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD" and answer.status != 204:
+            self.wfile.write(payload)
+
+
+# ---------------------------------------------------------------------------------------------
+# start / stop / command line
+# ---------------------------------------------------------------------------------------------
+
+_started: List[PipedreamReplica] = []
+_started_lock = threading.Lock()
+
+
+def start(
+    port: int = 0,
+    client_id: str = DEFAULT_CLIENT_ID,
+    client_secret: str = DEFAULT_CLIENT_SECRET,
+    project_id: str = DEFAULT_PROJECT_ID,
+    *,
+    host: str = "127.0.0.1",
+    expires_in: int = 3600,
+    environments: Tuple[str, ...] = ENVIRONMENTS,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    clock: Optional[Callable[[], float]] = None,
+    seed: int = 0,
+    verbose: bool = False,
+) -> Tuple[PipedreamReplica, str]:
+    """Start a replica in a background thread; return ``(server, base_url)``.
+
+    ``port=0`` picks a free port. The server accepts one OAuth client (``client_id`` /
+    ``client_secret``) and one project; tokens it issues last ``expires_in`` seconds of
+    ``clock()`` (default ``time.time``)."""
+    server = PipedreamReplica(
+        (host, port), client_id, client_secret, project_id, expires_in=expires_in, environments=environments,
+        page_size=page_size, clock=clock, seed=seed, verbose=verbose,
+    ).start_background()
+    with _started_lock:
+        _started.append(server)
+    return server, server.base_url
+
+
+def stop(server: Optional[PipedreamReplica] = None) -> None:
+    """Stop ``server``, or every replica started by ``start()`` if none is given."""
+    with _started_lock:
+        servers = [server] if server is not None else list(_started)
+        for s in servers:
+            if s in _started:
+                _started.remove(s)
+    for s in servers:
+        s.stop()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Run a local replica of the Pipedream Connect API.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8766, help="port to listen on (0 picks a free one; default 8766)")
+    parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="accepted OAuth client id (default %(default)s)")
+    parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET,
+                        help="accepted OAuth client secret (default %(default)s)")
+    parser.add_argument("--project-id", default=DEFAULT_PROJECT_ID, help="project id (default %(default)s)")
+    parser.add_argument("--expires-in", type=int, default=3600, help="access token lifetime, seconds (default 3600)")
+    parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    args = parser.parse_args(argv)
+    server = PipedreamReplica((args.host, args.port), args.client_id, args.client_secret, args.project_id,
+                              expires_in=args.expires_in, verbose=not args.quiet)
+    print("Pipedream Connect replica listening on %s (client %s, project %s); workflows under %s; Ctrl-C to stop"
+          % (server.base_url, server.client_id, server.project_id, server.workflow_url()), flush=True)
+    print("  export PIPEDREAM_BASE_URL=%s PIPEDREAM_CLIENT_ID=%s PIPEDREAM_CLIENT_SECRET=%s PIPEDREAM_PROJECT_ID=%s"
+          % (server.base_url, server.client_id, server.client_secret, server.project_id), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

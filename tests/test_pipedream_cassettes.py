@@ -1,0 +1,498 @@
+"""Replay the Pipedream cassettes (cassettes/pipedream/*.yaml, one per seed method) with the
+sync and the async client.
+
+pytest-recording runs them with ``--record-mode=none --block-network`` (pyproject addopts): a
+request that is not in the cassette raises ``CannotOverwriteExistingCassetteException``, and a
+connection to anything but loopback fails. Requests are matched on method, scheme, host, port,
+path, query, body and ``pipedream_headers`` (Authorization, Content-Type and every ``x-pd-*``
+header, after scrubbing; tests/pipedream_vcr.py), so a replay passes only if the client sends
+exactly what was recorded.
+
+The async client sends each request from a worker thread and vcrpy is not thread-safe, so each
+test runs under the ``pipedream_cassette`` fixture (tests/conftest.py), which serialises vcrpy's
+bookkeeping with one lock (tests/vcr_safety.py). Clients are made inside the cassette and
+closed before it ends; every test asserts that each recorded interaction was played once.
+
+Cassettes are recorded without retries, so these clients use ``max_retries=0``. Regenerate
+them with ``python tests/record_pipedream_cassettes.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import pytest
+import yaml
+
+import pipedream_vcr as pv
+from pipedream import PipedreamApiError, PipedreamAuthError, PipedreamClient, SyncPipedreamClient
+
+SEED_METHODS = [
+    "get_project_info", "get_apps", "get_app", "create_connect_token", "get_accounts", "get_account_by_id",
+    "delete_account", "delete_accounts_by_app", "delete_external_user", "get_components", "get_component",
+    "configure_component", "reload_component_props", "run_action", "deploy_trigger", "get_deployed_triggers",
+    "get_deployed_trigger", "delete_deployed_trigger", "update_deployed_trigger", "get_deployed_trigger_events",
+    "get_deployed_trigger_webhooks", "update_deployed_trigger_webhooks", "get_deployed_trigger_workflows",
+    "update_deployed_trigger_workflows", "create_rate_limit", "make_proxy_request", "invoke_workflow",
+    "invoke_workflow_for_external_user",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# pytest-recording configuration
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir() -> str:
+    return str(pv.CASSETTE_DIR)
+
+
+@pytest.fixture
+def vcr_config() -> Dict[str, Any]:
+    # filter_headers scrubs Authorization / User-Agent, before_record_request the token
+    # request's client_secret (also on the live request before matching); match_on: method,
+    # scheme, host, port, path, query, body and pipedream_headers (registered in conftest.py).
+    return pv.vcr_config()
+
+
+@pytest.fixture(autouse=True)
+def _no_pipedream_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients here take their settings from arguments only (defaults: the real API origin)."""
+    for name in ("CLIENT_ID", "CLIENT_SECRET", "PROJECT_ID", "PROJECT_ENVIRONMENT", "BASE_URL", "WORKFLOW_DOMAIN",
+                 "ACCESS_TOKEN"):
+        monkeypatch.delenv("PIPEDREAM_" + name, raising=False)
+
+
+def interactions(name: str) -> List[Dict[str, Any]]:
+    with open(pv.CASSETTE_DIR / (name + ".yaml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["interactions"]  # type: ignore[no-any-return]
+
+
+def _header(headers: Dict[str, List[str]], name: str) -> Optional[str]:
+    for key, values in headers.items():
+        if key.lower() == name.lower():
+            return values[0] if isinstance(values, list) else values
+    return None
+
+
+def decoded(response: Dict[str, Any]) -> Any:
+    """What the client returns for a recorded response: parsed JSON, text, or None when empty."""
+    body = response["body"]["string"]
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if response["status"]["code"] == 204 or not body.strip():
+        return None
+    if "json" in (_header(response["headers"], "content-type") or ""):
+        return json.loads(body)
+    return body.decode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a scenario
+# ---------------------------------------------------------------------------------------------
+
+
+class Outcome:
+    """One step's result (or error) and the index of the last interaction it played."""
+
+    def __init__(self, step: pv.Step, value: Any, played: List[int]) -> None:
+        self.step = step
+        self.value = value
+        self.played = played
+
+    @property
+    def error(self) -> Optional[PipedreamApiError]:
+        return self.value if isinstance(self.value, PipedreamApiError) else None
+
+
+def _played(cassette: Any) -> set:
+    return {index for index, count in cassette.play_counts.items() if count}
+
+
+def run_sync(name: str, cassette: Any) -> List[Outcome]:
+    clients = pv.make_clients(SyncPipedreamClient)  # inside the cassette: vcrpy's connections
+    outcomes: List[Outcome] = []
+    results: List[Any] = []
+    try:
+        for step in pv.SCENARIOS[name]:
+            before = _played(cassette)
+            try:
+                value = getattr(pv.step_client(clients, step, results), step.method)(*step.args, **step.kwargs)
+            except PipedreamApiError as error:
+                value = error
+            results.append(value)
+            outcomes.append(Outcome(step, value, sorted(_played(cassette) - before)))
+    finally:
+        for client in clients.values():
+            client.close()
+    return outcomes
+
+
+def run_async(name: str, cassette: Any) -> List[Outcome]:
+    async def main() -> List[Outcome]:
+        clients = pv.make_clients(PipedreamClient)
+        outcomes: List[Outcome] = []
+        results: List[Any] = []
+        try:
+            for step in pv.SCENARIOS[name]:
+                before = _played(cassette)
+                try:
+                    value = await getattr(pv.step_client(clients, step, results), step.method)(
+                        *step.args, **step.kwargs)
+                except PipedreamApiError as error:
+                    value = error
+                results.append(value)
+                outcomes.append(Outcome(step, value, sorted(_played(cassette) - before)))
+        finally:
+            for client in clients.values():
+                await client.close()
+        return outcomes
+
+    return asyncio.run(main())
+
+
+def check_outcomes(name: str, outcomes: List[Outcome], cassette: Any) -> None:
+    """Every step returned what its last recorded response holds (errors: their attributes),
+    and every interaction was played exactly once."""
+    recorded = interactions(name)
+    for number, outcome in enumerate(outcomes, 1):
+        where = "%s step %d (%s)" % (name, number, outcome.step.method)
+        assert outcome.played, where + ": played no interaction"
+        response = recorded[outcome.played[-1]]["response"]
+        status = response["status"]["code"]
+        expected = decoded(response)
+        if outcome.error is None:
+            assert status < 300, where + ": expected an error, got %r" % (outcome.value,)
+            assert outcome.value == expected, where
+            continue
+        error = outcome.error
+        assert status >= 300, where + ": unexpected error %s" % error
+        assert error.status_code == status, where
+        assert error.response_data == expected == error.body, where
+        assert error.request_id == _header(response["headers"], "x-request-id"), where
+        assert error.request_id and error.request_id in str(error), where
+        assert error.method == recorded[outcome.played[-1]]["request"]["method"], where
+        if isinstance(expected, dict):
+            assert error.detail == (expected.get("error_description") or expected.get("error")), where
+        else:
+            assert error.detail == " ".join(expected.split()), where
+        assert isinstance(error, PipedreamAuthError) == (status == 401), where
+        assert str(status) in str(error) and (error.detail or "") in str(error), where
+        for secret in (pv.TEST_CLIENT_SECRET, pv.INVALID_CLIENT_SECRET, pv.INVALID_ACCESS_TOKEN):
+            assert secret not in str(error) and secret not in repr(error), where
+    assert cassette.all_played, "%s: interactions not played: %s" % (
+        name, sorted(set(range(len(cassette))) - _played(cassette)))
+    assert cassette.play_count == len(cassette) == len(recorded)
+    SHAPES[name]([o.value for o in outcomes])
+
+
+# ---------------------------------------------------------------------------------------------
+# What each method returned, beyond "equal to the recording": the reference's shapes
+# ---------------------------------------------------------------------------------------------
+
+
+def _page(result: Dict[str, Any], count: int, more: bool) -> None:
+    assert set(result) == {"data", "page_info"}
+    info = result["page_info"]
+    assert set(info) == {"count", "total_count", "start_cursor", "end_cursor"}
+    assert info["count"] == len(result["data"]) == count
+    assert bool(info["end_cursor"]) == more
+
+
+def _status(value: Any, status: int) -> None:
+    assert isinstance(value, PipedreamApiError) and value.status_code == status, value
+
+
+def _apps(r: List[Any]) -> None:
+    _page(r[0], 3, True)
+    assert r[0]["page_info"]["end_cursor"] == pv.APPS_PAGE_1_END
+    assert [a["name_slug"] for a in r[0]["data"]] == ["slack", "github", "google_sheets"]
+    app = r[0]["data"][0]
+    assert {"id", "name_slug", "name", "auth_type", "description", "img_src", "custom_fields_json", "categories",
+            "featured_weight"} <= set(app)
+    assert isinstance(app["custom_fields_json"], str)  # a JSON string, not an object
+    _page(r[1], 3, True)
+    assert r[1]["data"][0]["name_slug"] == "notion"
+    assert {a["name_slug"] for a in r[2]["data"]} == {"google_sheets", "notion"}
+    assert [a["name"] for a in r[3]["data"]] == sorted((a["name"] for a in r[3]["data"]), reverse=True)
+    _status(r[4], 400)
+
+
+def _accounts(r: List[Any]) -> None:
+    _page(r[0], 2, True)
+    assert r[0]["page_info"]["end_cursor"] == pv.ACCOUNTS_PAGE_1_END
+    assert all(a["external_id"] == pv.USER and a["id"].startswith("apn_") and "credentials" not in a
+               for a in r[0]["data"])
+    _page(r[1], 2, False)
+    assert [a["app"]["name_slug"] for a in r[2]["data"]] == ["slack"]
+    assert "oauth_access_token" in r[2]["data"][0]["credentials"]
+    assert [a["external_id"] for a in r[3]["data"]] == ["user-2", "user-2"]  # after a 401 and a new token
+    _status(r[4], 400)
+
+
+SHAPES: Dict[str, Callable[[List[Any]], None]] = {
+    "get_project_info": lambda r: (
+        [a["name_slug"] for a in r[0]["apps"]] == ["slack", "github", "google_sheets"] or pytest.fail(r[0]),
+        _status(r[1], 401), _status(r[2], 401), _status(r[3], 404), _status(r[4], 500)),
+    "get_apps": _apps,
+    "get_app": lambda r: (
+        set(r[0]) == {"data"} and r[0]["data"]["name_slug"] == "slack" or pytest.fail(r[0]),
+        r[1] == r[0] or pytest.fail(r[1]), _status(r[2], 404)),
+    "create_connect_token": lambda r: (
+        set(r[0]) == {"token", "expires_at", "connect_link_url"} and r[0]["token"].startswith("ctok_")
+        and ("token=" + r[0]["token"]) in r[0]["connect_link_url"] or pytest.fail(r[0]),
+        _status(r[2], 400)),
+    "get_accounts": _accounts,
+    "get_account_by_id": lambda r: (
+        r[0]["id"] == pv.SLACK_ACCOUNT and "data" not in r[0] and "credentials" not in r[0] or pytest.fail(r[0]),
+        "credentials" in r[1] or pytest.fail(r[1]), _status(r[2], 404)),
+    "delete_account": lambda r: (r[0] is None or pytest.fail(r[0]), _status(r[1], 404)),
+    "delete_accounts_by_app": lambda r: (r[0] is None and r[1] is None or pytest.fail(r), _status(r[2], 404)),
+    "delete_external_user": lambda r: (r[0] is None or pytest.fail(r[0]), _status(r[1], 404), _status(r[2], 404)),
+    "get_components": lambda r: (
+        _page(r[0], 3, True), r[0]["page_info"]["end_cursor"] == pv.ACTIONS_PAGE_1_END or pytest.fail(r[0]),
+        _page(r[1], 3, False),
+        all(c["component_type"] == "action" for c in r[0]["data"] + r[1]["data"]) or pytest.fail(r[1]),
+        [c["key"] for c in r[2]["data"]] == ["slack-send-message", "slack-new-message-in-channels"]
+        or pytest.fail(r[2]),
+        _status(r[4], 404), _status(r[5], 400)),
+    "get_component": lambda r: (
+        r[0]["data"]["key"] == "slack-send-message" and {"key", "name", "version", "configurable_props"}
+        <= set(r[0]["data"]) or pytest.fail(r[0]), _status(r[3], 404)),
+    "configure_component": lambda r: (
+        {"options", "stringOptions", "observations", "context", "errors"} <= set(r[0]) or pytest.fail(r[0]),
+        r[1]["options"][0]["value"] == "conversation-4" or pytest.fail(r[1]),  # page 1
+        _status(r[3], 400), _status(r[4], 404)),
+    "reload_component_props": lambda r: (
+        r[0]["dynamicProps"]["id"].startswith("dyp_") and r[0]["dynamicProps"]["configurableProps"]
+        or pytest.fail(r[0]), _status(r[2], 404)),
+    "run_action": lambda r: (
+        {"exports", "os", "ret", "stash_id"} <= set(r[0]) and r[0]["stash_id"] is None or pytest.fail(r[0]),
+        r[1]["stash_id"].startswith("stash_") or pytest.fail(r[1]), _status(r[2], 404), _status(r[3], 400)),
+    "deploy_trigger": lambda r: (
+        r[0]["data"]["id"].startswith("dc_") and isinstance(r[0]["data"]["created_at"], int)
+        and "webhook_signing_key" in r[0]["data"] or pytest.fail(r[0]),
+        r[1]["data"]["emit_on_deploy"] is False or pytest.fail(r[1]), _status(r[2], 404)),
+    "get_deployed_triggers": lambda r: (
+        _page(r[0], 2, True), r[0]["page_info"]["end_cursor"] == pv.TRIGGERS_PAGE_1_END or pytest.fail(r[0]),
+        _page(r[1], 1, False), _page(r[2], 0, False), _status(r[3], 400)),
+    "get_deployed_trigger": lambda r: (r[0]["data"]["id"] == pv.TRIGGER_1 or pytest.fail(r[0]), _status(r[1], 404)),
+    "delete_deployed_trigger": lambda r: (r[0] is None and r[1] is None or pytest.fail(r), _status(r[2], 404)),
+    "update_deployed_trigger": lambda r: (
+        r[0]["data"]["active"] is False and r[0]["data"]["name"] == "Paused Slack trigger" or pytest.fail(r[0]),
+        r[1]["data"]["configured_props"]["conversations"] == ["C0456"] or pytest.fail(r[1]), _status(r[2], 404)),
+    "get_deployed_trigger_events": lambda r: (
+        len(r[0]["data"]) == 3 and len(r[1]["data"]) == 2 and {"e", "k", "ts", "id", "sum"} == set(r[1]["data"][0])
+        or pytest.fail(r), _status(r[2], 404)),
+    "get_deployed_trigger_webhooks": lambda r: (
+        set(r[0]) == {"webhook_urls", "webhooks"} and len(r[0]["webhooks"]) == 1 or pytest.fail(r[0]),
+        r[1] == {"webhook_urls": [], "webhooks": []} or pytest.fail(r[1]), _status(r[2], 404)),
+    "update_deployed_trigger_webhooks": lambda r: (
+        r[0]["webhook_urls"] == ["https://app.example.com/hooks/a"] or pytest.fail(r[0]),
+        len(r[1]["webhook_urls"]) == 2 or pytest.fail(r[1]), _status(r[2], 404)),
+    "get_deployed_trigger_workflows": lambda r: (
+        set(r[0]) == {"workflow_ids"} and len(r[0]["workflow_ids"]) == 1 or pytest.fail(r[0]),
+        r[1] == {"workflow_ids": []} or pytest.fail(r[1]), _status(r[2], 404)),
+    "update_deployed_trigger_workflows": lambda r: (
+        r[0] == {"workflow_ids": ["p_abc123"]} and r[1] == {"workflow_ids": ["p_abc123", "p_def456"]}
+        or pytest.fail(r), _status(r[2], 404)),
+    "create_rate_limit": lambda r: (
+        set(r[0]) == {"token"} or pytest.fail(r[0]), "apps" in r[1] and "apps" in r[2] or pytest.fail(r),
+        _status(r[3], 429), _status(r[4], 400)),
+    "make_proxy_request": lambda r: (
+        r[0]["url"] == pv.PROXY_POST["url"] and r[0]["method"] == "POST" and r[0]["body"] == pv.PROXY_POST["body"]
+        and r[0]["headers"] == {"content-type": "application/json; charset=utf-8", "x-custom-header": "demo"}
+        or pytest.fail(r[0]),
+        r[1]["method"] == "GET" and r[1]["body"] is None or pytest.fail(r[1]),
+        r[2] == "plain text from https://slack.com/api/text" or pytest.fail(r[2]),
+        _status(r[3], 403), _status(r[4], 404)),
+    "invoke_workflow": lambda r: (
+        r[0]["body"] == {"order": 42} and "authorization" not in r[0]["headers"] or pytest.fail(r[0]),
+        r[1]["path"] == "/orders/42" and r[1]["query"] == {"expand": "items"} or pytest.fail(r[1]),
+        r[2]["headers"]["authorization"] == "Bearer " + pv.ACCESS_TOKEN_PLACEHOLDER or pytest.fail(r[2]),
+        r[3]["headers"]["authorization"] == "Bearer " + pv.STATIC_TOKEN_PLACEHOLDER
+        and r[3]["body"] == "plain text" or pytest.fail(r[3]),
+        _status(r[4], 404)),
+    "invoke_workflow_for_external_user": lambda r: (
+        r[0]["headers"]["x-pd-external-user-id"] == pv.USER and r[0]["headers"]["x-pd-environment"] == "development"
+        and r[0]["headers"]["authorization"].startswith("Bearer ") or pytest.fail(r[0]),
+        _status(r[2], 404)),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests
+# ---------------------------------------------------------------------------------------------
+
+CASSETTES = [pytest.param(name, marks=[pytest.mark.vcr, pytest.mark.default_cassette(name)], id=name)
+             for name in SEED_METHODS]
+
+
+def test_there_is_one_cassette_and_scenario_per_seed_method() -> None:
+    assert len(SEED_METHODS) == 28
+    assert sorted(pv.SCENARIOS) == sorted(SEED_METHODS) == sorted(SHAPES)
+    assert sorted(p.stem for p in pv.CASSETTE_DIR.glob("*.yaml")) == sorted(SEED_METHODS)
+    for name in SEED_METHODS:
+        assert hasattr(SyncPipedreamClient, name) and hasattr(PipedreamClient, name)
+
+
+@pytest.mark.parametrize("name", CASSETTES)
+def test_sync_client_replays_cassette(name: str, pipedream_cassette: Any) -> None:
+    check_outcomes(name, run_sync(name, pipedream_cassette), pipedream_cassette)
+
+
+@pytest.mark.parametrize("name", CASSETTES)
+def test_async_client_replays_cassette(name: str, pipedream_cassette: Any) -> None:
+    check_outcomes(name, run_async(name, pipedream_cassette), pipedream_cassette)
+
+
+@pytest.mark.vcr
+@pytest.mark.default_cassette("get_component")
+def test_async_calls_gathered_concurrently_replay_once_each(pipedream_cassette: Any) -> None:
+    """asyncio.gather runs the calls in several worker threads at once: one token request
+    among them, each recorded call matched exactly once whatever the order."""
+    steps = pv.SCENARIOS["get_component"]
+
+    async def main() -> List[Any]:
+        async with PipedreamClient(pv.TEST_CLIENT_ID, pv.TEST_CLIENT_SECRET, pv.PROJECT_ID, pv.ENVIRONMENT,
+                                   max_retries=0) as client:
+            results = await asyncio.gather(*(getattr(client, s.method)(*s.args, **s.kwargs) for s in steps),
+                                           return_exceptions=True)
+            assert client.token_requests == 1
+            return results
+
+    results = asyncio.run(main())
+    recorded = [i["response"] for i in interactions("get_component") if "/oauth/token" not in i["request"]["uri"]]
+    assert results[:3] == [decoded(r) for r in recorded[:3]]
+    assert isinstance(results[3], PipedreamApiError) and results[3].status_code == 404
+    assert pipedream_cassette.all_played
+
+
+# ---------------------------------------------------------------------------------------------
+# The recordings themselves carry the official wire format (pipedream-api.md sections 2-5)
+# ---------------------------------------------------------------------------------------------
+
+P = r"/v1/connect/proj_[A-Za-z0-9]+"
+DT = P + r"/deployed-triggers/[^/?]+"
+OFFICIAL: Dict[str, Tuple[str, str]] = {
+    "get_project_info": ("GET", P + r"/projects/info"),
+    "get_apps": ("GET", r"/v1/connect/apps"),
+    "get_app": ("GET", r"/v1/connect/apps/[^/?]+"),
+    "create_connect_token": ("POST", P + r"/tokens"),
+    "get_accounts": ("GET", P + r"/accounts"),
+    "get_account_by_id": ("GET", P + r"/accounts/apn_[^/?]+"),
+    "delete_account": ("DELETE", P + r"/accounts/apn_[^/?]+"),
+    "delete_accounts_by_app": ("DELETE", P + r"/apps/[^/?]+/accounts"),
+    "delete_external_user": ("DELETE", P + r"/users/[^/?]+"),
+    "get_components": ("GET", P + r"/(components|actions|triggers)"),
+    "get_component": ("GET", P + r"/(components|actions|triggers)/[^/?]+"),
+    "configure_component": ("POST", P + r"/(components|actions|triggers)/configure"),
+    "reload_component_props": ("POST", P + r"/(components|actions|triggers)/props"),
+    "run_action": ("POST", P + r"/actions/run"),
+    "deploy_trigger": ("POST", P + r"/triggers/deploy"),
+    "get_deployed_triggers": ("GET", P + r"/deployed-triggers"),
+    "get_deployed_trigger": ("GET", DT),
+    "delete_deployed_trigger": ("DELETE", DT),
+    "update_deployed_trigger": ("PUT", DT),
+    "get_deployed_trigger_events": ("GET", DT + r"/events"),
+    "get_deployed_trigger_webhooks": ("GET", DT + r"/webhooks"),
+    "update_deployed_trigger_webhooks": ("PUT", DT + r"/webhooks"),
+    "get_deployed_trigger_workflows": ("GET", DT + r"/pipelines"),
+    "update_deployed_trigger_workflows": ("PUT", DT + r"/pipelines"),
+    "create_rate_limit": ("POST", r"/v1/connect/rate_limits"),
+    "make_proxy_request": ("(GET|POST|PUT|PATCH|DELETE)", P + r"/proxy/[A-Za-z0-9_-]+"),
+}
+CAMEL_CASE_FIELDS = ("webhookUrl", "workflowId", "webhookUrls", "workflowIds", "externalUserId")
+
+
+@pytest.mark.parametrize("name", SEED_METHODS)
+def test_recorded_requests_use_the_official_wire_format(name: str) -> None:
+    recorded = interactions(name)
+    own_calls = own_calls_official = 0
+    for interaction in recorded:
+        request = interaction["request"]
+        uri, method, headers, body = request["uri"], request["method"], request["headers"], request["body"]
+        if uri == pv.API_ORIGIN + "/v1/oauth/token":
+            sent = json.loads(body)
+            assert method == "POST" and list(sent) == ["client_id", "client_secret", "grant_type"]
+            assert sent["client_secret"] in (pv.SECRET_PLACEHOLDER, pv.INVALID_SECRET_PLACEHOLDER)
+            assert "Authorization" not in headers
+            continue
+        own_calls += 1
+        if name.startswith("invoke_workflow"):
+            assert uri.startswith(pv.WORKFLOW_ORIGIN + "/")
+            assert "x-pd-environment" not in {h.lower() for h in headers} or name.endswith("external_user")
+        else:
+            assert uri.startswith(pv.API_ORIGIN + "/"), uri
+            matches = [m for m, (verb, path) in OFFICIAL.items()
+                       if re.fullmatch(verb, method) and re.fullmatch(path + r"(\?.*)?", uri[len(pv.API_ORIGIN):])]
+            assert matches, "not an official endpoint: %s %s" % (method, uri)
+            own_calls_official += name in matches
+            assert _header(headers, "x-pd-environment") == "development"
+            assert _header(headers, "authorization") in ("Bearer " + pv.ACCESS_TOKEN_PLACEHOLDER,
+                                                         "Bearer " + pv.INVALID_TOKEN_PLACEHOLDER)
+            query = uri.partition("?")[2]
+            assert not re.search(r"=(True|False|1|0)(&|$)", query) or "limit=0" in query, uri  # true/false only
+        # Content-Type: exactly application/json, and only with a body.
+        assert (_header(headers, "content-type") is not None) == (body is not None) or name == "invoke_workflow", uri
+        if body is not None and name != "invoke_workflow":
+            assert _header(headers, "content-type") == "application/json"
+            assert not any('"%s"' % field in body for field in CAMEL_CASE_FIELDS), body
+    # one request per step, but none when the token request fails, and two around a refresh
+    steps = pv.SCENARIOS[name]
+    assert own_calls == sum(0 if s.client == "bad_secret" else 2 if s.replica == "revoke_tokens" else 1 for s in steps)
+    assert own_calls_official or name.startswith("invoke_workflow")
+
+
+def test_list_queries_repeat_keys_and_spell_booleans_true_false() -> None:
+    uris = [i["request"]["uri"] for i in interactions("get_apps")]
+    assert any("category_ids=appcat_communication&category_ids=appcat_productivity" in u for u in uris)
+    assert any("has_actions=true" in u and "has_triggers=false" in u for u in uris)
+    accounts = [i["request"]["uri"] for i in interactions("get_accounts")]
+    assert any("app=slack" in u and "include_credentials=true" in u for u in accounts)
+    deleted = [i["request"]["uri"] for i in interactions("delete_external_user")]
+    assert deleted[-1].endswith("/users/team%2Falice%20smith")  # one segment, fully percent-encoded
+
+
+def test_seed_camel_case_arguments_are_recorded_as_snake_case() -> None:
+    deploy = [json.loads(i["request"]["body"]) for i in interactions("deploy_trigger")
+              if i["request"]["uri"].endswith("/triggers/deploy")]
+    assert deploy[0]["webhook_url"] == "https://app.example.com/hooks/slack" and deploy[0]["workflow_id"] == "p_abc123"
+    hooks = [json.loads(i["request"]["body"]) for i in interactions("update_deployed_trigger_webhooks")
+             if i["request"]["method"] == "PUT"]
+    assert hooks[0] == {"webhook_urls": ["https://app.example.com/hooks/a"]}
+    flows = [json.loads(i["request"]["body"]) for i in interactions("update_deployed_trigger_workflows")
+             if i["request"]["method"] == "PUT"]
+    assert flows[0] == {"workflow_ids": ["p_abc123"]}
+
+
+def test_proxy_recordings_carry_the_base64url_target_and_prefixed_headers() -> None:
+    import base64
+
+    first = interactions("make_proxy_request")[1]["request"]
+    encoded = first["uri"].split("/proxy/")[1].split("?")[0]
+    assert "=" not in encoded  # padding stripped, as in the docs' example
+    assert base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode() == pv.PROXY_POST["url"]
+    assert first["uri"].endswith("?external_user_id=%s&account_id=%s" % (pv.USER, pv.SLACK_ACCOUNT))
+    assert _header(first["headers"], "x-pd-proxy-X-Custom-Header") == "demo"
+    assert json.loads(first["body"]) == pv.PROXY_POST["body"]
+
+
+def test_token_responses_and_requests_hold_placeholders_only() -> None:
+    for name in SEED_METHODS:
+        for interaction in interactions(name):
+            if interaction["request"]["uri"].endswith("/v1/oauth/token"):
+                body = decoded(interaction["response"])
+                if interaction["response"]["status"]["code"] == 200:
+                    assert body == {"access_token": pv.ACCESS_TOKEN_PLACEHOLDER, "token_type": "Bearer",
+                                    "expires_in": 3600}
+                else:
+                    assert body["error"] == "invalid_client"
+            text = json.dumps(interaction)
+            for secret in (pv.TEST_CLIENT_SECRET, pv.INVALID_CLIENT_SECRET, pv.INVALID_ACCESS_TOKEN,
+                           pv.WORKFLOW_STATIC_TOKEN, "pd_replica_", "127.0.0.1"):
+                assert secret not in text, (name, secret)
