@@ -549,7 +549,7 @@ class _Transport:
             conn.close()
             raise _Failure(_describe(exc, "while reading the response body"), exc, sent=True,
                            before_response=False, retryable=not isinstance(exc, socket.timeout))
-        if response.will_close:
+        if getattr(response, "will_close", False):  # vcrpy's replayed responses lack the attribute
             conn.close()
         else:
             self._checkin(origin, conn)
@@ -711,7 +711,20 @@ def _segment(name: str, value: Any) -> str:
         raise ValueError("%s must be a non-empty string, got %r" % (name, value))
     if value in (".", ".."):
         raise ValueError("%s must not be %r" % (name, value))
-    return quote(value, safe="")
+    try:
+        return quote(value, safe="")
+    except UnicodeEncodeError:
+        raise ValueError("%s is not valid Unicode text: %r" % (name, value)) from None
+
+
+def _credential(name: str, value: Any) -> str:
+    """A key or token sent in a header: printable ASCII without spaces, or the first call
+    would fail half-way through sending."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("%s must be a non-empty string" % name)
+    if not (value.isascii() and value.isprintable()) or " " in value:
+        raise ValueError("%s must be printable ASCII without spaces" % name)
+    return value
 
 
 def _encode_json(name: str, value: Any) -> bytes:
@@ -755,13 +768,20 @@ def _check_retries(max_retries: Any) -> int:
     return max_retries
 
 
-def _check_headers(headers: Optional[Mapping[str, str]]) -> Dict[str, str]:
-    checked: Dict[str, str] = {}
-    for name, value in (headers or {}).items():
+def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    """``base`` plus ``extra``; an extra header replaces a base one whatever its case."""
+    merged = dict(base)
+    for name, value in (extra or {}).items():
         if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
             raise ValueError("header %r must be a string without line breaks" % (name,))
-        checked[name] = value
-    return checked
+        try:
+            value.encode("latin-1")  # what http.client sends
+        except UnicodeEncodeError:
+            raise ValueError("header %r must be latin-1 text" % (name,)) from None
+        for existing in [key for key in merged if key.lower() == name.lower()]:
+            del merged[existing]
+        merged[name] = value
+    return merged
 
 
 class _AsyncRunner:
@@ -845,10 +865,7 @@ class AltanActionsClient:
         headers: Optional[Mapping[str, str]] = None,
         logger: Optional["logging.Logger"] = None,
     ) -> None:
-        if not isinstance(api_key, str) or not api_key.strip():
-            raise ValueError("api_key must be a non-empty string")
-        if any(c in api_key for c in "\r\n\0"):
-            raise ValueError("api_key must not contain line breaks")
+        _credential("api_key", api_key)
         self.base_url = _check_base_url(base_url)
         self.timeout = _check_timeout(timeout)
         self.max_retries = _check_retries(max_retries)
@@ -857,13 +874,14 @@ class AltanActionsClient:
             ssl_context=ssl_context, ca_bundle=ca_bundle, proxy=proxy,
         )
         self._transport.add_secret(api_key)
-        self._headers = {
+        defaults = {
             "User-Agent": "altan-python/%s (stdlib; python %d.%d)" % (__version__, *sys.version_info[:2]),
             "Accept": "application/json",
             "X-Altan-Key": api_key,
             "Authorization": "Bearer " + api_key,
         }
-        self._headers.update(_check_headers(headers))
+        self._headers = _with_headers(defaults, headers)
+        self._owns_transport = True
 
     def __repr__(self) -> str:
         return "AltanActionsClient(base_url=%r)" % (self.base_url,)
@@ -875,8 +893,10 @@ class AltanActionsClient:
         self.close()
 
     def close(self) -> None:
-        """Release the connections. Idempotent; a closed client raises RuntimeError."""
-        self._transport.close()
+        """Release the connections. Idempotent; a closed client raises RuntimeError.
+        On a ``with_options`` view it does nothing: the client it came from owns them."""
+        if self._owns_transport:
+            self._transport.close()
 
     def with_options(
         self,
@@ -891,12 +911,13 @@ class AltanActionsClient:
         """
         view = object.__new__(AltanActionsClient)
         view.__dict__.update(self.__dict__)
+        view._owns_transport = False
         if timeout is not None:
             view.timeout = _check_timeout(timeout)
         if max_retries is not None:
             view.max_retries = _check_retries(max_retries)
         if headers:
-            view._headers = dict(self._headers, **_check_headers(headers))
+            view._headers = _with_headers(self._headers, headers)
         return view
 
     # -- the one request function ------------------------------------------------------------
@@ -1007,6 +1028,7 @@ class AsyncAltanActionsClient:
             ca_bundle=ca_bundle, proxy=proxy, headers=headers, logger=logger,
         )
         self._runner = _AsyncRunner(max_workers, "altan-async")
+        self._owns_runner = True
 
     @property
     def base_url(self) -> str:
@@ -1022,9 +1044,11 @@ class AsyncAltanActionsClient:
         await self.close()
 
     async def close(self) -> None:
-        """Wait for calls in flight, then release threads and connections. Idempotent."""
-        await self._runner.close()
-        self._client.close()
+        """Wait for calls in flight, then release threads and connections. Idempotent.
+        On a ``with_options`` view it does nothing: the client it came from owns them."""
+        if self._owns_runner:
+            await self._runner.close()
+            self._client.close()
 
     def with_options(
         self,
@@ -1037,6 +1061,7 @@ class AsyncAltanActionsClient:
         ``AltanActionsClient.with_options``)."""
         view = object.__new__(AsyncAltanActionsClient)
         view.__dict__.update(self.__dict__)
+        view._owns_runner = False
         view._client = self._client.with_options(timeout=timeout, max_retries=max_retries, headers=headers)
         return view
 

@@ -573,7 +573,7 @@ class _Transport:
             conn.close()
             raise _Failure(_describe(exc, "while reading the response body"), exc, sent=True,
                            before_response=False, retryable=not isinstance(exc, socket.timeout))
-        if response.will_close:
+        if getattr(response, "will_close", False):  # vcrpy's replayed responses lack the attribute
             conn.close()
         else:
             self._checkin(origin, conn)
@@ -735,7 +735,20 @@ def _segment(name: str, value: Any) -> str:
         raise ValueError("%s must be a non-empty string, got %r" % (name, value))
     if value in (".", ".."):
         raise ValueError("%s must not be %r" % (name, value))
-    return quote(value, safe="")
+    try:
+        return quote(value, safe="")
+    except UnicodeEncodeError:
+        raise ValueError("%s is not valid Unicode text: %r" % (name, value)) from None
+
+
+def _credential(name: str, value: Any) -> str:
+    """A key or token sent in a header: printable ASCII without spaces, or the first call
+    would fail half-way through sending."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("%s must be a non-empty string" % name)
+    if not (value.isascii() and value.isprintable()) or " " in value:
+        raise ValueError("%s must be printable ASCII without spaces" % name)
+    return value
 
 
 def _encode_json(name: str, value: Any) -> bytes:
@@ -779,13 +792,20 @@ def _check_retries(max_retries: Any) -> int:
     return max_retries
 
 
-def _check_headers(headers: Optional[Mapping[str, str]]) -> Dict[str, str]:
-    checked: Dict[str, str] = {}
-    for name, value in (headers or {}).items():
+def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    """``base`` plus ``extra``; an extra header replaces a base one whatever its case."""
+    merged = dict(base)
+    for name, value in (extra or {}).items():
         if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
             raise ValueError("header %r must be a string without line breaks" % (name,))
-        checked[name] = value
-    return checked
+        try:
+            value.encode("latin-1")  # what http.client sends
+        except UnicodeEncodeError:
+            raise ValueError("header %r must be latin-1 text" % (name,)) from None
+        for existing in [key for key in merged if key.lower() == name.lower()]:
+            del merged[existing]
+        merged[name] = value
+    return merged
 
 
 class _AsyncRunner:
@@ -986,7 +1006,7 @@ class SyncPipedreamClient:
             _required("client_id (or PIPEDREAM_CLIENT_ID)", client_id)
             _required("client_secret (or PIPEDREAM_CLIENT_SECRET)", client_secret)
         else:
-            _required("access_token", access_token)
+            _credential("access_token", access_token)
         self.project_id = _required("project_id (or PIPEDREAM_PROJECT_ID)", _env_or(project_id, "PIPEDREAM_PROJECT_ID"))
         environment = _env_or(environment, "PIPEDREAM_PROJECT_ENVIRONMENT")
         if environment not in ENVIRONMENTS:
@@ -1008,13 +1028,14 @@ class SyncPipedreamClient:
             self._transport.add_secret(secret)
         self._tokens = _TokenProvider(client_id or "", client_secret or "", access_token)
         self._project_path = "/v1/connect/" + _segment("project_id", self.project_id)
-        self._headers = {
+        defaults = {
             "User-Agent": "pipedream-python-stdlib/%s (python %d.%d)" % (__version__, *sys.version_info[:2]),
             "x-pd-environment": self.environment,
         }
-        self._headers.update(_check_headers(headers))
         if rate_limit_token is not None:
-            self._headers["x-pd-rate-limit"] = _required("rate_limit_token", rate_limit_token)
+            defaults["x-pd-rate-limit"] = _credential("rate_limit_token", rate_limit_token)
+        self._headers = _with_headers(defaults, headers)
+        self._owns_transport = True
 
     def __repr__(self) -> str:
         return "SyncPipedreamClient(project_id=%r, environment=%r, base_url=%r)" % (
@@ -1027,8 +1048,10 @@ class SyncPipedreamClient:
         self.close()
 
     def close(self) -> None:
-        """Release the connections. Idempotent; a closed client raises RuntimeError."""
-        self._transport.close()
+        """Release the connections. Idempotent; a closed client raises RuntimeError.
+        On a ``with_options`` view it does nothing: the client it came from owns them."""
+        if self._owns_transport:
+            self._transport.close()
 
     def with_options(
         self,
@@ -1044,14 +1067,15 @@ class SyncPipedreamClient:
         """
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
+        view._owns_transport = False
         if timeout is not None:
             view.timeout = _check_timeout(timeout)
         if max_retries is not None:
             view.max_retries = _check_retries(max_retries)
         if headers:
-            view._headers = dict(view._headers, **_check_headers(headers))
+            view._headers = _with_headers(view._headers, headers)
         if rate_limit_token is not None:
-            view._headers = dict(view._headers, **{"x-pd-rate-limit": _required("rate_limit_token", rate_limit_token)})
+            view._headers = _with_headers(view._headers, {"x-pd-rate-limit": _credential("rate_limit_token", rate_limit_token)})
         return view
 
     @property
@@ -1491,12 +1515,11 @@ class SyncPipedreamClient:
         method = _required("method", options.get("method") or "GET").upper()
         if method not in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
             raise ValueError("method %r is not supported by the proxy" % (method,))
-        headers = dict(self._headers)
         upstream_headers = options.get("headers") or {}
         if not isinstance(upstream_headers, Mapping):  # e.g. a list of pairs: a ValueError, not an AttributeError
             raise ValueError("target_request headers must be a mapping of header names to values")
-        for name, value in upstream_headers.items():
-            headers["x-pd-proxy-" + name] = value
+        # Pipedream forwards headers that carry this prefix, without it, to the app's API.
+        headers = _with_headers(self._headers, {"x-pd-proxy-" + str(name): value for name, value in upstream_headers.items()})
         json_body, body = options.get("json"), options.get("body")
         if json_body is not None and body is not None:
             raise ValueError("target_request takes body or json, not both")
@@ -1519,7 +1542,7 @@ class SyncPipedreamClient:
         query = dict(external_user_id=_required("external_user_id", params.get("external_user_id")),
                      account_id=_required("account_id", params.get("account_id")))
         return self._request(method, self._project("proxy", encoded_url), "proxy request", query=query,
-                             raw_body=raw, headers=_check_headers(headers), parse="auto")
+                             raw_body=raw, headers=headers, parse="auto")
 
     # -- Workflows ---------------------------------------------------------------------------
 
@@ -1573,8 +1596,7 @@ class SyncPipedreamClient:
             raise ValueError("auth_type must be one of %s, got %r" % (", ".join(AUTH_TYPES), auth_type))
         url = self._workflow_url(url_or_endpoint_id)
         method = _required("method", method).upper()
-        request_headers = {"User-Agent": self._headers["User-Agent"]}
-        request_headers.update(_check_headers(headers))
+        request_headers = _with_headers({"User-Agent": self._headers["User-Agent"]}, headers)
         has_authorization = any(name.lower() == "authorization" for name in request_headers)
         if auth_type == "static_bearer_token" and not has_authorization:
             raise ValueError("auth_type='static_bearer_token' needs an Authorization header in headers")
@@ -1683,6 +1705,7 @@ class PipedreamClient:
             ca_bundle=ca_bundle, proxy=proxy, headers=headers, rate_limit_token=rate_limit_token, logger=logger,
         )
         self._runner = _AsyncRunner(max_workers, "pipedream-async")
+        self._owns_runner = True
 
     def __repr__(self) -> str:
         return "PipedreamClient(project_id=%r, environment=%r, base_url=%r)" % (
@@ -1695,9 +1718,11 @@ class PipedreamClient:
         await self.close()
 
     async def close(self) -> None:
-        """Wait for calls in flight, then release threads and connections. Idempotent."""
-        await self._runner.close()
-        self.sync.close()
+        """Wait for calls in flight, then release threads and connections. Idempotent.
+        On a ``with_options`` view it does nothing: the client it came from owns them."""
+        if self._owns_runner:
+            await self._runner.close()
+            self.sync.close()
 
     def with_options(
         self,
@@ -1710,6 +1735,7 @@ class PipedreamClient:
         """A view with other defaults, sharing threads, connections and token."""
         view = object.__new__(PipedreamClient)
         view.__dict__.update(self.__dict__)
+        view._owns_runner = False
         view.sync = self.sync.with_options(timeout=timeout, max_retries=max_retries, headers=headers,
                                            rate_limit_token=rate_limit_token)
         return view

@@ -38,7 +38,7 @@ from altan_vcr import (
     CASSETTE_DIR, INVALID_API_KEY, KEY_PLACEHOLDER, PLACEHOLDERS, REAL_BASE_URL, TEST_API_KEY, register_matchers,
     vcr_config as altan_vcr_config,
 )
-from vcr_safety import CassetteBypassError, thread_safe_cassette, vcr_response_shim
+from vcr_safety import CassetteBypassError, thread_safe_cassette
 
 BASE = REAL_BASE_URL
 EMAIL = {"to": "someone@example.com", "subject": "Test Email", "body": "This is a test email sent through Altan!"}
@@ -391,9 +391,6 @@ def test_cassettes_are_reproducible_from_the_replica(tmp_path: pathlib.Path) -> 
             "%s differs from a fresh recording: run python tests/record_altan_cassettes.py" % path.name)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "altan.py _Transport._exchange reads response.will_close, which vcrpy's VCRHTTPResponse lacks; "
-    "fix: `if getattr(response, 'will_close', True):` (tests use vcr_safety.vcr_response_shim meanwhile)"))
 def test_the_client_replays_under_plain_vcrpy() -> None:
     recorder = vcrpy.VCR(record_mode="none")
     register_matchers(recorder)
@@ -429,8 +426,7 @@ def loopback_cassette(tmp_path: pathlib.Path, base_url: str, names: List[str], g
             with thread_safe_cassette(cassette) as lock:
                 yield cassette, lock
         else:
-            with vcr_response_shim():
-                yield cassette, None
+            yield cassette, None
 
 
 def is_success(interaction: Dict[str, Any]) -> bool:

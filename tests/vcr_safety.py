@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 import vcr.patch
 import vcr.stubs
 
-__all__ = ["CassetteBypassError", "ContentionLock", "thread_safe_cassette", "vcr_response_shim", "transports"]
+__all__ = ["CassetteBypassError", "ContentionLock", "thread_safe_cassette", "transports"]
 
 
 class CassetteBypassError(AssertionError):
@@ -88,23 +88,6 @@ def transports() -> List[type]:
         if isinstance(transport, type) and hasattr(transport, "_checkout"):
             found.append(transport)
     return found
-
-
-@contextlib.contextmanager
-def vcr_response_shim() -> Iterator[None]:
-    """vcrpy's ``VCRHTTPResponse`` does not call ``HTTPResponse.__init__`` and so has no
-    ``will_close`` attribute, which the shared transport reads after every response
-    (altan.py ``_Transport._exchange``): without this, every replayed or recorded call fails
-    with AttributeError. A replayed response leaves nothing open, so ``False`` (keep the
-    connection) is the truthful value. Does nothing if vcrpy or the transport stop needing it."""
-    if hasattr(vcr.stubs.VCRHTTPResponse, "will_close"):
-        yield
-        return
-    vcr.stubs.VCRHTTPResponse.will_close = False  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        del vcr.stubs.VCRHTTPResponse.will_close  # type: ignore[attr-defined]
 
 
 def _locked(lock: ContentionLock, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -161,8 +144,7 @@ def thread_safe_cassette(cassette: Any, transport_classes: Optional[Sequence[typ
         patch(transport, "_checkout", checkout)
 
     try:
-        with vcr_response_shim():
-            yield lock
+        yield lock
     finally:
         for target, name, value, had in reversed(undo):
             if had:
