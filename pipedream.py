@@ -457,11 +457,11 @@ class _Transport:
                 stack = None if fresh else self._idle.get(origin)
                 if not stack:
                     break
-                conn, last_used = stack.pop()
-            if (write and now - last_used > _WRITE_IDLE_LIMIT) or _connection_dropped(conn):
-                conn.close()
+                pooled, last_used = stack.pop()
+            if (write and now - last_used > _WRITE_IDLE_LIMIT) or _connection_dropped(pooled):
+                pooled.close()
                 continue
-            return conn, True
+            return pooled, True
         scheme, host, port = origin
         proxy = self._proxy_for(scheme, host, port)
         target_host, target_port = (proxy.host, proxy.port) if proxy else (host, port)
@@ -653,7 +653,7 @@ class _Transport:
 
     @staticmethod
     def _backoff(attempt: int) -> float:
-        delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1))
+        delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
         return delay * (0.5 + random.random() / 2)  # jitter, so that many clients do not retry in step
 
     def _redirect_target(self, error_class: Callable[[str], Exception], operation: str, response: _Response, redirects: int) -> str:
