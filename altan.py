@@ -771,6 +771,8 @@ def _check_retries(max_retries: Any) -> int:
 def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
     """``base`` plus ``extra``; an extra header replaces a base one whatever its case."""
     merged = dict(base)
+    if extra is not None and not isinstance(extra, Mapping):
+        raise ValueError("headers must be a mapping of names to values, got %s" % type(extra).__name__)
     for name, value in (extra or {}).items():
         if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
             raise ValueError("header %r must be a string without line breaks" % (name,))

@@ -795,6 +795,8 @@ def _check_retries(max_retries: Any) -> int:
 def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
     """``base`` plus ``extra``; an extra header replaces a base one whatever its case."""
     merged = dict(base)
+    if extra is not None and not isinstance(extra, Mapping):
+        raise ValueError("headers must be a mapping of names to values, got %s" % type(extra).__name__)
     for name, value in (extra or {}).items():
         if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
             raise ValueError("header %r must be a string without line breaks" % (name,))
@@ -890,8 +892,9 @@ class _TokenProvider:
             started = time.monotonic()
             body = {"client_id": self._client_id, "client_secret": self._client_secret,
                     "grant_type": "client_credentials"}
-            data = client._request("POST", "/v1/oauth/token", "get OAuth token", body=body, auth=False,
-                                   idempotent=True, sensitive=True, error_class=PipedreamAuthError)
+            headers = {k: v for k, v in client._headers.items() if k.lower() != "x-pd-rate-limit"}
+            data = client._request("POST", "/v1/oauth/token", "get OAuth token", body=body, headers=headers,
+                                   auth=False, idempotent=True, sensitive=True, error_class=PipedreamAuthError)
             token = data.get("access_token") if isinstance(data, dict) else None
             if not isinstance(token, str) or not token:
                 raise PipedreamAuthError("get OAuth token failed: the response has no access_token")
@@ -943,6 +946,22 @@ def _either(seed_name: str, seed_value: Any, name: str, value: Any) -> Any:
     if seed_value is not None and value is not None and seed_value != value:
         raise ValueError("pass %s or %s, not both" % (seed_name, name))
     return value if value is not None else seed_value
+
+
+def _string_list(name: str, value: Optional[Sequence[str]]) -> Optional[List[str]]:
+    """A list-of-strings argument as a list. A lone string is refused: ``list("abc")`` would
+    silently send its characters one by one."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, Mapping)):
+        raise ValueError("%s must be a list of strings, got %r" % (name, value))
+    try:
+        items = list(value)
+    except TypeError:
+        raise ValueError("%s must be a list of strings, got %r" % (name, value)) from None
+    if not all(isinstance(item, str) for item in items):
+        raise ValueError("%s must be a list of strings, got %r" % (name, value))
+    return items
 
 
 def _flag(value: Optional[bool]) -> Optional[bool]:
@@ -1100,9 +1119,11 @@ class SyncPipedreamClient:
         sensitive: bool = False,
         error_class: Optional[Callable[[str], Exception]] = None,
         parse: str = "json",
+        pipedream_api: bool = True,
     ) -> JSON:
         """Send one call and return its decoded body: parsed JSON (``None`` when empty),
-        or with ``parse="auto"`` JSON, text or bytes by content type."""
+        or with ``parse="auto"`` JSON, text or bytes by content type. ``pipedream_api`` is
+        False where a 401 may come from someone else (an app behind the proxy, a workflow)."""
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         if query:
             encoded = _query(query)
@@ -1124,14 +1145,16 @@ class SyncPipedreamClient:
                     sensitive=sensitive, error_class=error_class,
                 )
             except PipedreamApiError as error:
-                # A 401 means the token was refused before anything ran: get a new one, once.
-                if error.status_code == 401 and token is not None and attempt == 1 and self._tokens.invalidate(token):
+                # Pipedream's 401 means it refused the token before anything ran: get a new
+                # token and send once more. A 401 relayed from an app or a workflow says nothing
+                # about our token, and sending again could run the request twice.
+                if error.status_code != 401 or token is None or not pipedream_api:
+                    raise
+                if attempt == 1 and self._tokens.invalidate(token):
                     continue
-                if error.status_code == 401 and auth and not isinstance(error, PipedreamAuthError):
-                    auth_error = PipedreamAuthError(*error.args)
-                    auth_error.__dict__.update(error.__dict__)
-                    raise auth_error from None
-                raise
+                auth_error = PipedreamAuthError(*error.args)
+                auth_error.__dict__.update(error.__dict__)
+                raise auth_error from None
             return self._decode(response, operation, parse)
         raise AssertionError("unreachable")
 
@@ -1181,7 +1204,7 @@ class SyncPipedreamClient:
         """``GET /v1/connect/apps``: ``{"data": [App], "page_info": {...}}``."""
         query = dict(q=q, has_actions=has_actions, has_components=has_components, has_triggers=has_triggers,
                      limit=limit, after=after, before=before, sort_key=sort_key, sort_direction=sort_direction,
-                     category_ids=list(category_ids) if category_ids is not None else None)
+                     category_ids=_string_list("category_ids", category_ids))
         return self._request("GET", "/v1/connect/apps", "list apps", query=query)  # type: ignore[no-any-return]
 
     def get_app(self, app_id_or_slug: str) -> Dict[str, Any]:
@@ -1208,7 +1231,7 @@ class SyncPipedreamClient:
         """``POST /v1/connect/{project_id}/tokens``: ``{"token", "expires_at", "connect_link_url"}``."""
         body = _compact(
             external_user_id=_required("external_user_id", external_user_id),
-            allowed_origins=list(allowed_origins) if allowed_origins is not None else None,
+            allowed_origins=_string_list("allowed_origins", allowed_origins),
             success_redirect_uri=success_redirect_uri, error_redirect_uri=error_redirect_uri,
             webhook_uri=webhook_uri, expires_in=expires_in, scope=scope,
             allow_progressive_scopes=allow_progressive_scopes, app_id=app_id, oauth_app_id=oauth_app_id,
@@ -1542,7 +1565,7 @@ class SyncPipedreamClient:
         query = dict(external_user_id=_required("external_user_id", params.get("external_user_id")),
                      account_id=_required("account_id", params.get("account_id")))
         return self._request(method, self._project("proxy", encoded_url), "proxy request", query=query,
-                             raw_body=raw, headers=headers, parse="auto")
+                             raw_body=raw, headers=headers, parse="auto", pipedream_api=False)
 
     # -- Workflows ---------------------------------------------------------------------------
 
@@ -1558,6 +1581,10 @@ class SyncPipedreamClient:
         if parts.scheme not in ("http", "https") or not (
                 host == self.workflow_domain or host.endswith("." + self.workflow_domain)):
             raise ValueError("workflow URL %r is not under the workflow domain %s" % (value, self.workflow_domain))
+        # Plain http would carry the OAuth token and the user's data in clear text; it is
+        # allowed on loopback only, for local tests.
+        if parts.scheme == "http" and not (host in ("localhost", "::1") or host.startswith("127.")):
+            raise ValueError("workflow URL %r must use https" % (value,))
         return url
 
     def invoke_workflow(
@@ -1619,7 +1646,7 @@ class SyncPipedreamClient:
         elif data is not None:
             raise ValueError("data must be a mapping, str or bytes")
         return self._request(method, url, "invoke workflow", raw_body=raw, headers=request_headers,
-                             auth=auth_type == "oauth", parse="auto")
+                             auth=auth_type == "oauth", parse="auto", pipedream_api=False)
 
     # -- Pagination --------------------------------------------------------------------------
 

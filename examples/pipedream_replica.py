@@ -16,7 +16,8 @@ endpoint, on one HTTP/1.1 keep-alive server:
     DELETE /v1/connect/{pid}/users/{external_user_id}      -> 204
     GET  /v1/connect/{pid}/{components|actions|triggers}   -> {"data": [Component], "page_info"}
     GET  /v1/connect/{pid}/{type}/{key}                    -> {"data": Component}
-    POST /v1/connect/{pid}/{type}/configure                -> {"options", "stringOptions", "observations", "context", "errors"}
+    POST /v1/connect/{pid}/{type}/configure                -> {"options", "stringOptions", "observations",
+                                                               "context", "errors"}
     POST /v1/connect/{pid}/{type}/props                    -> {"observations", "errors", "dynamicProps"}
     POST /v1/connect/{pid}/actions/run                     -> {"exports", "os", "ret", "stash_id"}
     POST /v1/connect/{pid}/triggers/deploy                 -> {"data": DeployedComponent}
@@ -56,9 +57,9 @@ Behaviour worth knowing when writing a demo or a test against it:
   path ending in ``/status/<code>`` answers that status with ``{"error": "upstream ..."}``, one
   ending in ``/text`` answers ``text/plain``, one ending in ``/empty`` answers 204.
 * Workflows: any method on ``/wf/...`` (no auth checked) answers ``{"method", "path",
-  "query", "headers", "body"}`` (``path`` without the ``/wf`` root); ``/wf/.../not-found`` answers 404 ``text/plain`` like a
-  Connect lookup failure. Point a client at it with ``workflow_domain="127.0.0.1"`` and a
-  full ``http://127.0.0.1:<port>/wf/...`` URL.
+  "query", "headers", "body"}`` (``path`` without the ``/wf`` root); ``/wf/.../not-found``
+  answers 404 ``text/plain`` like a Connect lookup failure. Point a client at it with
+  ``workflow_domain="127.0.0.1"`` and a full ``http://127.0.0.1:<port>/wf/...`` URL.
 * Every response carries ``X-Request-ID`` (``req_000001``, ... per server). Generated ids and
   timestamps come from a seeded generator and ``start(clock=...)``, so recordings are
   reproducible.
@@ -224,7 +225,8 @@ def _make_components() -> List[Dict[str, Any]]:
             "key": key,
             "name": name,
             "version": "0.%d.%d" % (len(key) % 3, len(name) % 7),
-            "configurable_props": [_prop(app, "app", app.replace("_", " ").title(), app=app)] + [dict(p) for p in props],
+            "configurable_props": [_prop(app, "app", app.replace("_", " ").title(), app=app)]
+            + [dict(p) for p in props],
             "description": "%s with the %s app. [See the documentation](https://pipedream.com/apps/%s)" % (
                 name, app, app.replace("_", "-")),
             "component_type": component_type,
@@ -281,7 +283,8 @@ def _make_accounts(apps_by_slug: Dict[str, Dict[str, Any]]) -> List[Dict[str, An
 
 
 def _make_deployed(project_id: str, components: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
-    rows = [("user-1", "slack-new-message-in-channels", {"conversations": ["C0123"]}),
+    rows: List[Tuple[str, str, Dict[str, Any]]] = [
+            ("user-1", "slack-new-message-in-channels", {"conversations": ["C0123"]}),
             ("user-1", "github-new-commit", {"repoFullname": "acme/api"}),
             ("user-1", "gmail-new-email-received", {})]
     deployed = []
@@ -464,9 +467,9 @@ class _Call:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise _error(400, "%s must be %s" % (name, " or ".join(k.__name__ for k in kinds)))
-        if required and kinds == (str,) and not value.strip():
+        if required and isinstance(value, str) and not value.strip():
             raise _error(400, "%s must not be empty" % name)
-        if kinds == (list,) and not all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise _error(400, "%s must be a list of strings" % name)
         return value
 
@@ -478,6 +481,7 @@ class _Call:
 _PID = r"(?P<pid>[^/]+)"
 _CTYPE = r"(?P<ctype>components|actions|triggers)"
 _DC = r"/v1/connect/" + _PID + r"/deployed-triggers/(?P<dc>[^/]+)"
+_ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 
 class PipedreamReplica(ThreadingHTTPServer):
@@ -537,9 +541,9 @@ class PipedreamReplica(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        host = "[%s]" % host if ":" in host else host
-        return "http://%s:%d" % (host, port)
+        address, port = self.server_address[:2]
+        host = address.decode() if isinstance(address, bytes) else str(address)
+        return "http://%s:%d" % ("[%s]" % host if ":" in host else host, port)
 
     def workflow_url(self, path: str = "") -> str:
         """A URL of the echoing workflow endpoint, e.g. ``workflow_url("orders?x=1")``."""
@@ -671,9 +675,8 @@ class PipedreamReplica(ThreadingHTTPServer):
             (_DC + r"/events", {"GET": self._deployed_events}, True),
             (_DC + r"/webhooks", {"GET": self._get_webhooks, "PUT": self._put_webhooks}, True),
             (_DC + r"/pipelines", {"GET": self._get_pipelines, "PUT": self._put_pipelines}, True),
-            (p + r"/proxy/(?P<url64>[^/]+)", {m: self._proxy for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")},
-             True),
-            (r"/wf(?:/.*)?", {m: self._workflow for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")}, False),
+            (p + r"/proxy/(?P<url64>[^/]+)", {m: self._proxy for m in _ANY_METHOD}, True),
+            (r"/wf(?:/.*)?", {m: self._workflow for m in _ANY_METHOD}, False),
         ]
         return [(re.compile(pattern + r"\Z"), methods, auth) for pattern, methods, auth in table]
 
@@ -714,7 +717,8 @@ class PipedreamReplica(ThreadingHTTPServer):
         if environment is None:
             raise _error(400, "the x-pd-environment header is required (development or production)")
         if environment not in self.environments:
-            raise _error(400, "x-pd-environment must be one of %s, got %r" % (", ".join(self.environments), environment))
+            raise _error(400, "x-pd-environment must be one of %s, got %r" % (
+                ", ".join(self.environments), environment))
         limit_token = request.headers.get("x-pd-rate-limit")
         if limit_token is not None:
             self._apply_rate_limit(limit_token)
@@ -817,7 +821,8 @@ class PipedreamReplica(ThreadingHTTPServer):
         apps = []
         for app in self.apps:
             kinds = {c["component_type"] for c in self.components if c["_app"] == app["name_slug"]}
-            facts = {"has_components": bool(kinds), "has_actions": "action" in kinds, "has_triggers": "trigger" in kinds}
+            facts = {"has_components": bool(kinds), "has_actions": "action" in kinds,
+                     "has_triggers": "trigger" in kinds}
             if q and q not in app["name"].lower() and q not in app["name_slug"]:
                 continue
             if any(wanted is not None and facts[name] != wanted for name, wanted in flags.items()):
@@ -1109,8 +1114,8 @@ class PipedreamReplica(ThreadingHTTPServer):
     # -- routes: proxy and workflows ----------------------------------------------------------
 
     def _proxy(self, call: _Call) -> Any:
-        user = call.q("external_user_id", required=True)
-        account_id = call.q("account_id", required=True)
+        user = call.q("external_user_id", required=True) or ""
+        account_id = call.q("account_id", required=True) or ""
         encoded = unquote(call.params["url64"]).replace("+", "-").replace("/", "_")
         try:
             target = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded.rstrip("=")) % 4)).decode("utf-8")
@@ -1214,7 +1219,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: List[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import functools
 import json
 import os
 import pathlib
@@ -63,7 +64,8 @@ def rewrite_origin(replica_url: str) -> Callable[[Any], Any]:
     return rewrite
 
 
-def scrub_response(replica_url: Optional[str], tokens: Callable[[], List[str]]) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+def scrub_response(replica_url: Optional[str],
+                   tokens: Callable[[], List[str]]) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
     """A ``before_record_response``: no access token (issued ones become the placeholder), no
     volatile header, the replica's host shown as the workflow host, Content-Length kept right."""
     user_agent = _user_agent()
@@ -114,6 +116,10 @@ def _scrub_credentials(data: Any) -> bool:
         for value in data:
             found = _scrub_credentials(value) or found
     return found
+
+
+def _issued_tokens(server: Optional[pipedream_replica.PipedreamReplica]) -> List[str]:
+    return list(server.tokens) if server is not None else []
 
 
 def _user_agent() -> str:
@@ -174,8 +180,7 @@ def record(out_dir: pathlib.Path, scenarios: Dict[str, List[pv.Step]], *, live: 
             config["before_record_request"] = [pv.live_token_scrubber(live["client_secret"])]
         if replica_url:
             config["before_record_request"] = config["before_record_request"] + [rewrite_origin(replica_url)]
-        config["before_record_response"] = scrub_response(
-            replica_url, (lambda: list(server.tokens)) if server is not None else (lambda: []))
+        config["before_record_response"] = scrub_response(replica_url, functools.partial(_issued_tokens, server))
         try:
             with recorder.use_cassette(str(path), **config) as cassette, thread_safe_cassette(cassette):
                 # Clients are made inside the cassette (their connections must be vcrpy's) and
@@ -258,7 +263,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         record(args.out or pv.CASSETTE_DIR, scenarios)
         return 0
 
-    live = {name: os.environ.get("PIPEDREAM_" + name.upper(), "") for name in ("client_id", "client_secret", "project_id")}
+    live = {name: os.environ.get("PIPEDREAM_" + name.upper(), "")
+            for name in ("client_id", "client_secret", "project_id")}
     if not all(live.values()):
         parser.error("--live needs PIPEDREAM_CLIENT_ID, PIPEDREAM_CLIENT_SECRET and PIPEDREAM_PROJECT_ID")
     live["environment"] = args.environment

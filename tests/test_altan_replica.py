@@ -328,7 +328,7 @@ def test_the_demo_uses_the_real_api_settings_when_a_key_is_set(altan_replica: An
 def test_the_demo_fails_with_exit_status_1_and_no_key_in_the_message(altan_replica: Any,
                                                                      capsys: pytest.CaptureFixture) -> None:
     code, lines = run_demo({"ALTAN_API_KEY": "wrong-key-123456", "ALTAN_BASE_URL": altan_replica.base_url})
-    assert code == 1 and lines[-1] == "Altan flow FAILED."
+    assert code == 1 and "Altan flow FAILED." in lines  # the Pipedream flow runs after it
     err = capsys.readouterr().err
     assert "HTTP 401" in err and "Invalid API key" in err and "wrong-key-123456" not in err
 

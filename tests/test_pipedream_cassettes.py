@@ -496,3 +496,17 @@ def test_token_responses_and_requests_hold_placeholders_only() -> None:
             for secret in (pv.TEST_CLIENT_SECRET, pv.INVALID_CLIENT_SECRET, pv.INVALID_ACCESS_TOKEN,
                            pv.WORKFLOW_STATIC_TOKEN, "pd_replica_", "127.0.0.1"):
                 assert secret not in text, (name, secret)
+
+
+def test_cassettes_are_reproducible_from_the_replica(tmp_path: Any) -> None:
+    """Recording again from the replica gives byte-identical files (fixed clock, seeded ids,
+    no volatile header), so a re-recording shows only real changes."""
+    import filecmp
+
+    import record_pipedream_cassettes
+
+    record_pipedream_cassettes.record(tmp_path, pv.SCENARIOS, log=lambda line: None)
+    names = sorted(p.name for p in tmp_path.glob("*.yaml"))
+    assert len(names) == 28
+    _, mismatch, errors = filecmp.cmpfiles(str(tmp_path), str(pv.CASSETTE_DIR), names, shallow=False)
+    assert not mismatch and not errors, "re-record with: python tests/record_pipedream_cassettes.py"

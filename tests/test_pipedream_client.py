@@ -182,7 +182,8 @@ def test_token_request_is_json_with_the_official_fields(client: SyncPipedreamCli
     token_request, call = replica.requests
     assert token_request.path == "/v1/oauth/token"
     assert token_request.headers["content-type"] == "application/json"
-    assert token_request.body == b'{"client_id":"demo-client","client_secret":"demo-secret","grant_type":"client_credentials"}'
+    assert token_request.body == (
+        b'{"client_id":"demo-client","client_secret":"demo-secret","grant_type":"client_credentials"}')
     assert "authorization" not in token_request.headers
     issued = next(iter(replica.tokens))
     assert call.headers["authorization"] == "Bearer " + issued
@@ -384,6 +385,9 @@ BAD_CALLS: Dict[str, Callable[[SyncPipedreamClient], Any]] = {
     "camel and snake disagree": lambda c: c.deploy_trigger("t", "u", webhookUrl="https://a", webhook_url="https://b"),
     "workflowIds and workflow_ids disagree": lambda c: c.update_deployed_trigger_workflows(
         "dc_1", "user-1", ["p_1"], workflow_ids=["p_2"]),
+    "allowed_origins as one string": lambda c: c.create_connect_token("user-1", "https://app.example.com"),
+    "category_ids as one string": lambda c: c.get_apps(category_ids="appcat_crm"),
+    "category_ids with a number": lambda c: c.get_apps(category_ids=["appcat_crm", 3]),
     "zero rate limit window": lambda c: c.create_rate_limit(0, 10),
     "boolean rate limit": lambda c: c.create_rate_limit(60, True),
     "proxy without account": lambda c: c.make_proxy_request({"external_user_id": "user-1"}, {"url": "https://a.b"}),
@@ -526,7 +530,8 @@ def test_deploy_trigger_sends_webhook_url_and_workflow_id(spelling: str, client:
 def test_seed_positional_webhook_and_workflow_arguments(client: SyncPipedreamClient, replica: Any) -> None:
     client.deploy_trigger("github-new-commit", "user-1", {}, "https://a.example/h", "p_1", "dyp_1")
     body = replica.last_request.json()
-    assert (body["webhook_url"], body["workflow_id"], body["dynamic_props_id"]) == ("https://a.example/h", "p_1", "dyp_1")
+    assert (body["webhook_url"], body["workflow_id"], body["dynamic_props_id"]) == (
+        "https://a.example/h", "p_1", "dyp_1")
     assert not {"webhookUrl", "workflowId"} & set(body)
 
 
@@ -541,9 +546,11 @@ def test_listener_updates_send_webhook_urls_and_workflow_ids(spelling: str, clie
         client.update_deployed_trigger_workflows(trigger_id, "user-1", ids)
     else:
         camel = spelling == "camelCase"
-        client.update_deployed_trigger_webhooks(trigger_id, "user-1", **{"webhookUrls" if camel else "webhook_urls": urls})
+        client.update_deployed_trigger_webhooks(trigger_id, "user-1",
+                                                **{"webhookUrls" if camel else "webhook_urls": urls})
         hooks_body = replica.last_request.json()
-        client.update_deployed_trigger_workflows(trigger_id, "user-1", **{"workflowIds" if camel else "workflow_ids": ids})
+        client.update_deployed_trigger_workflows(trigger_id, "user-1",
+                                                 **{"workflowIds" if camel else "workflow_ids": ids})
     assert hooks_body == {"webhook_urls": urls}
     assert replica.last_request.json() == {"workflow_ids": ids}
     assert replica.last_request.query == [("external_user_id", "user-1")]
@@ -802,3 +809,132 @@ def test_sequential_calls_reuse_one_kept_alive_connection(client: SyncPipedreamC
     client.create_connect_token("user-9")
     client.delete_external_user("user-9")
     assert replica.request_count == 5 and replica.connections == 1
+
+
+def test_concurrent_calls_after_a_revocation_share_one_new_token(replica: Any) -> None:
+    async def main() -> None:
+        async with async_client(replica) as client:
+            await client.get_project_info()
+            replica.revoke_tokens()
+            results = await asyncio.gather(*(client.get_apps(limit=1) for _ in range(20)))
+            assert all(r["data"] for r in results)
+
+    run(main)
+    assert replica.token_requests == 2  # one at the start, one refresh however many calls got a 401
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo's Pipedream flow (examples/demo.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def run_demo(env: Dict[str, str], argv: List[str]) -> Any:
+    import demo
+
+    lines: List[str] = []
+    return demo.main(argv, env=env, out=lines.append), lines
+
+
+def test_demo_pipedream_flow_runs_offline_on_the_replica() -> None:
+    code, lines = run_demo({}, ["--only", "pipedream"])
+    assert code == 0, lines
+    text = "\n".join(lines)
+    assert lines[0].startswith("== Pipedream: offline, bundled replica at http://127.0.0.1:")
+    for expected in [
+        "1. OAuth token (client credentials): 1 token request, then cached for every call",
+        "2. create_connect_token('user-1'): ctok_",
+        "3. get_apps(q='slack', limit=3): Slack (slack)",
+        "4. get_accounts(external_user_id='user-1'): 4 connected account(s)",
+        "5. get_components('actions', app_filter='slack'): slack-send-message, slack-list-channels",
+        "6. get_component('actions', 'slack-send-message'): Send Message",
+        "7. run_action('slack-send-message', 'user-1'): Ran Send Message for user-1",
+        "8. deploy_trigger('slack-new-message-in-channels', 'user-1'",
+        "9. get_deployed_triggers('user-1'): 4 deployed trigger(s)",
+        "10. invoke_workflow_for_external_user(", "with X-PD-External-User-ID user-1, X-PD-Environment development",
+        "11. make_proxy_request(GET https://slack.com/api/auth.test",
+        "12. get_app('no-such-app-demo'): PipedreamApiError, status 404",
+        "Pipedream flow completed.",
+    ]:
+        assert expected in text, expected
+    assert "ctok_" in text and not any(len(word) > 20 and word.startswith("ctok_") for word in text.split())
+
+
+def test_demo_pipedream_flow_live_only_reads(replica: Any) -> None:
+    env = {"PIPEDREAM_CLIENT_ID": CLIENT_ID, "PIPEDREAM_CLIENT_SECRET": CLIENT_SECRET,
+           "PIPEDREAM_PROJECT_ID": PROJECT_ID, "PIPEDREAM_BASE_URL": replica.base_url}
+    code, lines = run_demo(env, ["--only", "pipedream"])
+    assert code == 0 and lines[0] == "== Pipedream: live API at %s, project proj_demo (development) ==" % (
+        replica.base_url)
+    for skipped in ("7. run_action: skipped", "8. deploy_trigger: skipped", "10. invoke_workflow: skipped",
+                    "11. make_proxy_request: skipped"):
+        assert any(line.startswith(skipped) for line in lines), skipped
+    writes = [(r.method, r.path) for r in replica.requests if r.method != "GET"]
+    assert writes == [("POST", "/v1/oauth/token"), ("POST", "/v1/connect/proj_demo/tokens")]
+    assert "4. get_accounts(external_user_id='demo-user'): 1 connected account(s)" in lines
+
+
+def test_demo_pipedream_flow_fails_with_status_1_and_no_secret(replica: Any,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    env = {"PIPEDREAM_CLIENT_ID": CLIENT_ID, "PIPEDREAM_CLIENT_SECRET": "wrong-secret-77aa01",
+           "PIPEDREAM_PROJECT_ID": PROJECT_ID, "PIPEDREAM_BASE_URL": replica.base_url}
+    code, lines = run_demo(env, ["--only", "pipedream"])
+    assert code == 1 and lines[-1] == "Pipedream flow FAILED."
+    err = capsys.readouterr().err
+    assert "HTTP 401" in err and "Client authentication failed" in err and "wrong-secret-77aa01" not in err
+
+
+def test_demo_offline_flag_ignores_pipedream_credentials(replica: Any) -> None:
+    env = {"PIPEDREAM_CLIENT_ID": "x", "PIPEDREAM_CLIENT_SECRET": "y", "PIPEDREAM_PROJECT_ID": "proj_x",
+           "PIPEDREAM_BASE_URL": replica.base_url}
+    code, lines = run_demo(env, ["--only", "pipedream", "--offline"])
+    assert code == 0 and "offline" in lines[0] and replica.request_count == 0
+
+
+# -- a 401 that is not Pipedream's verdict on the token ------------------------------------
+
+
+def test_a_401_from_a_workflow_is_raised_without_refresh_or_resend(client: SyncPipedreamClient, replica: Any) -> None:
+    url = replica.workflow_url("orders")
+    replica.fail_next(401, {"error": "workflow says no"}, path_contains="/wf/orders")
+    with pytest.raises(PipedreamApiError) as caught:
+        client.invoke_workflow(url, json_data={"order": 1}, auth_type="oauth")
+    assert not isinstance(caught.value, PipedreamAuthError)  # the workflow's 401, not Pipedream's
+    assert caught.value.status_code == 401
+    assert replica.count("POST", "/wf/orders") == 1  # never run twice
+    assert replica.token_requests == 1
+
+
+def test_a_401_relayed_by_the_proxy_is_raised_without_refresh_or_resend(client: SyncPipedreamClient,
+                                                                         replica: Any) -> None:
+    replica.fail_next(401, {"error": "upstream app refused the credentials"}, path_contains="/proxy/")
+    with pytest.raises(PipedreamApiError) as caught:
+        client.make_proxy_request({"external_user_id": "u1", "account_id": "apn_1"},
+                                  {"url": "https://slack.com/api/chat.postMessage", "method": "POST", "json": {}})
+    assert not isinstance(caught.value, PipedreamAuthError) and caught.value.status_code == 401
+    assert sum(1 for r in replica.requests if "/proxy/" in r.path) == 1
+    assert replica.token_requests == 1
+
+
+def test_workflow_urls_must_be_https_except_on_loopback(replica: Any) -> None:
+    with SyncPipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url) as c:
+        with pytest.raises(ValueError, match="https"):
+            c.invoke_workflow("http://en123abc.m.pipedream.net/path", auth_type="oauth")
+        assert c._workflow_url("https://en123abc.m.pipedream.net/p?q=1") == "https://en123abc.m.pipedream.net/p?q=1"
+    assert replica.request_count == 0
+
+
+@pytest.mark.parametrize("headers", [[("X-A", "1")], "X-A: 1"])
+def test_headers_that_are_not_a_mapping_are_a_value_error(replica: Any, headers: Any) -> None:
+    with pytest.raises(ValueError, match="headers must be a mapping"):
+        SyncPipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url,
+                            headers=headers)
+    assert replica.request_count == 0
+
+
+def test_the_token_request_does_not_carry_the_rate_limit_token(client: SyncPipedreamClient, replica: Any) -> None:
+    limit = client.create_rate_limit(window_size_seconds=60, requests_per_window=100)["token"]
+    client._tokens.invalidate(client._tokens.token(client))  # the next call fetches a token again
+    client.with_options(rate_limit_token=limit).get_project_info()
+    token_request, api_request = replica.requests[-2:]
+    assert token_request.path == "/v1/oauth/token" and "x-pd-rate-limit" not in token_request.headers
+    assert api_request.headers.get("x-pd-rate-limit") == limit
