@@ -119,6 +119,7 @@ _BACKOFF_CAP = 8.0
 # cannot be retried safely, whereas opening a new connection costs one handshake.
 _WRITE_IDLE_LIMIT = 30.0
 _ERROR_SNIPPET = 500  # characters of a non-JSON body quoted in an error message
+_STREAM_CHUNK = 64 * 1024  # bytes handed to a sink at a time
 
 
 class _Response:
@@ -470,7 +471,8 @@ class _Transport:
     # -- one attempt -------------------------------------------------------------------------
 
     def _send_once(
-        self, method: str, url: str, headers: Dict[str, str], body: Optional[bytes], deadline: float, write: bool
+        self, method: str, url: str, headers: Dict[str, str], body: Optional[bytes], deadline: float, write: bool,
+        sink: Optional[Callable[[bytes], None]] = None,
     ) -> Tuple[int, str, Dict[str, str], bytes]:
         parts = urlsplit(url)
         scheme = parts.scheme
@@ -484,7 +486,7 @@ class _Transport:
         for fresh_retry in (False, True):
             conn, reused = self._checkout(origin, write, fresh=fresh_retry)
             try:
-                return self._exchange(conn, origin, method, target, headers, body, deadline, reused)
+                return self._exchange(conn, origin, method, target, headers, body, deadline, reused, sink)
             except _Failure as failure:
                 # A kept-alive connection the server closed while it sat idle fails before
                 # any response byte arrives. The request was not processed if it failed while
@@ -506,6 +508,7 @@ class _Transport:
         body: Optional[bytes],
         deadline: float,
         reused: bool,
+        sink: Optional[Callable[[bytes], None]] = None,
     ) -> Tuple[int, str, Dict[str, str], bytes]:
         def remaining() -> float:
             left = deadline - time.monotonic()
@@ -536,19 +539,44 @@ class _Transport:
             # A timeout means the deadline has passed: there is no time left to retry.
             raise _Failure(_describe(exc), exc, sent=sent, before_response=True,
                            retryable=not isinstance(exc, socket.timeout))
-        try:
-            payload = response.read()
-            response_headers: Dict[str, str] = {}
-            for name, value in response.getheaders():
-                name = name.lower()
-                response_headers[name] = response_headers[name] + ", " + value if name in response_headers else value
-        except (OSError, http.client.HTTPException) as exc:
-            # After "Connection: close" the response alone holds the socket: close it here,
-            # not when the traceback that references it is freed.
-            response.close()
+        response_headers: Dict[str, str] = {}
+        for name, value in response.getheaders():
+            name = name.lower()
+            response_headers[name] = response_headers[name] + ", " + value if name in response_headers else value
+        # A sink takes a successful body chunk by chunk (a download larger than memory);
+        # once it has taken a chunk, the call cannot be retried.
+        streaming = sink is not None and 200 <= response.status < 300
+        chunks: List[bytes] = []
+        delivered = False
+        while True:
+            try:
+                chunk = response.read(_STREAM_CHUNK) if streaming else response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                # After "Connection: close" the response alone holds the socket: close it here,
+                # not when the traceback that references it is freed.
+                response.close()
+                conn.close()
+                raise _Failure(_describe(exc, "while reading the response body"), exc, sent=True,
+                               before_response=False, retryable=not isinstance(exc, socket.timeout) and not delivered)
+            if not streaming:
+                chunks.append(chunk)
+                break
+            if not chunk:
+                break
+            try:
+                sink(chunk)  # type: ignore[misc]
+            except BaseException:
+                response.close()
+                conn.close()
+                raise
+            delivered = True
+        missing = getattr(response, "length", None) if streaming else None
+        if missing:  # read(amount) returns b"" at a premature end instead of raising IncompleteRead
             conn.close()
-            raise _Failure(_describe(exc, "while reading the response body"), exc, sent=True,
-                           before_response=False, retryable=not isinstance(exc, socket.timeout))
+            raise _Failure("connection closed %d bytes before the end of the body" % missing,
+                           http.client.IncompleteRead(b"", missing), sent=True, before_response=False,
+                           retryable=not delivered)
+        payload = b"".join(chunks)
         if getattr(response, "will_close", False):  # vcrpy's replayed responses lack the attribute
             conn.close()
         else:
@@ -570,13 +598,15 @@ class _Transport:
         idempotent: Optional[bool] = None,
         sensitive: bool = False,
         error_class: Optional[Callable[[str], Exception]] = None,
+        sink: Optional[Callable[[bytes], None]] = None,
     ) -> _Response:
         """Send one logical request: redirects on the same host are followed with the same
         method and body, and retries happen within ``timeout`` seconds in all.
 
         ``idempotent`` (default: by method) allows retries after the server may have got the
         request; otherwise only 429, 503 with a retry hint, and failures before the request
-        left are retried. ``sensitive`` keeps the body out of error messages."""
+        left are retried. ``sensitive`` keeps the body out of error messages. ``sink``, if
+        given, receives a 2xx body in chunks instead of ``_Response.body``."""
         error_class = error_class or self.error_class
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
@@ -591,7 +621,7 @@ class _Transport:
             attempt_started = time.monotonic()
             try:
                 status, reason, response_headers, payload = self._send_once(
-                    method, url, headers, body, deadline, write=not idempotent
+                    method, url, headers, body, deadline, write=not idempotent, sink=sink
                 )
             except _Failure as failure:
                 may_retry = failure.retryable and (idempotent or not failure.sent)

@@ -1,5 +1,8 @@
 """The transport section is duplicated on purpose (each module must stand alone when
-vendored); this test keeps the two copies identical."""
+vendored); this test keeps the two copies identical.
+
+After changing the section in altan.py, copy it into pipedream.py with
+``python tests/test_shared_transport.py --sync``."""
 
 import pathlib
 
@@ -23,3 +26,22 @@ def test_shared_transport_sections_are_identical():
 
         diff = "".join(difflib.unified_diff(altan.splitlines(True), pipedream.splitlines(True), "altan.py", "pipedream.py"))
         raise AssertionError("shared transport sections differ; copy one into the other:\n" + diff[:4000])
+
+
+def sync_from_altan() -> None:
+    """Copy altan.py's shared section into pipedream.py."""
+    target_path = ROOT / "pipedream.py"
+    target = target_path.read_text(encoding="utf-8")
+    section = shared_section("altan.py")
+    start = target.index("\n", target.index(BEGIN)) + 1
+    target_path.write_text(target[:start] + section + target[target.index(END):], encoding="utf-8")
+    print("pipedream.py: shared transport copied from altan.py (%d lines)" % len(section.splitlines()))
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--sync"]:
+        sync_from_altan()
+    else:
+        print("usage: python tests/test_shared_transport.py --sync")

@@ -1139,3 +1139,49 @@ def test_client_context_manager_closes(make_client, http_server):
     http_server.wait_connections_closed(1, by="client")
     with pytest.raises(RuntimeError):
         client.list_connections()
+
+
+# -- a sink receives a successful body in chunks (streamed downloads) ----------------------
+
+
+def test_a_sink_receives_a_2xx_body_in_chunks_and_the_connection_is_reused(make_transport, http_server):
+    big = bytes(range(256)) * 1024  # 256 KiB: several chunks
+    http_server.add("/file", Response(200, big, content_type="application/octet-stream"))
+    http_server.add("/file", Response(200, body=None, chunks=[b"ab", b"cd", b"ef"]))
+    transport = make_transport()
+    for expected in (big, b"abcdef"):
+        received = []
+        response = call(transport, "GET", http_server.url + "/file", sink=received.append)
+        assert b"".join(received) == expected and response.body == b""
+        assert len(received) >= (2 if expected is big else 1) and max(map(len, received)) <= 64 * 1024
+    assert len(http_server.connections) == 1
+
+
+def test_an_error_body_is_not_given_to_the_sink(make_transport, http_server):
+    http_server.add("/file", Response(404, json={"error": "no such file"}))
+    received = []
+    with pytest.raises(TransportError) as caught:
+        call(make_transport(), "GET", http_server.url + "/file", sink=received.append, max_retries=0)
+    assert received == [] and caught.value.status_code == 404 and caught.value.detail == "no such file"
+
+
+def test_a_stream_cut_after_a_chunk_was_delivered_is_not_retried(make_transport, http_server):
+    http_server.add("/file", Response(200, b"x" * 200_000, fault="truncate"))
+    received = []
+    with pytest.raises(TransportError, match="before the end of the body"):
+        call(make_transport(), "GET", http_server.url + "/file", sink=received.append)
+    assert received and http_server.count("/file", "GET") == 1  # the sink already holds part of it
+
+
+def test_an_exception_from_the_sink_propagates_and_closes_the_connection(make_transport, http_server):
+    http_server.add("/file", Response(200, b"y" * 200_000))
+
+    def full_disk(chunk):
+        raise OSError(28, "No space left on device")
+
+    transport = make_transport()
+    with pytest.raises(OSError, match="No space left"):
+        call(transport, "GET", http_server.url + "/file", sink=full_disk)
+    assert http_server.count("/file", "GET") == 1
+    call(transport, "GET", http_server.url + "/after")  # a new connection works
+    assert len(http_server.connections) == 2
