@@ -1121,3 +1121,71 @@ class AsyncAltanActionsClient:
     ) -> Dict[str, Any]:
         return await self._runner.run(  # type: ignore[no-any-return]
             self._client.execute_action, connection_id, action_type_id, payload, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: python -m altan COMMAND ... (or python altan.py on a vendored copy)
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Check a key or make one call from a shell or a Lambda console. The key comes from
+    ``ALTAN_API_KEY``; the result is printed as JSON; errors go to stderr with exit code 1
+    (API or network) or 2 (usage)."""
+    import argparse  # only for the command line: it would double the module's import time
+
+    parser = argparse.ArgumentParser(
+        prog="python -m altan",
+        description="Call the Altan Actions API. The API key is read from ALTAN_API_KEY.",
+        epilog="Example: python -m altan execute abc123 send-email '{\"to\": \"someone@example.com\"}'",
+    )
+    parser.add_argument("--base-url", default=os.environ.get("ALTAN_BASE_URL") or DEFAULT_BASE_URL,
+                        help="API base URL (default: ALTAN_BASE_URL or %s)" % DEFAULT_BASE_URL)
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call (default: 90)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    commands.required = True
+    commands.add_parser("connections", help="list the connections (also checks the key)")
+    commands.add_parser("connection", help="get one connection").add_argument("connection_id")
+    commands.add_parser("action-types", help="list the action types of a connection").add_argument("connection_id")
+    action_type = commands.add_parser("action-type", help="get one action type, with its input schema")
+    action_type.add_argument("connection_id")
+    action_type.add_argument("action_type_id")
+    execute = commands.add_parser("execute", help="execute an action with a JSON payload")
+    execute.add_argument("connection_id")
+    execute.add_argument("action_type_id")
+    execute.add_argument("payload", nargs="?", default="{}", help="a JSON object, or - to read it from stdin")
+    args = parser.parse_args(argv)
+
+    api_key = os.environ.get("ALTAN_API_KEY")
+    if not api_key:
+        print("error: set ALTAN_API_KEY to your Altan API key", file=sys.stderr)
+        return 2
+    try:
+        with AltanActionsClient(api_key, args.base_url, timeout=args.timeout) as client:
+            if args.command == "connections":
+                result = client.list_connections()
+            elif args.command == "connection":
+                result = client.get_connection(args.connection_id)
+            elif args.command == "action-types":
+                result = client.list_action_types(args.connection_id)
+            elif args.command == "action-type":
+                result = client.get_action_type(args.connection_id, args.action_type_id)
+            else:
+                text = sys.stdin.read() if args.payload == "-" else args.payload
+                try:
+                    payload = json.loads(text)
+                except ValueError as exc:
+                    raise ValueError("payload is not valid JSON: %s" % exc) from None
+                result = client.execute_action(args.connection_id, args.action_type_id, payload)
+    except AltanActionError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The command lines: ``python -m altan ...`` (and ``python altan.py ...`` on a vendored
+copy) against the bundled replica: JSON on stdout, errors on stderr, non-zero exit codes."""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+from altan_vcr import TEST_API_KEY
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+ALTAN_COMMANDS = ["connections", "connection", "action-types", "action-type", "execute"]
+
+
+def run(args, env, cwd=ROOT, stdin=None):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("ALTAN_", "PIPEDREAM_"))}
+    environment.update(env)
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=environment, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def altan_env(altan_replica):
+    return {"ALTAN_API_KEY": TEST_API_KEY, "ALTAN_BASE_URL": altan_replica.base_url}
+
+
+def test_altan_help_lists_every_command():
+    result = run(["-m", "altan", "--help"], {})
+    assert result.returncode == 0
+    for command in ALTAN_COMMANDS:
+        assert command in result.stdout
+    assert "ALTAN_API_KEY" in result.stdout
+
+
+def test_altan_lists_connections_as_json(altan_env):
+    result = run(["-m", "altan", "connections"], altan_env)
+    assert result.returncode == 0, result.stderr
+    assert [c["id"] for c in json.loads(result.stdout)["data"]][:2] == ["abc123", "def456"]
+
+
+def test_altan_gets_an_action_type(altan_env):
+    result = run(["-m", "altan", "action-type", "abc123", "send-email"], altan_env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["input_schema"]["required"] == ["to", "subject", "body"]
+
+
+def test_altan_executes_an_action_with_a_payload_from_stdin(altan_env, altan_replica):
+    payload = {"to": "someone@example.com", "subject": "Hi", "body": "From the shell"}
+    result = run(["-m", "altan", "execute", "abc123", "send-email", "-"], altan_env, stdin=json.dumps(payload))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "success"
+    assert json.loads(altan_replica.requests[-1].body) == {"payload": payload}
+
+
+def test_altan_api_error_goes_to_stderr_with_exit_code_1(altan_env):
+    result = run(["-m", "altan", "connection", "no-such-connection"], altan_env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "HTTP 404" in result.stderr and "Connection not found" in result.stderr
+    assert TEST_API_KEY not in result.stderr
+
+
+def test_altan_bad_payload_and_missing_key_are_usage_errors(altan_env, altan_replica):
+    before = altan_replica.request_count
+    bad = run(["-m", "altan", "execute", "abc123", "send-email", "{not json"], altan_env)
+    assert bad.returncode == 2 and "not valid JSON" in bad.stderr
+    no_key = run(["-m", "altan", "connections"], {"ALTAN_BASE_URL": altan_env["ALTAN_BASE_URL"]})
+    assert no_key.returncode == 2 and "ALTAN_API_KEY" in no_key.stderr
+    assert altan_replica.request_count == before
+
+
+def test_a_vendored_copy_runs_as_a_script(altan_env, tmp_path):
+    shutil.copy(ROOT / "altan.py", tmp_path)
+    result = run(["-I", "altan.py", "connections"], altan_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["data"]
