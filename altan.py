@@ -874,6 +874,8 @@ class AltanActionsClient:
     ``api_key`` is sent as ``X-Altan-Key`` and as ``Authorization: Bearer`` (which of the
     two each Altan endpoint checks is not documented). ``base_url`` is used as given; the
     default is https (the seed README's ``http://`` default would send the key in clear).
+    Left out, they are read from ``ALTAN_API_KEY`` and ``ALTAN_BASE_URL`` when the client
+    is constructed.
 
     Options: ``timeout`` (seconds for a whole call, retries included), ``max_retries``
     (retries of reads; writes follow the write-safe rule), ``ssl_context`` or ``ca_bundle``
@@ -886,8 +888,8 @@ class AltanActionsClient:
 
     def __init__(
         self,
-        api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -897,8 +899,8 @@ class AltanActionsClient:
         headers: Optional[Mapping[str, str]] = None,
         logger: Optional["logging.Logger"] = None,
     ) -> None:
-        _credential("api_key", api_key)
-        self.base_url = _check_base_url(base_url)
+        api_key = _credential("api_key (or ALTAN_API_KEY)", api_key if api_key is not None else os.environ.get("ALTAN_API_KEY"))
+        self.base_url = _check_base_url(base_url or os.environ.get("ALTAN_BASE_URL") or DEFAULT_BASE_URL)
         self.timeout = _check_timeout(timeout)
         self.max_retries = _check_retries(max_retries)
         self._transport = _Transport(
@@ -1044,8 +1046,8 @@ class AsyncAltanActionsClient:
 
     def __init__(
         self,
-        api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -1139,8 +1141,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         description="Call the Altan Actions API. The API key is read from ALTAN_API_KEY.",
         epilog="Example: python -m altan execute abc123 send-email '{\"to\": \"someone@example.com\"}'",
     )
-    parser.add_argument("--base-url", default=os.environ.get("ALTAN_BASE_URL") or DEFAULT_BASE_URL,
-                        help="API base URL (default: ALTAN_BASE_URL or %s)" % DEFAULT_BASE_URL)
+    parser.add_argument("--base-url", help="API base URL (default: ALTAN_BASE_URL or %s)" % DEFAULT_BASE_URL)
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call (default: 90)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     commands.required = True

@@ -36,9 +36,11 @@ import sys
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 HERE = pathlib.Path(__file__).resolve().parent
-for _path in (HERE, HERE.parent):  # the replica; altan.py when it is not installed
+# This checkout's altan.py and pipedream.py come first: Pipedream's official SDK is also
+# imported as "pipedream", and must not be picked up instead if it is installed.
+for _path in (HERE, HERE.parent):
     if str(_path) not in sys.path:
-        sys.path.append(str(_path))
+        sys.path.insert(0, str(_path))
 
 from altan import DEFAULT_BASE_URL, AltanActionError, AltanActionsClient  # noqa: E402
 
