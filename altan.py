@@ -68,6 +68,43 @@ DEFAULT_MAX_RETRIES = 2
 
 JSON = Any  # a value decoded from JSON: dict, list, str, int, float, bool or None
 
+if TYPE_CHECKING:  # pragma: no cover - response shapes for editors and type checkers, no run-time cost
+    from typing import TypedDict
+
+    class Connection(TypedDict, total=False):
+        id: str
+        name: str
+        provider: str
+        status: str
+        account_id: str
+        connection_type: Dict[str, Any]
+        details: Dict[str, Any]
+        is_active: bool
+
+    class ConnectionList(TypedDict, total=False):
+        data: List[Connection]
+
+    class InputSchema(TypedDict, total=False):
+        type: str
+        properties: Dict[str, Dict[str, Any]]
+        required: List[str]
+
+    class ActionType(TypedDict, total=False):
+        id: str
+        name: str
+        description: str
+        input_schema: InputSchema
+
+    class ActionTypeList(TypedDict, total=False):
+        data: List[ActionType]
+
+    class ExecuteResult(TypedDict, total=False):
+        status: str  # "success" or "error" (added from Altan's "success" flag when absent)
+        result: Any
+        error: Any
+        success: bool
+        data: Any
+
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -980,21 +1017,21 @@ class AltanActionsClient:
 
     # -- endpoints ---------------------------------------------------------------------------
 
-    def list_connections(self, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+    def list_connections(self, *, timeout: Optional[float] = None) -> ConnectionList:
         """``GET /connection``: the connections of the API key's account, ``{"data": [...]}``."""
         return self._call("GET", "/connection", "list connections", timeout=timeout)  # type: ignore[no-any-return]
 
-    def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+    def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Connection:
         """``GET /connection/{connection_id}``: one connection."""
         path = "/connection/" + _segment("connection_id", connection_id)
         return self._call("GET", path, "get connection", timeout=timeout)  # type: ignore[no-any-return]
 
-    def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+    def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
         """``GET /connection/{connection_id}/actions``: the action types of a connection."""
         path = "/connection/%s/actions" % _segment("connection_id", connection_id)
         return self._call("GET", path, "list action types", timeout=timeout)  # type: ignore[no-any-return]
 
-    def get_action_type(self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+    def get_action_type(self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None) -> ActionType:
         """``GET /connection/{connection_id}/actions/{action_type_id}``: one action type,
         with its ``input_schema`` where the API provides one."""
         path = "/connection/%s/actions/%s" % (
@@ -1008,7 +1045,7 @@ class AltanActionsClient:
         payload: Optional[Mapping[str, Any]] = None,
         *,
         timeout: Optional[float] = None,
-    ) -> Dict[str, Any]:
+    ) -> ExecuteResult:
         """``POST /connection/{connection_id}/actions/{action_type_id}/execute`` with body
         ``{"payload": payload}``. Never retried once the server may have received it.
 
@@ -1100,16 +1137,16 @@ class AsyncAltanActionsClient:
         view._client = self._client.with_options(timeout=timeout, max_retries=max_retries, headers=headers)
         return view
 
-    async def list_connections(self, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+    async def list_connections(self, *, timeout: Optional[float] = None) -> ConnectionList:
         return await self._runner.run(self._client.list_connections, timeout=timeout)  # type: ignore[no-any-return]
 
-    async def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+    async def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Connection:
         return await self._runner.run(self._client.get_connection, connection_id, timeout=timeout)  # type: ignore[no-any-return]
 
-    async def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+    async def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
         return await self._runner.run(self._client.list_action_types, connection_id, timeout=timeout)  # type: ignore[no-any-return]
 
-    async def get_action_type(self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+    async def get_action_type(self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None) -> ActionType:
         return await self._runner.run(  # type: ignore[no-any-return]
             self._client.get_action_type, connection_id, action_type_id, timeout=timeout)
 
@@ -1120,7 +1157,7 @@ class AsyncAltanActionsClient:
         payload: Optional[Mapping[str, Any]] = None,
         *,
         timeout: Optional[float] = None,
-    ) -> Dict[str, Any]:
+    ) -> ExecuteResult:
         return await self._runner.run(  # type: ignore[no-any-return]
             self._client.execute_action, connection_id, action_type_id, payload, timeout=timeout)
 
@@ -1163,6 +1200,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         with AltanActionsClient(api_key, args.base_url, timeout=args.timeout) as client:
+            result: Any
             if args.command == "connections":
                 result = client.list_connections()
             elif args.command == "connection":
