@@ -188,7 +188,7 @@ class _Response:
             return None
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             return self.body.decode("utf-8", "replace")
 
 
@@ -246,25 +246,41 @@ def _redact_headers(headers: Mapping[str, str]) -> Dict[str, str]:
     return {k: ("[REDACTED]" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
 
 
-def _api_message(data: JSON) -> Optional[str]:
-    """The API's own message from an error body: FastAPI ``detail``, ``error``, ``message``."""
+def _snippet(text: str) -> str:
+    return text[:_ERROR_SNIPPET] + ("..." if len(text) > _ERROR_SNIPPET else "")
+
+
+def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
+    """The API's own message from an error body: FastAPI ``detail``, ``error``, ``message``.
+    At most ``_ERROR_SNIPPET`` characters, looked for a few levels deep only: an error body
+    can be huge or nested thousands of levels deep, and the message must stay readable."""
+    if depth > 4:
+        return None
     if isinstance(data, dict):
         for key in ("detail", "error_description", "error", "message", "msg"):
             value = data.get(key)
             if isinstance(value, str) and value:
-                return value
+                return _snippet(value)
             if isinstance(value, dict):
-                nested = _api_message(value)
+                nested = _api_message(value, depth + 1)
                 if nested:
                     return nested
             if isinstance(value, list) and value:
-                parts = [_api_message(item) or (item if isinstance(item, str) else json.dumps(item)) for item in value]
-                return "; ".join(str(p) for p in parts)
+                parts = [_api_message(item, depth + 1) or (item if isinstance(item, str) else _json_text(item))
+                         for item in value[:10]]
+                return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
         return None
     if isinstance(data, str):
         text = " ".join(data.split())
-        return text[:_ERROR_SNIPPET] + ("..." if len(text) > _ERROR_SNIPPET else "") if text else None
+        return _snippet(text) if text else None
     return None
+
+
+def _json_text(value: JSON) -> str:
+    try:
+        return _snippet(json.dumps(value))
+    except (TypeError, ValueError, RecursionError):
+        return type(value).__name__
 
 
 def _retry_hint(headers: Mapping[str, str]) -> Optional[float]:
@@ -415,9 +431,17 @@ class _Transport:
     # -- configuration -----------------------------------------------------------------------
 
     def add_secret(self, secret: Optional[str]) -> None:
-        """Register a value that must never appear in an error message or log record."""
-        if secret and len(secret) >= 4 and secret not in self._secrets:
-            self._secrets.append(secret)
+        """Register a value that must never appear in an error message or log record (nor
+        its percent-encoded form, which is what a URL would show)."""
+        if secret and len(secret) >= 4:
+            forms = [secret]
+            try:
+                forms.append(quote(secret, safe=""))
+            except UnicodeEncodeError:
+                pass
+            for form in forms:
+                if form not in self._secrets:
+                    self._secrets.append(form)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -576,6 +600,9 @@ class _Transport:
             # A timeout means the deadline has passed: there is no time left to retry.
             raise _Failure(_describe(exc), exc, sent=sent, before_response=True,
                            retryable=not isinstance(exc, socket.timeout))
+        except BaseException:
+            conn.close()  # anything else (an interrupt...): the connection is in an unknown state
+            raise
         response_headers: Dict[str, str] = {}
         for name, value in response.getheaders():
             name = name.lower()
@@ -595,6 +622,10 @@ class _Transport:
                 conn.close()
                 raise _Failure(_describe(exc, "while reading the response body"), exc, sent=True,
                                before_response=False, retryable=not isinstance(exc, socket.timeout) and not delivered)
+            except BaseException:
+                response.close()
+                conn.close()
+                raise
             if not streaming:
                 chunks.append(chunk)
                 break
@@ -650,6 +681,8 @@ class _Transport:
         started = time.monotonic()
         deadline = started + timeout
         headers = dict(headers)
+        for name, value in headers.items():
+            _check_header(name, value)
         attempt = 0
         redirects = 0
         log = self.log()
@@ -676,7 +709,7 @@ class _Transport:
                 log.debug("%s %s -> %d (attempt %d, %.1f ms)", method, self.redact(url), status, attempt,
                           (time.monotonic() - attempt_started) * 1000)
             if status in _REDIRECT_STATUSES and "location" in response_headers:
-                url = self._redirect_target(error_class, operation, response, redirects)
+                url = self._redirect_target(error_class, operation, response, redirects, not idempotent)
                 redirects += 1
                 attempt -= 1  # a redirect is not a retry
                 continue
@@ -699,7 +732,8 @@ class _Transport:
         delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
         return delay * (0.5 + random.random() / 2)  # jitter, so that many clients do not retry in step
 
-    def _redirect_target(self, error_class: Callable[[str], Exception], operation: str, response: _Response, redirects: int) -> str:
+    def _redirect_target(self, error_class: Callable[[str], Exception], operation: str, response: _Response,
+                         redirects: int, write: bool = False) -> str:
         target = urljoin(response.url, response.headers["location"])
         old, new = urlsplit(response.url), urlsplit(target)
         same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
@@ -711,6 +745,11 @@ class _Transport:
             why = "redirect from %s to %s refused" % (old.scheme, new.scheme or "another scheme")
         elif not (same_host or upgrade):
             why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
+        elif write and response.status == 303:
+            # 303 See Other: the server processed the request and points at its result. Sending
+            # the write again (to the Location, which is often the same URL) could run it twice,
+            # and turning it into a GET would be another request: neither is done.
+            why = "HTTP 303 See Other: the request was processed, not sent again; its result is at %s" % target
         else:
             return target
         error = self.http_error(error_class, operation, response, True)
@@ -833,6 +872,24 @@ def _check_retries(max_retries: Any) -> int:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError("max_retries must be an integer >= 0, got %r" % (max_retries,))
     return max_retries
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _check_header(name: Any, value: Any) -> None:
+    """Refuse, before any I/O, a header that http.client cannot send whole: it would raise
+    half-way through a request (with the value, perhaps a token, in its message) and leave
+    the connection unusable. The value is never quoted in the error."""
+    if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
+        raise ValueError("header name %r cannot be sent" % (name,))
+    if isinstance(value, str):
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise ValueError("header %s cannot be sent: its value has a line break or a NUL" % name)
+        try:
+            value.encode("latin-1")  # what http.client sends
+        except UnicodeEncodeError:
+            raise ValueError("header %s cannot be sent: its value has characters beyond Latin-1" % name) from None
 
 
 def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
@@ -1007,7 +1064,7 @@ class AltanActionsClient:
             return {}
         try:
             return json.loads(response.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             error = self._transport.http_error(AltanActionError, operation, response)
             snippet = getattr(error, "detail", None)
             error.args = ("%s failed: expected JSON, got %s%s [%s %s]" % (

@@ -25,7 +25,10 @@ What the client does for you (README.md has the details):
   * one kept-alive HTTPS connection reused per host and thread, a total time limit on
     every call (60 s by default), reads retried on 408/429/5xx with Retry-After, and
     writes (``run_action``, ``deploy_trigger``...) never sent twice by a retry;
-  * errors that carry status, API message, method, URL and request id, never a secret.
+  * errors that carry status, API message, method, URL and request id, never a secret;
+  * every endpoint of the official Python SDK (projects, users, app overrides, OAuth apps,
+    webhooks, usage, File Stash downloads streamed to a file...), ``with_raw_response``
+    (status, headers, request id) and ``with_options`` (timeout, retries, headers, query).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     AsyncIterator,
+    BinaryIO,
     Callable,
     Dict,
     Iterator,
@@ -70,6 +74,7 @@ __all__ = [
     "SyncPipedreamClient",
     "PipedreamApiError",
     "PipedreamAuthError",
+    "RawResponse",
     "DEFAULT_BASE_URL",
     "DEFAULT_WORKFLOW_DOMAIN",
     "DEFAULT_TIMEOUT",
@@ -175,7 +180,7 @@ class _Response:
             return None
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             return self.body.decode("utf-8", "replace")
 
 
@@ -233,25 +238,41 @@ def _redact_headers(headers: Mapping[str, str]) -> Dict[str, str]:
     return {k: ("[REDACTED]" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
 
 
-def _api_message(data: JSON) -> Optional[str]:
-    """The API's own message from an error body: FastAPI ``detail``, ``error``, ``message``."""
+def _snippet(text: str) -> str:
+    return text[:_ERROR_SNIPPET] + ("..." if len(text) > _ERROR_SNIPPET else "")
+
+
+def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
+    """The API's own message from an error body: FastAPI ``detail``, ``error``, ``message``.
+    At most ``_ERROR_SNIPPET`` characters, looked for a few levels deep only: an error body
+    can be huge or nested thousands of levels deep, and the message must stay readable."""
+    if depth > 4:
+        return None
     if isinstance(data, dict):
         for key in ("detail", "error_description", "error", "message", "msg"):
             value = data.get(key)
             if isinstance(value, str) and value:
-                return value
+                return _snippet(value)
             if isinstance(value, dict):
-                nested = _api_message(value)
+                nested = _api_message(value, depth + 1)
                 if nested:
                     return nested
             if isinstance(value, list) and value:
-                parts = [_api_message(item) or (item if isinstance(item, str) else json.dumps(item)) for item in value]
-                return "; ".join(str(p) for p in parts)
+                parts = [_api_message(item, depth + 1) or (item if isinstance(item, str) else _json_text(item))
+                         for item in value[:10]]
+                return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
         return None
     if isinstance(data, str):
         text = " ".join(data.split())
-        return text[:_ERROR_SNIPPET] + ("..." if len(text) > _ERROR_SNIPPET else "") if text else None
+        return _snippet(text) if text else None
     return None
+
+
+def _json_text(value: JSON) -> str:
+    try:
+        return _snippet(json.dumps(value))
+    except (TypeError, ValueError, RecursionError):
+        return type(value).__name__
 
 
 def _retry_hint(headers: Mapping[str, str]) -> Optional[float]:
@@ -402,9 +423,17 @@ class _Transport:
     # -- configuration -----------------------------------------------------------------------
 
     def add_secret(self, secret: Optional[str]) -> None:
-        """Register a value that must never appear in an error message or log record."""
-        if secret and len(secret) >= 4 and secret not in self._secrets:
-            self._secrets.append(secret)
+        """Register a value that must never appear in an error message or log record (nor
+        its percent-encoded form, which is what a URL would show)."""
+        if secret and len(secret) >= 4:
+            forms = [secret]
+            try:
+                forms.append(quote(secret, safe=""))
+            except UnicodeEncodeError:
+                pass
+            for form in forms:
+                if form not in self._secrets:
+                    self._secrets.append(form)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -563,6 +592,9 @@ class _Transport:
             # A timeout means the deadline has passed: there is no time left to retry.
             raise _Failure(_describe(exc), exc, sent=sent, before_response=True,
                            retryable=not isinstance(exc, socket.timeout))
+        except BaseException:
+            conn.close()  # anything else (an interrupt...): the connection is in an unknown state
+            raise
         response_headers: Dict[str, str] = {}
         for name, value in response.getheaders():
             name = name.lower()
@@ -582,6 +614,10 @@ class _Transport:
                 conn.close()
                 raise _Failure(_describe(exc, "while reading the response body"), exc, sent=True,
                                before_response=False, retryable=not isinstance(exc, socket.timeout) and not delivered)
+            except BaseException:
+                response.close()
+                conn.close()
+                raise
             if not streaming:
                 chunks.append(chunk)
                 break
@@ -637,6 +673,8 @@ class _Transport:
         started = time.monotonic()
         deadline = started + timeout
         headers = dict(headers)
+        for name, value in headers.items():
+            _check_header(name, value)
         attempt = 0
         redirects = 0
         log = self.log()
@@ -663,7 +701,7 @@ class _Transport:
                 log.debug("%s %s -> %d (attempt %d, %.1f ms)", method, self.redact(url), status, attempt,
                           (time.monotonic() - attempt_started) * 1000)
             if status in _REDIRECT_STATUSES and "location" in response_headers:
-                url = self._redirect_target(error_class, operation, response, redirects)
+                url = self._redirect_target(error_class, operation, response, redirects, not idempotent)
                 redirects += 1
                 attempt -= 1  # a redirect is not a retry
                 continue
@@ -686,7 +724,8 @@ class _Transport:
         delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
         return delay * (0.5 + random.random() / 2)  # jitter, so that many clients do not retry in step
 
-    def _redirect_target(self, error_class: Callable[[str], Exception], operation: str, response: _Response, redirects: int) -> str:
+    def _redirect_target(self, error_class: Callable[[str], Exception], operation: str, response: _Response,
+                         redirects: int, write: bool = False) -> str:
         target = urljoin(response.url, response.headers["location"])
         old, new = urlsplit(response.url), urlsplit(target)
         same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
@@ -698,6 +737,11 @@ class _Transport:
             why = "redirect from %s to %s refused" % (old.scheme, new.scheme or "another scheme")
         elif not (same_host or upgrade):
             why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
+        elif write and response.status == 303:
+            # 303 See Other: the server processed the request and points at its result. Sending
+            # the write again (to the Location, which is often the same URL) could run it twice,
+            # and turning it into a GET would be another request: neither is done.
+            why = "HTTP 303 See Other: the request was processed, not sent again; its result is at %s" % target
         else:
             return target
         error = self.http_error(error_class, operation, response, True)
@@ -820,6 +864,24 @@ def _check_retries(max_retries: Any) -> int:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError("max_retries must be an integer >= 0, got %r" % (max_retries,))
     return max_retries
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _check_header(name: Any, value: Any) -> None:
+    """Refuse, before any I/O, a header that http.client cannot send whole: it would raise
+    half-way through a request (with the value, perhaps a token, in its message) and leave
+    the connection unusable. The value is never quoted in the error."""
+    if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
+        raise ValueError("header name %r cannot be sent" % (name,))
+    if isinstance(value, str):
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise ValueError("header %s cannot be sent: its value has a line break or a NUL" % name)
+        try:
+            value.encode("latin-1")  # what http.client sends
+        except UnicodeEncodeError:
+            raise ValueError("header %s cannot be sent: its value has characters beyond Latin-1" % name) from None
 
 
 def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
@@ -1003,6 +1065,243 @@ def _env_or(value: Optional[str], variable: str) -> Optional[str]:
     return value if value is not None else (os.environ.get(variable) or None)
 
 
+
+class _Unset:
+    """The default of an argument whose ``None`` means "send null" (e.g. to clear a field)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+_UNSET: Any = _Unset()
+
+
+def _count(name: str, value: Any, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError("%s must be an integer >= %d, got %r" % (name, minimum, value))
+    return value
+
+
+def _cfmap_json(value: Union[str, Mapping[str, Any]]) -> str:
+    """``cfmap_json`` is a JSON object sent as a string; a mapping is encoded for the caller."""
+    if isinstance(value, Mapping):
+        return _encode_json("cfmap_json", dict(value)).decode("utf-8")
+    return _required("cfmap_json", value)
+
+
+# ---------------------------------------------------------------------------------------------
+# The endpoint table: every Pipedream API call of the client, by method name
+# ---------------------------------------------------------------------------------------------
+
+_DT = "{project}/deployed-triggers/{deployed_component_id}"
+
+# method name: (HTTP method, path, what it does, for error messages). "{project}" is
+# /v1/connect/{this client's project id}; every other "{name}" is a positional argument of
+# SyncPipedreamClient._call, percent-encoded as one path segment.
+_ENDPOINTS: Dict[str, Tuple[str, str, str]] = {
+    # projects
+    "get_project_info": ("GET", "{project}/projects/info", "get project info"),
+    "get_projects": ("GET", "/v1/connect/projects", "list projects"),
+    "create_project": ("POST", "/v1/connect/projects", "create project"),
+    "get_project": ("GET", "/v1/connect/projects/{project_id}", "get project"),
+    "update_project": ("PATCH", "/v1/connect/projects/{project_id}", "update project"),
+    "delete_project": ("DELETE", "/v1/connect/projects/{project_id}", "delete project"),
+    "update_project_logo": ("POST", "/v1/connect/projects/{project_id}/logo", "update project logo"),
+    "get_project_webhook": ("GET", "{project}/webhook", "get project webhook"),
+    "update_project_webhook": ("PUT", "{project}/webhook", "update project webhook"),
+    "delete_project_webhook": ("DELETE", "{project}/webhook", "delete project webhook"),
+    "regenerate_project_webhook_signing_key": ("POST", "{project}/webhook/regenerate_signing_key",
+                                               "regenerate project webhook signing key"),
+    "get_usage": ("GET", "/v1/connect/usage", "get usage"),
+    # apps
+    "get_apps": ("GET", "/v1/connect/apps", "list apps"),
+    "get_app": ("GET", "/v1/connect/apps/{app_id_or_slug}", "get app"),
+    "get_app_categories": ("GET", "/v1/connect/app_categories", "list app categories"),
+    "get_app_category": ("GET", "/v1/connect/app_categories/{category_id}", "get app category"),
+    "get_app_overrides": ("GET", "{project}/app_overrides", "list app overrides"),
+    "create_app_override": ("POST", "{project}/app_overrides", "create app override"),
+    "get_app_override": ("GET", "{project}/app_overrides/{app_override_id}", "get app override"),
+    "update_app_override": ("PUT", "{project}/app_overrides/{app_override_id}", "update app override"),
+    "delete_app_override": ("DELETE", "{project}/app_overrides/{app_override_id}", "delete app override"),
+    "get_oauth_apps": ("GET", "{project}/oauth_apps", "list OAuth apps"),
+    "create_oauth_app": ("POST", "{project}/oauth_apps", "create OAuth app"),
+    "get_oauth_app": ("GET", "{project}/oauth_apps/{oauth_app_id}", "get OAuth app"),
+    "update_oauth_app": ("PUT", "{project}/oauth_apps/{oauth_app_id}", "update OAuth app"),
+    "delete_oauth_app": ("DELETE", "{project}/oauth_apps/{oauth_app_id}", "delete OAuth app"),
+    # Connect tokens, users and accounts
+    "create_connect_token": ("POST", "{project}/tokens", "create connect token"),
+    "validate_connect_token": ("GET", "/v1/connect/tokens/{token}/validate", "validate connect token"),
+    "get_users": ("GET", "{project}/users", "list users"),
+    "delete_external_user": ("DELETE", "{project}/users/{external_user_id}", "delete external user"),
+    "get_accounts": ("GET", "{project}/accounts", "list accounts"),
+    "get_accounts_by_external_user": ("GET", "{project}/users/{external_user_id}/accounts",
+                                      "list accounts of external user"),
+    "create_account": ("POST", "{project}/accounts", "create account"),
+    "get_account_by_id": ("GET", "{project}/accounts/{account_id}", "get account"),
+    "delete_account": ("DELETE", "{project}/accounts/{account_id}", "delete account"),
+    "delete_accounts_by_app": ("DELETE", "{project}/apps/{app_id}/accounts", "delete accounts by app"),
+    # components, actions, triggers
+    "get_components": ("GET", "{project}/{component_type}", "list {component_type}"),
+    "get_component": ("GET", "{project}/{component_type}/{component_key}", "get component"),
+    "configure_component": ("POST", "{project}/{component_type}/configure", "configure component"),
+    "reload_component_props": ("POST", "{project}/{component_type}/props", "reload component props"),
+    "run_action": ("POST", "{project}/actions/run", "run action"),
+    "deploy_trigger": ("POST", "{project}/triggers/deploy", "deploy trigger"),
+    "download_file": ("GET", "{project}/file_stash/download", "download file"),
+    # deployed triggers
+    "get_deployed_triggers": ("GET", "{project}/deployed-triggers", "list deployed triggers"),
+    "get_deployed_trigger": ("GET", _DT, "get deployed trigger"),
+    "update_deployed_trigger": ("PUT", _DT, "update deployed trigger"),
+    "delete_deployed_trigger": ("DELETE", _DT, "delete deployed trigger"),
+    "get_deployed_trigger_events": ("GET", _DT + "/events", "list deployed trigger events"),
+    "get_deployed_trigger_webhooks": ("GET", _DT + "/webhooks", "list deployed trigger webhooks"),
+    "update_deployed_trigger_webhooks": ("PUT", _DT + "/webhooks", "update deployed trigger webhooks"),
+    "get_deployed_trigger_webhook": ("GET", _DT + "/webhooks/{webhook_id}", "get deployed trigger webhook"),
+    "reset_deployed_trigger_webhook_delivery_state": (
+        "POST", _DT + "/webhooks/{webhook_id}/reset_delivery_state", "reset deployed trigger webhook delivery state"),
+    "regenerate_deployed_trigger_webhook_signing_key": (
+        "POST", _DT + "/webhooks/{webhook_id}/regenerate_signing_key",
+        "regenerate deployed trigger webhook signing key"),
+    "get_deployed_trigger_workflows": ("GET", _DT + "/pipelines", "list deployed trigger workflows"),
+    "update_deployed_trigger_workflows": ("PUT", _DT + "/pipelines", "update deployed trigger workflows"),
+    # rate limits (documented, not in the official SDK)
+    "create_rate_limit": ("POST", "/v1/connect/rate_limits", "create rate limit"),
+}
+# The path arguments of each endpoint, in order ("{project}" excluded).
+_PATH_ARGUMENTS: Dict[str, Tuple[str, ...]] = {
+    name: tuple(field for field in re.findall(r"{(\w+)}", path) if field != "project")
+    for name, (_, path, _) in _ENDPOINTS.items()
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw responses and downloads
+# ---------------------------------------------------------------------------------------------
+
+
+class RawResponse:
+    """What a method of ``client.with_raw_response`` returns: the HTTP response of the call
+    (its last one, after a token refresh or a retry) with the value the method returns.
+
+    ``status_code`` (int), ``headers`` (dict, lower-case names), ``request_id`` (the
+    server's ``x-request-id``, or None), ``data`` (what the plain method returns: the parsed
+    body, None for 204, the byte count of ``download_file``)."""
+
+    __slots__ = ("status_code", "headers", "request_id", "data")
+
+    def __init__(self, status_code: int, headers: Dict[str, str], request_id: Optional[str], data: Any) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.request_id = request_id
+        self.data = data
+
+    def __repr__(self) -> str:
+        return "RawResponse(status_code=%d, request_id=%r, data=%s)" % (
+            self.status_code, self.request_id, type(self.data).__name__)
+
+
+_NOT_RAW = frozenset(("close", "with_options", "with_raw_response"))
+
+
+class _RawView:
+    """``client.with_raw_response``: the client's API methods, each returning a
+    ``RawResponse``. One wrapper for every method: ``_request`` records each response of a
+    call made through this view in a thread-local slot, and the wrapper pairs the last one
+    with the method's return value. Iterators (``iter_*``) yield items as usual."""
+
+    def __init__(self, client: "SyncPipedreamClient") -> None:
+        view = client._view()
+        view._capture = threading.local()
+        self._client = view
+
+    def __repr__(self) -> str:
+        return "%r.with_raw_response" % (self._client,)
+
+    def with_options(self, **options: Any) -> "_RawView":
+        return _RawView(self._client.with_options(**options))
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name.startswith(("_", "iter_")) or name in _NOT_RAW or not callable(attribute):
+            return attribute
+        capture = self._client._capture
+        assert capture is not None
+
+        @functools.wraps(attribute)
+        def call(*args: Any, **kwargs: Any) -> RawResponse:
+            capture.response = None
+            try:
+                data = attribute(*args, **kwargs)
+                response: Optional[_Response] = capture.response
+            finally:
+                capture.response = None
+            if response is None:  # pragma: no cover - every API method sends a request
+                raise RuntimeError("%s sent no request" % name)
+            return RawResponse(response.status, dict(response.headers), response.request_id, data)
+
+        return call
+
+
+class _FileSink:
+    """Where ``download_file`` writes: a path (opened at the first byte, so that an error
+    status leaves an existing file alone; removed if the download fails half-way) or a
+    binary file object (cut back to where it was on failure, if it can seek)."""
+
+    def __init__(self, destination: Union[str, bytes, "os.PathLike[str]", BinaryIO]) -> None:
+        self.count = 0
+        self._path: Union[str, bytes, None] = None
+        self._file: Optional[BinaryIO] = None
+        self._start: Optional[int] = None
+        if isinstance(destination, (str, bytes, os.PathLike)):
+            self._path = os.fspath(destination)
+        elif callable(getattr(destination, "write", None)) and not isinstance(destination, io.TextIOBase):
+            self._file = destination
+            try:
+                self._start = destination.tell() if destination.seekable() else None
+            except (AttributeError, OSError, ValueError):
+                self._start = None
+        else:
+            raise ValueError("destination must be a path or a binary file object, got %s"
+                             % type(destination).__name__)
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            assert self._path is not None
+            self._file = open(self._path, "wb")  # noqa: SIM115 - closed by finish() or discard()
+        return self._file
+
+    def write(self, chunk: bytes) -> None:
+        destination = self._open()
+        self.count += len(chunk)
+        written = destination.write(chunk)
+        while isinstance(written, int) and written < len(chunk):  # a raw file may take part of it
+            if written <= 0:
+                raise OSError("the destination accepted no bytes")
+            chunk = chunk[written:]
+            written = destination.write(chunk)
+
+    def finish(self) -> int:
+        if self._path is not None:
+            self._open().close()  # an empty body makes an empty file
+        return self.count
+
+    def discard(self) -> None:
+        if self._path is not None:
+            if self._file is not None:
+                self._file.close()
+                try:
+                    os.remove(self._path)
+                except OSError:
+                    pass
+        elif self._file is not None and self._start is not None:
+            try:
+                self._file.seek(self._start)
+                self._file.truncate()
+            except (OSError, ValueError):
+                pass
+
+
+
 # ---------------------------------------------------------------------------------------------
 # The sync client
 # ---------------------------------------------------------------------------------------------
@@ -1026,8 +1325,15 @@ class SyncPipedreamClient:
     ``rate_limit_token`` (sent as ``x-pd-rate-limit``, see ``create_rate_limit``) and
     ``logger`` (default: the ``pipedream`` logger).
 
+    ``with_options(...)`` gives a view with other per-call options, ``with_raw_response``
+    a view whose methods return ``RawResponse`` (status, headers, request id and data).
+
     Thread-safe; use ``with`` or call ``close()`` to release connections.
     """
+
+    # Set on the views made by ``with_raw_response`` only: where ``_request`` records the
+    # response of the call in progress, per thread.
+    _capture: Optional[threading.local] = None
 
     def __init__(
         self,
@@ -1084,6 +1390,7 @@ class SyncPipedreamClient:
         if rate_limit_token is not None:
             defaults["x-pd-rate-limit"] = _credential("rate_limit_token", rate_limit_token)
         self._headers = _with_headers(defaults, headers)
+        self._query: Dict[str, Any] = {}  # extra query parameters of every API call (with_options)
         self._owns_transport = True
 
     def __repr__(self) -> str:
@@ -1102,30 +1409,55 @@ class SyncPipedreamClient:
         if self._owns_transport:
             self._transport.close()
 
+    def _view(self) -> "SyncPipedreamClient":
+        """A copy sharing connections and token, which does not close them."""
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view._owns_transport = False
+        return view
+
     def with_options(
         self,
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         headers: Optional[Mapping[str, str]] = None,
+        query: Optional[Mapping[str, Any]] = None,
         rate_limit_token: Optional[str] = None,
     ) -> "SyncPipedreamClient":
         """A view of this client with other defaults, sharing its connections and token::
 
             client.with_options(timeout=5, rate_limit_token=token).get_accounts(...)
-        """
-        view = object.__new__(type(self))
-        view.__dict__.update(self.__dict__)
-        view._owns_transport = False
+
+        ``headers`` are added to every call, ``query`` (a mapping; a list value repeats the
+        key, ``None`` removes a parameter) to the query string of every API call (not the
+        token request, the proxy or workflows)."""
+        view = self._view()
         if timeout is not None:
             view.timeout = _check_timeout(timeout)
         if max_retries is not None:
             view.max_retries = _check_retries(max_retries)
         if headers:
             view._headers = _with_headers(view._headers, headers)
+        if query is not None:
+            if not isinstance(query, Mapping) or not all(isinstance(key, str) and key for key in query):
+                raise ValueError("query must be a mapping of parameter names to values, got %r" % (query,))
+            _query(query)  # refuses what cannot be encoded, now rather than on the next call
+            view._query = dict(view._query, **query)
         if rate_limit_token is not None:
-            view._headers = _with_headers(view._headers, {"x-pd-rate-limit": _credential("rate_limit_token", rate_limit_token)})
+            view._headers = _with_headers(
+                view._headers, {"x-pd-rate-limit": _credential("rate_limit_token", rate_limit_token)})
         return view
+
+    @property
+    def with_raw_response(self) -> Any:
+        """A view whose API methods return a ``RawResponse`` (``status_code``, ``headers``,
+        ``request_id``, ``data``) instead of the body alone::
+
+            raw = client.with_raw_response.get_accounts(external_user_id="user-1")
+            raw.status_code, raw.request_id, raw.data["data"]
+        """
+        return _RawView(self)
 
     @property
     def token_requests(self) -> int:
@@ -1150,11 +1482,15 @@ class SyncPipedreamClient:
         error_class: Optional[Callable[[str], Exception]] = None,
         parse: str = "json",
         pipedream_api: bool = True,
+        sink: Optional[Callable[[bytes], None]] = None,
     ) -> JSON:
         """Send one call and return its decoded body: parsed JSON (``None`` when empty),
         or with ``parse="auto"`` JSON, text or bytes by content type. ``pipedream_api`` is
-        False where a 401 may come from someone else (an app behind the proxy, a workflow)."""
+        False where a 401 may come from someone else (an app behind the proxy, a workflow).
+        ``sink`` receives a 2xx body in chunks instead (the call then returns None)."""
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        if self._query and auth and pipedream_api:
+            query = dict(query or {}, **self._query)
         if query:
             encoded = _query(query)
             if encoded:
@@ -1172,7 +1508,7 @@ class SyncPipedreamClient:
                 response = self._transport.request(
                     method, url, operation=operation, headers=request_headers, body=raw_body,
                     timeout=self.timeout, max_retries=self.max_retries, idempotent=idempotent,
-                    sensitive=sensitive, error_class=error_class,
+                    sensitive=sensitive, error_class=error_class, sink=sink,
                 )
             except PipedreamApiError as error:
                 # Pipedream's 401 means it refused the token before anything ran: get a new
@@ -1185,6 +1521,8 @@ class SyncPipedreamClient:
                 auth_error = PipedreamAuthError(*error.args)
                 auth_error.__dict__.update(error.__dict__)
                 raise auth_error from None
+            if self._capture is not None:
+                self._capture.response = response
             return self._decode(response, operation, parse)
         raise AssertionError("unreachable")
 
@@ -1206,14 +1544,82 @@ class SyncPipedreamClient:
                 operation, content_type or "a body without a content type", response.method, response.url),)
             raise error from None
 
-    def _project(self, *segments: str) -> str:
-        return self._project_path + "".join("/" + segment for segment in segments)
+    def _call(self, endpoint: str, *path_arguments: str, **options: Any) -> Any:
+        """Call one endpoint of ``_ENDPOINTS``: the path arguments fill its path in order,
+        each as one percent-encoded segment; ``options`` go to ``_request``."""
+        method, template, operation = _ENDPOINTS[endpoint]
+        names = _PATH_ARGUMENTS[endpoint]
+        if len(path_arguments) != len(names):  # pragma: no cover - a mistake in this module
+            raise TypeError("%s takes %d path arguments" % (endpoint, len(names)))
+        segments = {name: _segment(name, value) for name, value in zip(names, path_arguments)}
+        path = template.format(project=self._project_path, **segments)
+        return self._request(method, path, operation.format(**dict(zip(names, path_arguments))), **options)
 
-    # -- Project -----------------------------------------------------------------------------
+    # -- Projects ----------------------------------------------------------------------------
 
     def get_project_info(self) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/projects/info``: ``{"apps": [{"id", "name_slug"}]}``."""
-        return self._request("GET", self._project("projects", "info"), "get project info")  # type: ignore[no-any-return]
+        return self._call("get_project_info")  # type: ignore[no-any-return]
+
+    def get_projects(self, q: Optional[str] = None, limit: Optional[int] = None, after: Optional[str] = None,
+                     before: Optional[str] = None) -> Dict[str, Any]:
+        """``GET /v1/connect/projects``: ``{"data": [Project], "page_info"}``; ``q`` matches names."""
+        return self._call("get_projects", query=dict(after=after, before=before, limit=limit, q=q))  # type: ignore[no-any-return]
+
+    def create_project(self, name: str, *, app_name: Optional[str] = None, support_email: Optional[str] = None,
+                       connect_require_key_auth_test: Optional[bool] = None) -> Dict[str, Any]:
+        """``POST /v1/connect/projects``: the Project ``{"id", "name", "app_name", "support_email",
+        "connect_require_key_auth_test"}``. Never sent twice by a retry."""
+        body = _compact(name=_required("name", name), app_name=app_name, support_email=support_email,
+                        connect_require_key_auth_test=connect_require_key_auth_test)
+        return self._call("create_project", body=body)  # type: ignore[no-any-return]
+
+    def get_project(self, project_id: str) -> Dict[str, Any]:
+        """``GET /v1/connect/projects/{project_id}``: the Project."""
+        return self._call("get_project", project_id)  # type: ignore[no-any-return]
+
+    def update_project(self, project_id: str, *, name: Optional[str] = None, app_name: Optional[str] = None,
+                       support_email: Optional[str] = None,
+                       connect_require_key_auth_test: Optional[bool] = None) -> Dict[str, Any]:
+        """``PATCH /v1/connect/projects/{project_id}`` with the fields given: the Project."""
+        body = _compact(name=name, app_name=app_name, support_email=support_email,
+                        connect_require_key_auth_test=connect_require_key_auth_test)
+        return self._call("update_project", project_id, body=body)  # type: ignore[no-any-return]
+
+    def delete_project(self, project_id: str) -> None:
+        """``DELETE /v1/connect/projects/{project_id}``."""
+        return self._call("delete_project", project_id)  # type: ignore[no-any-return]
+
+    def update_project_logo(self, project_id: str, logo: str) -> None:
+        """``POST /v1/connect/projects/{project_id}/logo`` with ``{"logo": <data URI>}``, e.g.
+        ``"data:image/png;base64,iVBORw0..."``."""
+        return self._call("update_project_logo", project_id, body={"logo": _required("logo", logo)})  # type: ignore[no-any-return]
+
+    def get_project_webhook(self) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/webhook``: ``{"data": {"id", "url", "signing_key_set",
+        "created_at", "updated_at"} or null}``."""
+        return self._call("get_project_webhook")  # type: ignore[no-any-return]
+
+    def update_project_webhook(self, url: str) -> Dict[str, Any]:
+        """``PUT /v1/connect/{project_id}/webhook`` with ``{"url"}``: ``{"data": Webhook}``, with
+        ``signing_key`` when the webhook is created."""
+        return self._call("update_project_webhook", body={"url": _required("url", url)})  # type: ignore[no-any-return]
+
+    def delete_project_webhook(self) -> None:
+        """``DELETE /v1/connect/{project_id}/webhook``."""
+        return self._call("delete_project_webhook")  # type: ignore[no-any-return]
+
+    def regenerate_project_webhook_signing_key(self) -> Dict[str, Any]:
+        """``POST /v1/connect/{project_id}/webhook/regenerate_signing_key``: ``{"data": Webhook}``
+        with the new ``signing_key``."""
+        return self._call("regenerate_project_webhook_signing_key")  # type: ignore[no-any-return]
+
+    def get_usage(self, start_ts: int, end_ts: int) -> Dict[str, Any]:
+        """``GET /v1/connect/usage?start_ts=&end_ts=`` (epoch seconds): ``{"data": [{"credits_used",
+        "action_run_credits_used", "proxy_credits_used", "source_emit_credits_used",
+        "usage_start_ts", "usage_end_ts"}]}``."""
+        query = dict(start_ts=_count("start_ts", start_ts), end_ts=_count("end_ts", end_ts))
+        return self._call("get_usage", query=query)  # type: ignore[no-any-return]
 
     # -- Apps --------------------------------------------------------------------------------
 
@@ -1235,12 +1641,106 @@ class SyncPipedreamClient:
         query = dict(q=q, has_actions=has_actions, has_components=has_components, has_triggers=has_triggers,
                      limit=limit, after=after, before=before, sort_key=sort_key, sort_direction=sort_direction,
                      category_ids=_string_list("category_ids", category_ids))
-        return self._request("GET", "/v1/connect/apps", "list apps", query=query)  # type: ignore[no-any-return]
+        return self._call("get_apps", query=query)  # type: ignore[no-any-return]
 
     def get_app(self, app_id_or_slug: str) -> Dict[str, Any]:
         """``GET /v1/connect/apps/{app_id}``: ``{"data": App}``."""
-        path = "/v1/connect/apps/" + _segment("app_id_or_slug", app_id_or_slug)
-        return self._request("GET", path, "get app")  # type: ignore[no-any-return]
+        return self._call("get_app", app_id_or_slug)  # type: ignore[no-any-return]
+
+    def get_app_categories(self) -> List[Dict[str, Any]]:
+        """``GET /v1/connect/app_categories``: ``[{"id", "name", "description"}]`` (not paginated)."""
+        return self._call("get_app_categories")  # type: ignore[no-any-return]
+
+    def get_app_category(self, category_id: str) -> Dict[str, Any]:
+        """``GET /v1/connect/app_categories/{id}``: ``{"id", "name", "description"}``."""
+        return self._call("get_app_category", category_id)  # type: ignore[no-any-return]
+
+    def get_app_overrides(self, app_filter: Optional[str] = None, limit: Optional[int] = None,
+                          after: Optional[str] = None, before: Optional[str] = None) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/app_overrides``: ``{"data": [AppOverride], "page_info"}``.
+        ``app_filter`` is sent as ``app``."""
+        query = dict(after=after, before=before, limit=limit, app=app_filter)
+        return self._call("get_app_overrides", query=query)  # type: ignore[no-any-return]
+
+    def create_app_override(self, app: str, name: str, *, oauth_app_id: Optional[str] = None,
+                            cfmap: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """``POST /v1/connect/{project_id}/app_overrides``: the AppOverride ``{"id", "name", "app",
+        "oauth_app_id", "cfmap", "owner_id", "created_at", "updated_at"}``."""
+        body = _compact(app=_required("app", app), name=_required("name", name), oauth_app_id=oauth_app_id,
+                        cfmap=cfmap)
+        return self._call("create_app_override", body=body, sensitive=True)  # type: ignore[no-any-return]
+
+    def get_app_override(self, app_override_id: str) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/app_overrides/{id}``: the AppOverride."""
+        return self._call("get_app_override", app_override_id)  # type: ignore[no-any-return]
+
+    def update_app_override(self, app_override_id: str, *, name: Optional[str] = None,
+                            oauth_app_id: Optional[str] = _UNSET,
+                            cfmap: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """``PUT /v1/connect/{project_id}/app_overrides/{id}`` with the fields given: the
+        AppOverride. ``oauth_app_id=None`` sends null, which clears it."""
+        body = _compact(name=name, cfmap=cfmap)
+        if oauth_app_id is not _UNSET:
+            body["oauth_app_id"] = oauth_app_id
+        return self._call("update_app_override", app_override_id, body=body, sensitive=True)  # type: ignore[no-any-return]
+
+    def delete_app_override(self, app_override_id: str) -> None:
+        """``DELETE /v1/connect/{project_id}/app_overrides/{id}``."""
+        return self._call("delete_app_override", app_override_id)  # type: ignore[no-any-return]
+
+    def get_oauth_apps(self, app_filter: Optional[str] = None, q: Optional[str] = None, limit: Optional[int] = None,
+                       after: Optional[str] = None, before: Optional[str] = None) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/oauth_apps``: ``{"data": [OauthApp], "page_info"}``.
+        ``app_filter`` is sent as ``app``."""
+        query = dict(after=after, before=before, limit=limit, app=app_filter, q=q)
+        return self._call("get_oauth_apps", query=query)  # type: ignore[no-any-return]
+
+    def create_oauth_app(
+        self,
+        app: str,
+        *,
+        client_id: Optional[str] = None,
+        client_secret: Optional[str] = None,
+        name: Optional[str] = None,
+        description: Optional[str] = None,
+        scopes: Optional[Sequence[str]] = None,
+        additional_scopes: Optional[Sequence[str]] = None,
+    ) -> Dict[str, Any]:
+        """``POST /v1/connect/{project_id}/oauth_apps``: the OauthApp (the app's fields plus
+        ``id``, ``client_id``, ``scopes``, ``additional_scopes``, ``redirect_uri``; never the
+        secret). Never sent twice by a retry."""
+        self._transport.add_secret(client_secret)
+        body = _compact(app=_required("app", app), client_id=client_id, client_secret=client_secret, name=name,
+                        description=description, scopes=_string_list("scopes", scopes),
+                        additional_scopes=_string_list("additional_scopes", additional_scopes))
+        return self._call("create_oauth_app", body=body, sensitive=True)  # type: ignore[no-any-return]
+
+    def get_oauth_app(self, oauth_app_id: str) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/oauth_apps/{id}``: the OauthApp."""
+        return self._call("get_oauth_app", oauth_app_id)  # type: ignore[no-any-return]
+
+    def update_oauth_app(
+        self,
+        oauth_app_id: str,
+        *,
+        name: Optional[str] = None,
+        description: Optional[str] = None,
+        client_id: Optional[str] = None,
+        client_secret: Optional[str] = None,
+        scopes: Optional[Sequence[str]] = None,
+        additional_scopes: Optional[Sequence[str]] = None,
+    ) -> Dict[str, Any]:
+        """``PUT /v1/connect/{project_id}/oauth_apps/{id}`` with the fields given (the API
+        keeps a field sent blank): the OauthApp."""
+        self._transport.add_secret(client_secret)
+        body = _compact(name=name, description=description, client_id=client_id, client_secret=client_secret,
+                        scopes=_string_list("scopes", scopes),
+                        additional_scopes=_string_list("additional_scopes", additional_scopes))
+        return self._call("update_oauth_app", oauth_app_id, body=body, sensitive=True)  # type: ignore[no-any-return]
+
+    def delete_oauth_app(self, oauth_app_id: str) -> None:
+        """``DELETE /v1/connect/{project_id}/oauth_apps/{id}``."""
+        return self._call("delete_oauth_app", oauth_app_id)  # type: ignore[no-any-return]
 
     # -- Tokens ------------------------------------------------------------------------------
 
@@ -1266,9 +1766,23 @@ class SyncPipedreamClient:
             webhook_uri=webhook_uri, expires_in=expires_in, scope=scope,
             allow_progressive_scopes=allow_progressive_scopes, app_id=app_id, oauth_app_id=oauth_app_id,
         )
-        return self._request("POST", self._project("tokens"), "create connect token", body=body)  # type: ignore[no-any-return]
+        return self._call("create_connect_token", body=body)  # type: ignore[no-any-return]
 
-    # -- Accounts ----------------------------------------------------------------------------
+    def validate_connect_token(self, token: str, *, app_id: Optional[str] = None, account_id: Optional[str] = None,
+                               oauth_app_id: Optional[str] = None,
+                               app_override_id: Optional[str] = None) -> Dict[str, Any]:
+        """``GET /v1/connect/tokens/{token}/validate``: ``{"success", "error", "app",
+        "project_id", "project_environment", "project_app_name", "oauth_app_id", ...}``."""
+        query = dict(app_id=app_id, account_id=account_id, oauth_app_id=oauth_app_id, app_override_id=app_override_id)
+        return self._call("validate_connect_token", token, query=query)  # type: ignore[no-any-return]
+
+    # -- Users and accounts ------------------------------------------------------------------
+
+    def get_users(self, q: Optional[str] = None, limit: Optional[int] = None, after: Optional[str] = None,
+                  before: Optional[str] = None) -> Dict[str, Any]:
+        """``GET /v1/connect/{project_id}/users``: ``{"data": [{"id", "external_id", "created_at",
+        "updated_at"}], "page_info"}``; ``q`` matches part of an external id."""
+        return self._call("get_users", query=dict(after=after, before=before, limit=limit, q=q))  # type: ignore[no-any-return]
 
     def get_accounts(
         self,
@@ -1284,32 +1798,57 @@ class SyncPipedreamClient:
         ``app_filter`` (an app id or slug) is sent as ``app``."""
         query = dict(external_user_id=external_user_id, oauth_app_id=oauth_app_id, after=after, before=before,
                      limit=limit, app=app_filter, include_credentials=_flag(include_credentials))
-        return self._request("GET", self._project("accounts"), "list accounts", query=query)  # type: ignore[no-any-return]
+        return self._call("get_accounts", query=query)  # type: ignore[no-any-return]
+
+    def get_accounts_by_external_user(self, external_user_id: str, app_filter: Optional[str] = None,
+                                      include_credentials: bool = False) -> List[Dict[str, Any]]:
+        """``GET /v1/connect/{project_id}/users/{external_user_id}/accounts``: a list of Account
+        (not paginated). ``app_filter`` is sent as ``app``."""
+        query = dict(include_credentials=_flag(include_credentials), app=app_filter)
+        return self._call("get_accounts_by_external_user", external_user_id, query=query)  # type: ignore[no-any-return]
+
+    def create_account(
+        self,
+        app_slug: str,
+        cfmap_json: Union[str, Mapping[str, Any]],
+        connect_token: str,
+        external_user_id: Optional[str] = None,
+        *,
+        oauth_app_id: Optional[str] = None,
+        name: Optional[str] = None,
+        account_id: Optional[str] = None,
+        app_override_id: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """``POST /v1/connect/{project_id}/accounts``: connect an account with its credentials
+        (``cfmap_json``: a JSON string, or a mapping that is encoded), or reconnect
+        ``account_id``. Returns the Account. Never sent twice by a retry."""
+        query = dict(external_user_id=external_user_id, oauth_app_id=oauth_app_id)
+        body = _compact(app_slug=_required("app_slug", app_slug), cfmap_json=_cfmap_json(cfmap_json),
+                        connect_token=_required("connect_token", connect_token), name=name, account_id=account_id,
+                        app_override_id=app_override_id)
+        return self._call("create_account", query=query, body=body, sensitive=True)  # type: ignore[no-any-return]
 
     def get_account_by_id(
         self, account_id: str, external_user_id: Optional[str] = None, include_credentials: bool = False
     ) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/accounts/{account_id}``: the Account.
         ``external_user_id`` is accepted for the seed's signature; the API does not take it."""
-        path = self._project("accounts", _segment("account_id", account_id))
         query = dict(include_credentials=_flag(include_credentials))
-        return self._request("GET", path, "get account", query=query)  # type: ignore[no-any-return]
+        return self._call("get_account_by_id", account_id, query=query)  # type: ignore[no-any-return]
 
     def delete_account(self, account_id: str, external_user_id: Optional[str] = None) -> None:
         """``DELETE /v1/connect/{project_id}/accounts/{account_id}``. ``external_user_id`` is
         accepted for the seed's signature; the API does not take it."""
-        self._request("DELETE", self._project("accounts", _segment("account_id", account_id)), "delete account")
+        return self._call("delete_account", account_id)  # type: ignore[no-any-return]
 
     def delete_accounts_by_app(self, app_id: str, external_user_id: Optional[str] = None) -> None:
         """``DELETE /v1/connect/{project_id}/apps/{app_id}/accounts``: every account of an app.
         ``external_user_id`` is accepted for the seed's signature; the API does not take it."""
-        path = self._project("apps", _segment("app_id", app_id), "accounts")
-        self._request("DELETE", path, "delete accounts by app")
+        return self._call("delete_accounts_by_app", app_id)  # type: ignore[no-any-return]
 
     def delete_external_user(self, external_user_id: str) -> None:
         """``DELETE /v1/connect/{project_id}/users/{external_user_id}``: the user and all its data."""
-        path = self._project("users", _segment("external_user_id", external_user_id))
-        self._request("DELETE", path, "delete external user")
+        return self._call("delete_external_user", external_user_id)  # type: ignore[no-any-return]
 
     # -- Components --------------------------------------------------------------------------
 
@@ -1323,18 +1862,23 @@ class SyncPipedreamClient:
         before: Optional[str] = None,
         *,
         registry: Optional[str] = None,
+        type_filter: Optional[str] = None,
     ) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/{components|actions|triggers}``:
         ``{"data": [Component], "page_info": {...}}``. ``app_filter`` is sent as ``app``,
-        ``search_query`` as ``q``."""
-        query = dict(after=after, before=before, limit=limit, q=search_query, app=app_filter, registry=registry)
-        path = self._project(_component_path(component_type))
-        return self._request("GET", path, "list " + component_type, query=query)  # type: ignore[no-any-return]
+        ``search_query`` as ``q``, ``type_filter`` (``"action"`` or ``"trigger"``, for
+        ``"components"`` only) as ``component_type``."""
+        if type_filter is not None and component_type != "components":
+            raise ValueError("type_filter is for component_type='components' only")
+        query = dict(after=after, before=before, limit=limit, q=search_query, app=app_filter, registry=registry,
+                     component_type=type_filter)
+        return self._call("get_components", _component_path(component_type), query=query)  # type: ignore[no-any-return]
 
-    def get_component(self, component_type: str, component_key: str, *, version: Optional[str] = None) -> Dict[str, Any]:
+    def get_component(self, component_type: str, component_key: str, *,
+                      version: Optional[str] = None) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/{components|actions|triggers}/{key}``: ``{"data": Component}``."""
-        path = self._project(_component_path(component_type), _segment("component_key", component_key))
-        return self._request("GET", path, "get component", query=dict(version=version))  # type: ignore[no-any-return]
+        return self._call("get_component", _component_path(component_type), component_key,  # type: ignore[no-any-return]
+                          query=dict(version=version))
 
     def configure_component(
         self,
@@ -1359,9 +1903,9 @@ class SyncPipedreamClient:
             prop_name=_required("prop_name", prop_name), blocking=blocking, configured_props=configured_props,
             dynamic_props_id=dynamic_props_id, page=page, prev_context=prev_context, query=query,
         )
-        path = self._project(_component_path(component_type), "configure")
         # Reads options without changing anything, so it may be retried like a GET.
-        return self._request("POST", path, "configure component", body=body, idempotent=True)  # type: ignore[no-any-return]
+        return self._call("configure_component", _component_path(component_type),  # type: ignore[no-any-return]
+                          body=body, idempotent=True)
 
     def reload_component_props(
         self,
@@ -1381,10 +1925,11 @@ class SyncPipedreamClient:
             external_user_id=_required("external_user_id", external_user_id), blocking=blocking,
             configured_props=configured_props, dynamic_props_id=dynamic_props_id,
         )
-        path = self._project(_component_path(component_type), "props")
-        return self._request("POST", path, "reload component props", body=body, idempotent=True)  # type: ignore[no-any-return]
+        # Computes props without changing anything, so it may be retried like a GET.
+        return self._call("reload_component_props", _component_path(component_type),  # type: ignore[no-any-return]
+                          body=body, idempotent=True)
 
-    # -- Actions and triggers ----------------------------------------------------------------
+    # -- Actions, triggers and the file stash ------------------------------------------------
 
     def run_action(
         self,
@@ -1403,7 +1948,44 @@ class SyncPipedreamClient:
             external_user_id=_required("external_user_id", external_user_id),
             configured_props=configured_props, dynamic_props_id=dynamic_props_id, stash_id=stash_id,
         )
-        return self._request("POST", self._project("actions", "run"), "run action", body=body)  # type: ignore[no-any-return]
+        return self._call("run_action", body=body)  # type: ignore[no-any-return]
+
+    def download_file(self, s3_key: str, destination: Union[str, bytes, "os.PathLike[str]", BinaryIO]) -> int:
+        """``GET /v1/connect/{project_id}/file_stash/download?s3_key=``: a File Stash file,
+        written to ``destination`` (a path, or a binary file object) as it arrives, never held
+        in memory whole. Returns the number of bytes written.
+
+        A path is created at the first byte (an error status leaves an existing file alone)
+        and removed if the download fails half-way; a file object that can seek is cut back
+        to where it was. A redirect to another host (a storage URL) is followed without
+        this client's credentials."""
+        query = dict(s3_key=_required("s3_key", s3_key))
+        sink = _FileSink(destination)
+        try:
+            try:
+                self._call("download_file", query=query, sink=sink.write)
+            except PipedreamApiError as error:
+                target = self._storage_redirect(error)
+                if target is None:
+                    raise
+                self._request("GET", target, "download file", headers={"User-Agent": self._headers["User-Agent"]},
+                              auth=False, pipedream_api=False, sink=sink.write)
+        except BaseException:
+            sink.discard()
+            raise
+        return sink.finish()
+
+    def _storage_redirect(self, error: PipedreamApiError) -> Optional[str]:
+        """The target of a redirect to another host that the transport refused to follow
+        with our credentials, if it may be followed without them (no https-to-http)."""
+        location = (error.headers or {}).get("location")
+        if error.status_code not in _REDIRECT_STATUSES or not location or not error.url:
+            return None
+        target = urljoin(error.url, location)
+        old, new = urlsplit(error.url), urlsplit(target)
+        if new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
+            return None
+        return target if new.hostname != old.hostname else None
 
     def deploy_trigger(
         self,
@@ -1430,12 +2012,9 @@ class SyncPipedreamClient:
             webhook_url=_either("webhookUrl", webhookUrl, "webhook_url", webhook_url),
             emit_on_deploy=emit_on_deploy,
         )
-        return self._request("POST", self._project("triggers", "deploy"), "deploy trigger", body=body)  # type: ignore[no-any-return]
+        return self._call("deploy_trigger", body=body)  # type: ignore[no-any-return]
 
     # -- Deployed triggers -------------------------------------------------------------------
-
-    def _deployed(self, deployed_component_id: str, *rest: str) -> str:
-        return self._project("deployed-triggers", _segment("deployed_component_id", deployed_component_id), *rest)
 
     def get_deployed_triggers(
         self,
@@ -1449,12 +2028,12 @@ class SyncPipedreamClient:
         """``GET /v1/connect/{project_id}/deployed-triggers``: ``{"data": [Emitter], "page_info"}``."""
         query = dict(after=after, before=before, limit=limit,
                      external_user_id=_required("external_user_id", external_user_id), emitter_type=emitter_type)
-        return self._request("GET", self._project("deployed-triggers"), "list deployed triggers", query=query)  # type: ignore[no-any-return]
+        return self._call("get_deployed_triggers", query=query)  # type: ignore[no-any-return]
 
     def get_deployed_trigger(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
         query = dict(external_user_id=_required("external_user_id", external_user_id))
-        return self._request("GET", self._deployed(deployed_component_id), "get deployed trigger", query=query)  # type: ignore[no-any-return]
+        return self._call("get_deployed_trigger", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def delete_deployed_trigger(
         self, deployed_component_id: str, external_user_id: str, ignore_hook_errors: bool = False
@@ -1462,7 +2041,7 @@ class SyncPipedreamClient:
         """``DELETE .../deployed-triggers/{id}``."""
         query = dict(external_user_id=_required("external_user_id", external_user_id),
                      ignore_hook_errors=_flag(ignore_hook_errors))
-        self._request("DELETE", self._deployed(deployed_component_id), "delete deployed trigger", query=query)
+        return self._call("delete_deployed_trigger", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def update_deployed_trigger(
         self,
@@ -1477,22 +2056,20 @@ class SyncPipedreamClient:
         """``PUT .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
         query = dict(external_user_id=_required("external_user_id", external_user_id))
         body = _compact(active=active, configured_props=configured_props, name=name, emit_on_deploy=emit_on_deploy)
-        return self._request(  # type: ignore[no-any-return]
-            "PUT", self._deployed(deployed_component_id), "update deployed trigger", query=query, body=body)
+        return self._call("update_deployed_trigger", deployed_component_id,  # type: ignore[no-any-return]
+                          query=query, body=body)
 
     def get_deployed_trigger_events(
         self, deployed_component_id: str, external_user_id: str, n: Optional[int] = None
     ) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/events``: ``{"data": [{"e", "k", "ts", "id", "sum"}]}``."""
         query = dict(external_user_id=_required("external_user_id", external_user_id), n=n)
-        path = self._deployed(deployed_component_id, "events")
-        return self._request("GET", path, "list deployed trigger events", query=query)  # type: ignore[no-any-return]
+        return self._call("get_deployed_trigger_events", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def get_deployed_trigger_webhooks(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/webhooks``: ``{"webhook_urls": [...], "webhooks": [...]}``."""
         query = dict(external_user_id=_required("external_user_id", external_user_id))
-        path = self._deployed(deployed_component_id, "webhooks")
-        return self._request("GET", path, "list deployed trigger webhooks", query=query)  # type: ignore[no-any-return]
+        return self._call("get_deployed_trigger_webhooks", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def update_deployed_trigger_webhooks(
         self,
@@ -1507,15 +2084,38 @@ class SyncPipedreamClient:
         if urls is None or isinstance(urls, str):
             raise ValueError("webhookUrls must be a list of URLs")
         query = dict(external_user_id=_required("external_user_id", external_user_id))
-        path = self._deployed(deployed_component_id, "webhooks")
-        return self._request(  # type: ignore[no-any-return]
-            "PUT", path, "update deployed trigger webhooks", query=query, body={"webhook_urls": list(urls)})
+        return self._call("update_deployed_trigger_webhooks", deployed_component_id,  # type: ignore[no-any-return]
+                          query=query, body={"webhook_urls": list(urls)})
+
+    def get_deployed_trigger_webhook(self, deployed_component_id: str, webhook_id: str,
+                                     external_user_id: str) -> Dict[str, Any]:
+        """``GET .../deployed-triggers/{id}/webhooks/{webhook_id}``: ``{"data": {"id", "url",
+        "signing_key", "signing_key_set", "active", "delivery_backend", "delivery_state",
+        "created_at", "updated_at"}}``."""
+        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        return self._call("get_deployed_trigger_webhook", deployed_component_id, webhook_id,  # type: ignore[no-any-return]
+                          query=query)
+
+    def reset_deployed_trigger_webhook_delivery_state(self, deployed_component_id: str, webhook_id: str,
+                                                      external_user_id: str) -> Dict[str, Any]:
+        """``POST .../webhooks/{webhook_id}/reset_delivery_state``: the webhook, as above,
+        delivering again (``delivery_state.state`` ``"happy"``)."""
+        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        return self._call("reset_deployed_trigger_webhook_delivery_state",  # type: ignore[no-any-return]
+                          deployed_component_id, webhook_id, query=query)
+
+    def regenerate_deployed_trigger_webhook_signing_key(self, deployed_component_id: str, webhook_id: str,
+                                                        external_user_id: str) -> Dict[str, Any]:
+        """``POST .../webhooks/{webhook_id}/regenerate_signing_key``: the webhook, as above,
+        with its new ``signing_key``. Never sent twice by a retry."""
+        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        return self._call("regenerate_deployed_trigger_webhook_signing_key",  # type: ignore[no-any-return]
+                          deployed_component_id, webhook_id, query=query)
 
     def get_deployed_trigger_workflows(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/pipelines``: ``{"workflow_ids": [...]}``."""
         query = dict(external_user_id=_required("external_user_id", external_user_id))
-        path = self._deployed(deployed_component_id, "pipelines")
-        return self._request("GET", path, "list deployed trigger workflows", query=query)  # type: ignore[no-any-return]
+        return self._call("get_deployed_trigger_workflows", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def update_deployed_trigger_workflows(
         self,
@@ -1530,9 +2130,8 @@ class SyncPipedreamClient:
         if ids is None or isinstance(ids, str):
             raise ValueError("workflowIds must be a list of workflow ids")
         query = dict(external_user_id=_required("external_user_id", external_user_id))
-        path = self._deployed(deployed_component_id, "pipelines")
-        return self._request(  # type: ignore[no-any-return]
-            "PUT", path, "update deployed trigger workflows", query=query, body={"workflow_ids": list(ids)})
+        return self._call("update_deployed_trigger_workflows", deployed_component_id,  # type: ignore[no-any-return]
+                          query=query, body={"workflow_ids": list(ids)})
 
     # -- Rate limits -------------------------------------------------------------------------
 
@@ -1544,7 +2143,10 @@ class SyncPipedreamClient:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError("%s must be a positive integer, got %r" % (name, value))
         body = {"window_size_seconds": window_size_seconds, "requests_per_window": requests_per_window}
-        return self._request("POST", "/v1/connect/rate_limits", "create rate limit", body=body)  # type: ignore[no-any-return]
+        return self._call("create_rate_limit", body=body)  # type: ignore[no-any-return]
+
+    def _project(self, *segments: str) -> str:
+        return self._project_path + "".join("/" + segment for segment in segments)
 
     # -- Proxy -------------------------------------------------------------------------------
 
@@ -1678,6 +2280,7 @@ class SyncPipedreamClient:
         return self._request(method, url, "invoke workflow", raw_body=raw, headers=request_headers,
                              auth=auth_type == "oauth", parse="auto", pipedream_api=False)
 
+
     # -- Pagination --------------------------------------------------------------------------
 
     def iter_apps(self, **filters: Any) -> Iterator[Dict[str, Any]]:
@@ -1698,6 +2301,22 @@ class SyncPipedreamClient:
         _required("external_user_id", external_user_id)
         return _paginate(functools.partial(self.get_deployed_triggers, external_user_id), filters)
 
+    def iter_users(self, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every external user matching ``get_users`` filters, fetched page by page."""
+        return _paginate(self.get_users, filters)
+
+    def iter_projects(self, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every project matching ``get_projects`` filters, fetched page by page."""
+        return _paginate(self.get_projects, filters)
+
+    def iter_app_overrides(self, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every app override matching ``get_app_overrides`` filters, fetched page by page."""
+        return _paginate(self.get_app_overrides, filters)
+
+    def iter_oauth_apps(self, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every OAuth app matching ``get_oauth_apps`` filters, fetched page by page."""
+        return _paginate(self.get_oauth_apps, filters)
+
 
 def _next_cursor(page: JSON, previous: Optional[str]) -> Optional[str]:
     """The cursor of the page after ``page``, or None at the end (no cursor, an empty page,
@@ -1709,10 +2328,15 @@ def _next_cursor(page: JSON, previous: Optional[str]) -> Optional[str]:
     return cursor if isinstance(cursor, str) and cursor and cursor != previous else None
 
 
-def _paginate(fetch: Callable[..., Dict[str, Any]], filters: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+def _page_body(page: Any) -> Any:
+    """A page as returned by a list method: its body (also through ``with_raw_response``)."""
+    return page.data if isinstance(page, RawResponse) else page
+
+
+def _paginate(fetch: Callable[..., Any], filters: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
     filters = dict(filters)
     while True:
-        page = fetch(**filters)
+        page = _page_body(fetch(**filters))
         for item in page.get("data") or () if isinstance(page, dict) else ():
             yield item
         cursor = _next_cursor(page, filters.get("after"))
@@ -1781,21 +2405,35 @@ class PipedreamClient:
             await self._runner.close()
             self.sync.close()
 
+    def _view(self, sync: Any) -> "PipedreamClient":
+        view = object.__new__(PipedreamClient)
+        view.__dict__.update(self.__dict__)
+        view._owns_runner = False
+        view.sync = sync
+        return view
+
     def with_options(
         self,
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         headers: Optional[Mapping[str, str]] = None,
+        query: Optional[Mapping[str, Any]] = None,
         rate_limit_token: Optional[str] = None,
     ) -> "PipedreamClient":
-        """A view with other defaults, sharing threads, connections and token."""
-        view = object.__new__(PipedreamClient)
-        view.__dict__.update(self.__dict__)
-        view._owns_runner = False
-        view.sync = self.sync.with_options(timeout=timeout, max_retries=max_retries, headers=headers,
-                                           rate_limit_token=rate_limit_token)
-        return view
+        """A view with other defaults, sharing threads, connections and token (see
+        ``SyncPipedreamClient.with_options``)."""
+        return self._view(self.sync.with_options(timeout=timeout, max_retries=max_retries, headers=headers,
+                                                 query=query, rate_limit_token=rate_limit_token))
+
+    @property
+    def with_raw_response(self) -> Any:
+        """A view whose API coroutines return a ``RawResponse`` (``status_code``,
+        ``headers``, ``request_id``, ``data``)::
+
+            raw = await client.with_raw_response.get_app("slack")
+        """
+        return self._view(self.sync.with_raw_response)
 
     @property
     def project_id(self) -> str:
@@ -1809,13 +2447,14 @@ class PipedreamClient:
     def token_requests(self) -> int:
         return self.sync.token_requests
 
-    async def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return await self._runner.run(getattr(self.sync, name), *args, **kwargs)
+    # Positional-only names: a keyword argument of the call may be called "name".
+    async def _run(self, method_name: str, /, *args: Any, **kwargs: Any) -> Any:
+        return await self._runner.run(getattr(self.sync, method_name), *args, **kwargs)
 
-    async def _iterate(self, name: str, *args: Any, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        fetch = getattr(self.sync, name)
+    async def _iterate(self, method_name: str, /, *args: Any, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        fetch = getattr(self.sync, method_name)
         while True:
-            page = await self._runner.run(fetch, *args, **filters)
+            page = _page_body(await self._runner.run(fetch, *args, **filters))
             for item in page.get("data") or () if isinstance(page, dict) else ():
                 yield item
             cursor = _next_cursor(page, filters.get("after"))
@@ -1826,8 +2465,45 @@ class PipedreamClient:
     # Each method below takes the arguments of the SyncPipedreamClient method of the same
     # name (see its docstring) and returns what it returns.
 
+    # -- Projects
+
     async def get_project_info(self) -> Dict[str, Any]:
         return await self._run("get_project_info")  # type: ignore[no-any-return]
+
+    async def get_projects(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("get_projects", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def create_project(self, name: str, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("create_project", name, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_project(self, project_id: str) -> Dict[str, Any]:
+        return await self._run("get_project", project_id)  # type: ignore[no-any-return]
+
+    async def update_project(self, project_id: str, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("update_project", project_id, **kwargs)  # type: ignore[no-any-return]
+
+    async def delete_project(self, project_id: str) -> None:
+        return await self._run("delete_project", project_id)  # type: ignore[no-any-return]
+
+    async def update_project_logo(self, project_id: str, logo: str) -> None:
+        return await self._run("update_project_logo", project_id, logo)  # type: ignore[no-any-return]
+
+    async def get_project_webhook(self) -> Dict[str, Any]:
+        return await self._run("get_project_webhook")  # type: ignore[no-any-return]
+
+    async def update_project_webhook(self, url: str) -> Dict[str, Any]:
+        return await self._run("update_project_webhook", url)  # type: ignore[no-any-return]
+
+    async def delete_project_webhook(self) -> None:
+        return await self._run("delete_project_webhook")  # type: ignore[no-any-return]
+
+    async def regenerate_project_webhook_signing_key(self) -> Dict[str, Any]:
+        return await self._run("regenerate_project_webhook_signing_key")  # type: ignore[no-any-return]
+
+    async def get_usage(self, start_ts: int, end_ts: int) -> Dict[str, Any]:
+        return await self._run("get_usage", start_ts, end_ts)  # type: ignore[no-any-return]
+
+    # -- Apps
 
     async def get_apps(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("get_apps", *args, **kwargs)  # type: ignore[no-any-return]
@@ -1835,23 +2511,77 @@ class PipedreamClient:
     async def get_app(self, app_id_or_slug: str) -> Dict[str, Any]:
         return await self._run("get_app", app_id_or_slug)  # type: ignore[no-any-return]
 
+    async def get_app_categories(self) -> List[Dict[str, Any]]:
+        return await self._run("get_app_categories")  # type: ignore[no-any-return]
+
+    async def get_app_category(self, category_id: str) -> Dict[str, Any]:
+        return await self._run("get_app_category", category_id)  # type: ignore[no-any-return]
+
+    async def get_app_overrides(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("get_app_overrides", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def create_app_override(self, app: str, name: str, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("create_app_override", app, name, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_app_override(self, app_override_id: str) -> Dict[str, Any]:
+        return await self._run("get_app_override", app_override_id)  # type: ignore[no-any-return]
+
+    async def update_app_override(self, app_override_id: str, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("update_app_override", app_override_id, **kwargs)  # type: ignore[no-any-return]
+
+    async def delete_app_override(self, app_override_id: str) -> None:
+        return await self._run("delete_app_override", app_override_id)  # type: ignore[no-any-return]
+
+    async def get_oauth_apps(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("get_oauth_apps", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def create_oauth_app(self, app: str, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("create_oauth_app", app, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_oauth_app(self, oauth_app_id: str) -> Dict[str, Any]:
+        return await self._run("get_oauth_app", oauth_app_id)  # type: ignore[no-any-return]
+
+    async def update_oauth_app(self, oauth_app_id: str, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("update_oauth_app", oauth_app_id, **kwargs)  # type: ignore[no-any-return]
+
+    async def delete_oauth_app(self, oauth_app_id: str) -> None:
+        return await self._run("delete_oauth_app", oauth_app_id)  # type: ignore[no-any-return]
+
+    # -- Tokens, users and accounts
+
     async def create_connect_token(self, external_user_id: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("create_connect_token", external_user_id, *args, **kwargs)  # type: ignore[no-any-return]
 
+    async def validate_connect_token(self, token: str, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("validate_connect_token", token, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_users(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("get_users", *args, **kwargs)  # type: ignore[no-any-return]
+
     async def get_accounts(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("get_accounts", *args, **kwargs)  # type: ignore[no-any-return]
+
+    async def get_accounts_by_external_user(self, external_user_id: str, *args: Any,
+                                            **kwargs: Any) -> List[Dict[str, Any]]:
+        return await self._run(  # type: ignore[no-any-return]
+            "get_accounts_by_external_user", external_user_id, *args, **kwargs)
+
+    async def create_account(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return await self._run("create_account", *args, **kwargs)  # type: ignore[no-any-return]
 
     async def get_account_by_id(self, account_id: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("get_account_by_id", account_id, *args, **kwargs)  # type: ignore[no-any-return]
 
     async def delete_account(self, account_id: str, external_user_id: Optional[str] = None) -> None:
-        await self._run("delete_account", account_id, external_user_id)
+        return await self._run("delete_account", account_id, external_user_id)  # type: ignore[no-any-return]
 
     async def delete_accounts_by_app(self, app_id: str, external_user_id: Optional[str] = None) -> None:
-        await self._run("delete_accounts_by_app", app_id, external_user_id)
+        return await self._run("delete_accounts_by_app", app_id, external_user_id)  # type: ignore[no-any-return]
 
     async def delete_external_user(self, external_user_id: str) -> None:
-        await self._run("delete_external_user", external_user_id)
+        return await self._run("delete_external_user", external_user_id)  # type: ignore[no-any-return]
+
+    # -- Components, actions, triggers, file stash
 
     async def get_components(self, component_type: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("get_components", component_type, *args, **kwargs)  # type: ignore[no-any-return]
@@ -1868,8 +2598,15 @@ class PipedreamClient:
     async def run_action(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("run_action", *args, **kwargs)  # type: ignore[no-any-return]
 
+    async def download_file(self, s3_key: str, destination: Union[str, bytes, "os.PathLike[str]", BinaryIO]) -> int:
+        """Writes in a worker thread: pass a path, or a file object nothing else writes to
+        meanwhile."""
+        return await self._run("download_file", s3_key, destination)  # type: ignore[no-any-return]
+
     async def deploy_trigger(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("deploy_trigger", *args, **kwargs)  # type: ignore[no-any-return]
+
+    # -- Deployed triggers
 
     async def get_deployed_triggers(self, external_user_id: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("get_deployed_triggers", external_user_id, *args, **kwargs)  # type: ignore[no-any-return]
@@ -1879,7 +2616,8 @@ class PipedreamClient:
 
     async def delete_deployed_trigger(self, deployed_component_id: str, external_user_id: str,
                                       ignore_hook_errors: bool = False) -> None:
-        await self._run("delete_deployed_trigger", deployed_component_id, external_user_id, ignore_hook_errors)
+        return await self._run(  # type: ignore[no-any-return]
+            "delete_deployed_trigger", deployed_component_id, external_user_id, ignore_hook_errors)
 
     async def update_deployed_trigger(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("update_deployed_trigger", *args, **kwargs)  # type: ignore[no-any-return]
@@ -1896,12 +2634,29 @@ class PipedreamClient:
     async def update_deployed_trigger_webhooks(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("update_deployed_trigger_webhooks", *args, **kwargs)  # type: ignore[no-any-return]
 
+    async def get_deployed_trigger_webhook(self, deployed_component_id: str, webhook_id: str,
+                                           external_user_id: str) -> Dict[str, Any]:
+        return await self._run(  # type: ignore[no-any-return]
+            "get_deployed_trigger_webhook", deployed_component_id, webhook_id, external_user_id)
+
+    async def reset_deployed_trigger_webhook_delivery_state(self, deployed_component_id: str, webhook_id: str,
+                                                            external_user_id: str) -> Dict[str, Any]:
+        return await self._run(  # type: ignore[no-any-return]
+            "reset_deployed_trigger_webhook_delivery_state", deployed_component_id, webhook_id, external_user_id)
+
+    async def regenerate_deployed_trigger_webhook_signing_key(self, deployed_component_id: str, webhook_id: str,
+                                                              external_user_id: str) -> Dict[str, Any]:
+        return await self._run(  # type: ignore[no-any-return]
+            "regenerate_deployed_trigger_webhook_signing_key", deployed_component_id, webhook_id, external_user_id)
+
     async def get_deployed_trigger_workflows(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
         return await self._run(  # type: ignore[no-any-return]
             "get_deployed_trigger_workflows", deployed_component_id, external_user_id)
 
     async def update_deployed_trigger_workflows(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         return await self._run("update_deployed_trigger_workflows", *args, **kwargs)  # type: ignore[no-any-return]
+
+    # -- Rate limits, proxy, workflows
 
     async def create_rate_limit(self, window_size_seconds: int, requests_per_window: int) -> Dict[str, Any]:
         return await self._run(  # type: ignore[no-any-return]
@@ -1918,6 +2673,8 @@ class PipedreamClient:
         return await self._run("invoke_workflow_for_external_user", url_or_endpoint_id, external_user_id,
                                *args, **kwargs)
 
+    # -- Pagination
+
     def iter_apps(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         """``async for app in client.iter_apps(q="slack")``: pages fetched as needed."""
         return self._iterate("get_apps", **filters)
@@ -1932,3 +2689,15 @@ class PipedreamClient:
     def iter_deployed_triggers(self, external_user_id: str, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         _required("external_user_id", external_user_id)
         return self._iterate("get_deployed_triggers", external_user_id, **filters)
+
+    def iter_users(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        return self._iterate("get_users", **filters)
+
+    def iter_projects(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        return self._iterate("get_projects", **filters)
+
+    def iter_app_overrides(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        return self._iterate("get_app_overrides", **filters)
+
+    def iter_oauth_apps(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        return self._iterate("get_oauth_apps", **filters)

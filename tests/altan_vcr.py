@@ -75,6 +75,43 @@ def drop_volatile_headers(response: Dict[str, Any]) -> Dict[str, Any]:
     return response
 
 
+def scrub_response(api_key: str) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+    """A ``before_record_response``: volatile headers dropped, and a key the client sent
+    (``api_key``, ``INVALID_API_KEY``) replaced with its placeholder wherever a server echoed
+    it back (an error body that quotes the request, a header, the reason phrase), with
+    Content-Length kept right.
+    Responses that do not echo a key are recorded unchanged."""
+    replacements = [(key, placeholder) for key, placeholder in
+                    ((api_key, KEY_PLACEHOLDER), (INVALID_API_KEY, INVALID_KEY_PLACEHOLDER)) if key]
+
+    def scrub_text(value: Any) -> Any:
+        for key, placeholder in replacements:
+            if isinstance(value, bytes):
+                value = value.replace(key.encode("utf-8"), placeholder.encode("utf-8"))
+            elif isinstance(value, str):
+                value = value.replace(key, placeholder)
+        return value
+
+    def scrub(response: Dict[str, Any]) -> Dict[str, Any]:
+        response = drop_volatile_headers(response)
+        body = response.get("body", {}).get("string")
+        scrubbed = scrub_text(body)
+        headers = {name: [scrub_text(v) for v in values] if isinstance(values, list) else scrub_text(values)
+                   for name, values in response["headers"].items()}
+        if scrubbed != body:
+            response["body"] = dict(response["body"], string=scrubbed)
+            for name in headers:
+                if name.lower() == "content-length":
+                    headers[name] = [str(len(scrubbed))]
+        response["headers"] = headers
+        status = response.get("status")
+        if isinstance(status, dict) and "message" in status:  # the reason phrase
+            response["status"] = dict(status, message=scrub_text(status["message"]))
+        return response
+
+    return scrub
+
+
 def rewrite_origin(recorded_base: str, stored_base: str = REAL_BASE_URL) -> Callable[[Any], Any]:
     """A ``before_record_request`` that stores a request to ``recorded_base`` (the replica) as
     a request to ``stored_base`` (the real API)."""
@@ -92,7 +129,7 @@ def vcr_config(api_key: str = TEST_API_KEY) -> Dict[str, Any]:
     return {
         "filter_headers": filter_headers(api_key),
         "match_on": list(MATCH_ON),
-        "before_record_response": drop_volatile_headers,
+        "before_record_response": scrub_response(api_key),
         "decode_compressed_response": True,
         "allow_playback_repeats": False,
     }

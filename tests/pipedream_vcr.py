@@ -11,12 +11,15 @@ replayed request matches whatever the test's own credentials are):
 * the token request's ``client_secret`` -> ``<PIPEDREAM_CLIENT_SECRET>`` (or
   ``<INVALID_PIPEDREAM_CLIENT_SECRET>`` / ``<OTHER_PIPEDREAM_CLIENT_SECRET>``);
 * ``User-Agent`` -> ``<USER_AGENT>`` (it names the Python version);
+* in request bodies: an OAuth app's ``client_secret`` -> ``<OAUTH_APP_CLIENT_SECRET>``, every
+  string value inside an account's ``cfmap_json`` -> ``<CREDENTIAL>``;
 * in recorded responses (recorder only): every issued access token -> ``test-access-token``,
   every string in an account's ``credentials`` -> ``<CREDENTIAL>``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import pathlib
 import sys
@@ -46,7 +49,11 @@ SECRET_PLACEHOLDER = "<PIPEDREAM_CLIENT_SECRET>"
 INVALID_SECRET_PLACEHOLDER = "<INVALID_PIPEDREAM_CLIENT_SECRET>"
 OTHER_SECRET_PLACEHOLDER = "<OTHER_PIPEDREAM_CLIENT_SECRET>"
 USER_AGENT_PLACEHOLDER = "<USER_AGENT>"
-CREDENTIAL_PLACEHOLDER = "<CREDENTIAL>"  # every string value of an account's "credentials"
+CREDENTIAL_PLACEHOLDER = "<CREDENTIAL>"  # every string value of an account's "credentials" (and "cfmap_json")
+# Secrets sent in request bodies beyond the token request (create_oauth_app, create_account).
+OAUTH_APP_SECRET = "pd-oauth-app-secret-7d2e91"
+ACCOUNT_API_KEY = "sk-account-api-key-3a9f51"
+OAUTH_APP_SECRET_PLACEHOLDER = "<OAUTH_APP_CLIENT_SECRET>"
 
 # Headers compared by the custom matcher (besides method, URL and body), after scrubbing:
 # auth, content type, and every Pipedream header (x-pd-environment, x-pd-rate-limit,
@@ -108,6 +115,35 @@ def live_token_scrubber(valid_secret: str) -> Callable[[Any], Any]:
 scrub_token_request = live_token_scrubber(TEST_CLIENT_SECRET)
 
 
+def scrub_request_secrets(request: Any) -> Any:
+    """A ``before_record_request``: an OAuth app's ``client_secret`` and the values of an
+    account's ``cfmap_json`` (its credentials) become placeholders; the body keeps its shape."""
+    if not request.body or request.path.endswith("/v1/oauth/token"):
+        return request
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return request
+    if not isinstance(body, dict):
+        return request
+    changed = False
+    if isinstance(body.get("client_secret"), str):
+        body["client_secret"] = OAUTH_APP_SECRET_PLACEHOLDER
+        changed = True
+    if isinstance(body.get("cfmap_json"), str):
+        try:
+            cfmap = json.loads(body["cfmap_json"])
+        except ValueError:
+            cfmap = None
+        if isinstance(cfmap, dict):
+            cfmap = {k: CREDENTIAL_PLACEHOLDER if isinstance(v, str) else v for k, v in cfmap.items()}
+            body["cfmap_json"] = json.dumps(cfmap, separators=(",", ":"))
+            changed = True
+    if changed:
+        request.body = json.dumps(body, separators=(",", ":")).encode("utf-8")
+    return request
+
+
 def pipedream_headers(r1: Any, r2: Any) -> None:
     """vcrpy matcher: Authorization, Content-Type and every ``x-pd-*`` header agree
     (case-insensitive names; a header missing on one side must be missing on the other)."""
@@ -128,7 +164,7 @@ def vcr_config() -> Dict[str, Any]:
     (the recorder adds origin rewriting and response scrubbing)."""
     return {
         "filter_headers": list(FILTER_HEADERS),
-        "before_record_request": [scrub_token_request],
+        "before_record_request": [scrub_token_request, scrub_request_secrets],
         "match_on": list(MATCH_ON),
         "decode_compressed_response": True,
         "allow_playback_repeats": False,
@@ -168,6 +204,31 @@ ACCOUNTS_PAGE_1_END = _r.cursor(GITHUB_ACCOUNT)
 ACTIONS_PAGE_1_END = _r.cursor("github-create-issue")
 TRIGGERS_PAGE_1_END = _r.cursor(TRIGGER_2)
 SLACK_PROPS = {"slack": {"authProvisionId": SLACK_ACCOUNT}}
+# Beyond the seed: the replica's seeded app overrides, OAuth apps, projects and webhook.
+APP_OVERRIDES = [_r._stable_id("ao", PROJECT_ID + "/" + slug) for slug in ("slack", "zendesk", "github")]
+GITHUB_OAUTH_APP = _r._stable_id("oa", "github", 6)
+OTHER_PROJECT = _r._stable_id("proj", "staging")
+TRIGGER_1_WEBHOOK = _r._stable_id("hook", TRIGGER_1 + "https://hooks.example.com/" + TRIGGER_1)
+USERS_PAGE_1_END = _r.cursor(_r._stable_id("exu", PROJECT_ID + "/some-unique-user-id"))
+LOGO = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQA"
+        "AAAABJRU5ErkJggg==")
+USAGE_START = 1767225600  # 2026-01-01T00:00:00Z
+
+
+class From:
+    """A step argument computed when the step runs, from the results of the earlier steps
+    (e.g. the Connect token a previous step created)."""
+
+    def __init__(self, compute: Callable[[List[Any]], Any]) -> None:
+        self.compute = compute
+
+
+def step_arguments(step: "Step", results: List[Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+    """The step's positional and keyword arguments, ``From`` values computed."""
+    def value(v: Any) -> Any:
+        return v.compute(results) if isinstance(v, From) else v
+
+    return tuple(value(a) for a in step.args), {k: value(v) for k, v in step.kwargs.items()}
 
 
 @dataclass
@@ -382,6 +443,165 @@ SCENARIOS: Dict[str, List[Step]] = {
         S("invoke_workflow_for_external_user", WORKFLOW_ORIGIN + "/not-found", USER, json_data={}),  # 404
     ],
 }
+
+
+# Beyond the seed: one cassette per method added for the official SDK's other endpoints.
+_TOKEN = From(lambda results: results[0]["token"])  # the Connect token of the scenario's first step
+_NEW_BUFFER = From(lambda results: io.BytesIO())  # download_file's destination, fresh each time
+
+SCENARIOS.update({
+    "get_projects": [
+        S("get_projects", limit=2),
+        S("get_projects", limit=2, after=_r.cursor(OTHER_PROJECT)),
+        S("get_projects", "staging"),
+        S("get_projects", limit=0),  # 400
+    ],
+    "create_project": [
+        S("create_project", "Acme Connect", app_name="Acme", support_email="help@acme.example",
+          connect_require_key_auth_test=True),
+        S("create_project", "Bare"),
+        S("create_project", "Acme", connect_require_key_auth_test="yes"),  # 400: not a boolean
+    ],
+    "get_project": [
+        S("get_project", PROJECT_ID),
+        S("get_project", "proj_missing"),  # 404
+    ],
+    "update_project": [
+        S("update_project", OTHER_PROJECT, name="Staging EU", support_email="ops@acme.example"),
+        S("update_project", OTHER_PROJECT, connect_require_key_auth_test=False),
+        S("update_project", "proj_missing", name="x"),  # 404
+    ],
+    "delete_project": [
+        S("delete_project", OTHER_PROJECT),  # 204
+        S("delete_project", OTHER_PROJECT),  # 404 now
+    ],
+    "update_project_logo": [
+        S("update_project_logo", PROJECT_ID, LOGO),  # 204
+        S("update_project_logo", PROJECT_ID, "https://acme.example/logo.png"),  # 400: not a data URI
+    ],
+    "get_project_webhook": [
+        S("get_project_webhook"),  # {"data": null}
+        S("update_project_webhook", "https://app.example.com/hooks/connect"),
+        S("get_project_webhook"),  # without the signing key
+    ],
+    "update_project_webhook": [
+        S("update_project_webhook", "https://app.example.com/hooks/connect"),  # created: with signing_key
+        S("update_project_webhook", "https://app.example.com/hooks/connect-v2"),  # updated: without
+        S("update_project_webhook", "not a url"),  # 400
+    ],
+    "delete_project_webhook": [
+        S("update_project_webhook", "https://app.example.com/hooks/connect"),
+        S("delete_project_webhook"),  # 204
+        S("delete_project_webhook"),  # 404 now
+    ],
+    "regenerate_project_webhook_signing_key": [
+        S("regenerate_project_webhook_signing_key"),  # 404: no webhook yet
+        S("update_project_webhook", "https://app.example.com/hooks/connect"),
+        S("regenerate_project_webhook_signing_key"),
+    ],
+    "get_usage": [
+        S("get_usage", USAGE_START, USAGE_START + 3 * 86400),
+        S("get_usage", USAGE_START + 3600, USAGE_START + 7200),  # part of one day
+        S("get_usage", USAGE_START, USAGE_START),  # 400: empty range
+    ],
+    "get_app_categories": [S("get_app_categories")],
+    "get_app_category": [
+        S("get_app_category", "appcat_communication"),
+        S("get_app_category", "appcat_unknown"),  # 404
+    ],
+    "get_app_overrides": [
+        S("get_app_overrides", limit=2),
+        S("get_app_overrides", limit=2, after=_r.cursor(APP_OVERRIDES[1])),
+        S("get_app_overrides", "zendesk"),
+    ],
+    "create_app_override": [
+        S("create_app_override", "slack", "EU workspace", oauth_app_id=SLACK_OAUTH_APP,
+          cfmap={"subdomain": "acme-eu"}),
+        S("create_app_override", "stripe", "Stripe sandbox"),
+        S("create_app_override", "no-such-app", "x"),  # 404
+    ],
+    "get_app_override": [
+        S("get_app_override", APP_OVERRIDES[0]),
+        S("get_app_override", "ao_missing"),  # 404
+    ],
+    "update_app_override": [
+        S("update_app_override", APP_OVERRIDES[0], name="Acme Slack (renamed)", cfmap={"subdomain": "acme2"}),
+        S("update_app_override", APP_OVERRIDES[0], oauth_app_id=None),  # null clears it
+        S("update_app_override", "ao_missing", name="x"),  # 404
+    ],
+    "delete_app_override": [
+        S("delete_app_override", APP_OVERRIDES[2]),  # 204
+        S("delete_app_override", APP_OVERRIDES[2]),  # 404 now
+    ],
+    "get_oauth_apps": [
+        S("get_oauth_apps", limit=1),
+        S("get_oauth_apps", limit=1, after=_r.cursor(SLACK_OAUTH_APP)),
+        S("get_oauth_apps", "github"),
+        S("get_oauth_apps", q="slack"),
+    ],
+    "create_oauth_app": [
+        S("create_oauth_app", "notion", client_id="notion-client-id", client_secret=OAUTH_APP_SECRET,
+          name="Notion (Acme)", description="Our own Notion OAuth client", scopes=["read_content"],
+          additional_scopes=["insert_content"]),
+        S("create_oauth_app", "no-such-app"),  # 404
+    ],
+    "get_oauth_app": [
+        S("get_oauth_app", SLACK_OAUTH_APP),
+        S("get_oauth_app", "oa_missing"),  # 404
+    ],
+    "update_oauth_app": [
+        S("update_oauth_app", GITHUB_OAUTH_APP, name="GitHub (EU)", client_secret=OAUTH_APP_SECRET,
+          scopes=["repo", "read:user"]),
+        S("update_oauth_app", GITHUB_OAUTH_APP, description=""),  # blank: kept
+        S("update_oauth_app", "oa_missing", name="x"),  # 404
+    ],
+    "delete_oauth_app": [
+        S("delete_oauth_app", GITHUB_OAUTH_APP),  # 204
+        S("delete_oauth_app", GITHUB_OAUTH_APP),  # 404 now
+    ],
+    "validate_connect_token": [
+        S("create_connect_token", USER, success_redirect_uri="https://app.example.com/ok", app_id="slack"),
+        S("validate_connect_token", _TOKEN),
+        S("validate_connect_token", _TOKEN, app_id="github", account_id=SLACK_ACCOUNT, oauth_app_id=GITHUB_OAUTH_APP),
+        S("validate_connect_token", _TOKEN, account_id=OTHER_USERS_ACCOUNT),  # success false: not the user's
+        S("validate_connect_token", "ctok_unknown"),  # success false
+    ],
+    "get_users": [
+        S("get_users", limit=2),
+        S("get_users", limit=2, after=USERS_PAGE_1_END),
+        S("get_users", "user-"),  # a part of the external id
+    ],
+    "get_accounts_by_external_user": [
+        S("get_accounts_by_external_user", USER),
+        S("get_accounts_by_external_user", USER, "slack", True),  # app=slack, include_credentials=true
+        S("get_accounts_by_external_user", "nobody"),  # []
+    ],
+    "create_account": [
+        S("create_connect_token", USER),
+        S("create_account", "openai", '{"api_key":"%s"}' % ACCOUNT_API_KEY, _TOKEN, USER, name="OpenAI"),
+        S("create_account", "stripe", {"api_key": ACCOUNT_API_KEY}, _TOKEN),  # a mapping, encoded
+        S("create_account", "openai", "{}", _TOKEN),  # 400: no credentials
+        S("create_account", "openai", '{"api_key":"x"}', "ctok_unknown"),  # 400
+    ],
+    "download_file": [
+        S("download_file", "stash/demo/report.csv", _NEW_BUFFER),
+        S("download_file", "stash/demo/empty.txt", _NEW_BUFFER),
+        S("download_file", "stash/missing.bin", _NEW_BUFFER),  # 404
+    ],
+    "get_deployed_trigger_webhook": [
+        S("get_deployed_trigger_webhook", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),
+        S("get_deployed_trigger_webhook", TRIGGER_1, "hook_missing", USER),  # 404
+    ],
+    "reset_deployed_trigger_webhook_delivery_state": [
+        S("reset_deployed_trigger_webhook_delivery_state", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),
+        S("reset_deployed_trigger_webhook_delivery_state", TRIGGER_1, TRIGGER_1_WEBHOOK, "user-2"),  # 404
+    ],
+    "regenerate_deployed_trigger_webhook_signing_key": [
+        S("regenerate_deployed_trigger_webhook_signing_key", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),
+        S("get_deployed_trigger_webhook", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),  # the new key
+        S("regenerate_deployed_trigger_webhook_signing_key", UNKNOWN_TRIGGER, TRIGGER_1_WEBHOOK, USER),  # 404
+    ],
+})
 
 
 def make_clients(factory: Callable[..., Any], *, base_url: Optional[str] = None,

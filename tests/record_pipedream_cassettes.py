@@ -1,4 +1,4 @@
-"""Record the Pipedream cassettes (cassettes/pipedream/*.yaml, one per seed method) through vcrpy.
+"""Record the Pipedream cassettes (cassettes/pipedream/*.yaml, one per client method) through vcrpy.
 
 Default: against the bundled replica (examples/pipedream_replica.py) on loopback, a fresh one
 per cassette, with the origin rewritten as each request is recorded (API calls to
@@ -142,11 +142,11 @@ def _to_replica(value: Any, replica_url: str) -> Any:
 
 
 def run_step(step: pv.Step, clients: Dict[str, Any], results: List[Any], replica_url: Optional[str]) -> str:
-    args = step.args
+    args, kwargs = pv.step_arguments(step, results)
     if step.method.startswith("invoke_workflow") and replica_url:
         args = (_to_replica(args[0], replica_url),) + tuple(args[1:])
     try:
-        result = getattr(pv.step_client(clients, step, results), step.method)(*args, **step.kwargs)
+        result = getattr(pv.step_client(clients, step, results), step.method)(*args, **kwargs)
     except pipedream.PipedreamApiError as error:
         results.append(error)
         return "%s -> %s %s: %s" % (step.method, type(error).__name__, error.status_code, error.detail)
@@ -177,7 +177,7 @@ def record(out_dir: pathlib.Path, scenarios: Dict[str, List[pv.Step]], *, live: 
             client_options = dict(base_url=live.get("base_url"))
         config = pv.vcr_config()
         if live is not None:  # the live secret is scrubbed as the test secret is
-            config["before_record_request"] = [pv.live_token_scrubber(live["client_secret"])]
+            config["before_record_request"] = [pv.live_token_scrubber(live["client_secret"]), pv.scrub_request_secrets]
         if replica_url:
             config["before_record_request"] = config["before_record_request"] + [rewrite_origin(replica_url)]
         config["before_record_response"] = scrub_response(replica_url, functools.partial(_issued_tokens, server))
@@ -226,6 +226,13 @@ def live_scenarios(external_user_id: str) -> Dict[str, List[pv.Step]]:
                           S("get_component", "actions", "no-such-component-xyz")],
         "get_deployed_triggers": [S("get_deployed_triggers", external_user_id, 2)],
         "get_deployed_trigger": [S("get_deployed_trigger", "dc_doesnotexist", external_user_id)],
+        "get_users": [S("get_users", limit=2)],
+        "get_accounts_by_external_user": [S("get_accounts_by_external_user", external_user_id)],
+        "get_app_categories": [S("get_app_categories")],
+        "get_app_overrides": [S("get_app_overrides", limit=2)],
+        "get_oauth_apps": [S("get_oauth_apps", limit=2)],
+        "get_project_webhook": [S("get_project_webhook")],
+        "get_projects": [S("get_projects", limit=2)],
     }
 
 

@@ -17,8 +17,15 @@ Faults a ``Response`` can carry: ``delay`` (before the status line) or ``hold`` 
 wait for), ``body_delay`` (mid-body pause), ``trickle`` (drip the body), ``fault="close"``
 (close without answering), ``fault="reset"`` (RST via SO_LINGER 0 after reading the request),
 ``fault="truncate"`` (half the body, then close), ``content_length`` (a wrong one),
-``chunks`` (chunked encoding), ``close`` (``Connection: close``). The server can also close
-idle keep-alive connections after ``idle_timeout`` seconds or on demand (``close_idle``).
+``chunks`` (chunked encoding), ``close`` (``Connection: close``), ``raw`` (these bytes
+verbatim instead of a response: a malformed status line, a broken chunk...). The server can
+also close idle keep-alive connections after ``idle_timeout`` seconds or on demand
+(``close_idle``, with a FIN or, ``reset=True``, an RST).
+
+``OAuthTokens`` is a fake OAuth client-credentials endpoint (route it at ``/v1/oauth/token``):
+it issues unique tokens, counts token requests, can be slow, fail on demand and expire the
+tokens it issued; ``protect`` makes a handler answer 401 to a request without a live token.
+``echo`` answers a request with what the server received.
 
 ``ConnectProxy`` is a tiny forward proxy: CONNECT tunnels and absolute-form plain requests.
 
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import email.utils
 import json as jsonlib
+import secrets
 import socket
 import ssl
 import struct
@@ -39,7 +47,7 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "Response", "Request", "Connection", "Server", "ConnectProxy",
-    "http_date", "free_port", "rate_limited", "html_error", "burst",
+    "http_date", "free_port", "rate_limited", "html_error", "burst", "OAuthTokens", "echo",
 ]
 
 _REASONS = {
@@ -85,6 +93,7 @@ class Response:
         content_length: Optional[int] = None,
         close: bool = False,
         fault: Optional[str] = None,
+        raw: Optional[bytes] = None,
     ) -> None:
         if fault not in (None, "close", "reset", "truncate"):
             raise ValueError("unknown fault %r" % (fault,))
@@ -106,6 +115,7 @@ class Response:
         self.content_length = content_length
         self.close = close
         self.fault = fault
+        self.raw = raw  # sent as is (after delay/hold), then the connection is closed
 
 
 def rate_limited(
@@ -375,9 +385,10 @@ class Server(_Base):
         self.wait_for(lambda: self.count(path, method) >= n, timeout,
                       "%d request(s) %s %s" % (n, method or "", path or ""))
 
-    def close_idle(self, timeout: float = WAIT_TIMEOUT) -> int:
+    def close_idle(self, timeout: float = WAIT_TIMEOUT, reset: bool = False) -> int:
         """Close every keep-alive connection that is waiting for a request, as a server whose
-        keep-alive timer fired would; returns how many, once they are closed.
+        keep-alive timer fired would (``reset``: with an RST, as a NAT or a crashed load
+        balancer does, instead of a FIN); returns how many, once they are closed.
 
         It first waits until no connection is busy: a client has its response as soon as the
         last byte is sent, a moment before the server thread goes back to waiting."""
@@ -387,7 +398,16 @@ class Server(_Base):
             idle = [c for c in self.connections if c.state == "idle"]
             for conn in idle:
                 conn.closed_by = "close_idle"
-                _shutdown(conn.sock)
+                if reset and conn.sock is not None:
+                    # SO_LINGER 0: the close() that ends the connection thread sends an RST.
+                    # SHUT_RD wakes that thread's read without sending anything itself.
+                    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    try:
+                        socket.socket.shutdown(conn.sock, socket.SHUT_RD)
+                    except OSError:
+                        pass
+                else:
+                    _shutdown(conn.sock)
         for conn in idle:
             if not conn.closed.wait(timeout):
                 raise AssertionError("connection %r did not close" % (conn,))
@@ -475,6 +495,12 @@ class Server(_Base):
         if self._pause(response.delay):
             return "stop"
         if response.fault == "close":
+            return "fault"
+        if response.raw is not None:
+            try:
+                sock.sendall(response.raw)
+            except OSError:
+                return "client"
             return "fault"
         if response.fault == "reset":
             # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
@@ -607,6 +633,98 @@ class ConnectProxy(_Base):
         other.start()
         pump(a, b)
         other.join(WAIT_TIMEOUT)
+
+
+def echo(request: Request) -> Response:
+    """What the server received, as JSON: method, path (raw, percent-encoded as sent), query,
+    lower-case headers and the body as text."""
+    return Response(200, json={"method": request.method, "path": request.path, "query": request.query,
+                               "headers": request.headers, "body": request.body.decode("utf-8", "replace")})
+
+
+class OAuthTokens:
+    """A fake OAuth client-credentials token endpoint, and the check of the tokens it issued.
+
+    ``server.route("/v1/oauth/token", tokens.handler)`` answers a JSON (or form) body with the
+    right ``client_id``/``client_secret`` with a new, unique ``access_token`` (401
+    ``invalid_client`` otherwise). ``server.default = tokens.protect(handler)`` answers 401 to
+    a request whose bearer token was not issued here or has expired.
+
+    Scripting: ``delay`` (a slow endpoint, seconds before the answer), ``hold`` (an Event the
+    answer waits for), ``expires_in`` (sent to the client), ``fail_next(*responses)`` (the next
+    token requests get these answers instead), ``expire()`` (every token issued so far stops
+    working, as an expired or revoked token does), ``on_request`` (called with each token
+    request before it is answered). ``requests`` counts token requests; ``issued`` lists tokens
+    (``issued_at``: when, on ``time.monotonic()``)."""
+
+    def __init__(self, client_id: str, client_secret: str, *, expires_in: float = 3600.0) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.expires_in = expires_in
+        self.delay = 0.0
+        self.hold: Optional[threading.Event] = None
+        self.on_request: Optional[Callable[[Request], None]] = None
+        self.requests = 0
+        self.issued: List[str] = []
+        self.issued_at: Dict[str, float] = {}  # token -> time.monotonic() when it was issued
+        self.live: "set[str]" = set()
+        self.refused = 0  # protected requests answered 401
+        self._faults: List[Response] = []
+        self._lock = threading.Lock()
+
+    def fail_next(self, *responses: Response) -> None:
+        with self._lock:
+            self._faults.extend(responses)
+
+    def expire(self, *tokens: str) -> None:
+        """The given tokens (default: every token issued so far) stop working."""
+        with self._lock:
+            if tokens:
+                self.live.difference_update(tokens)
+            else:
+                self.live.clear()
+
+    def handler(self, request: Request) -> Response:
+        if self.on_request is not None:
+            self.on_request(request)
+        with self._lock:
+            self.requests += 1
+            if self._faults:
+                fault = self._faults.pop(0)
+                if self.delay and not fault.delay:
+                    fault.delay = self.delay
+                return fault
+            try:
+                body = jsonlib.loads(request.body or b"{}")
+            except ValueError:
+                from urllib.parse import parse_qsl
+
+                body = dict(parse_qsl(request.body.decode("latin-1")))
+            if not isinstance(body, dict) or (body.get("client_id"), body.get("client_secret")) != (
+                    self.client_id, self.client_secret) or body.get("grant_type") != "client_credentials":
+                return Response(401, json={"error": "invalid_client", "error_description": "Client authentication failed"},
+                                delay=self.delay, hold=self.hold)
+            token = "tok-%d-%s" % (len(self.issued) + 1, secrets.token_hex(12))
+            self.issued.append(token)
+            self.issued_at[token] = time.monotonic()
+            self.live.add(token)
+        return Response(200, json={"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in},
+                        delay=self.delay, hold=self.hold)
+
+    def valid(self, request: Request) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        with self._lock:
+            return scheme.lower() == "bearer" and token in self.live
+
+    def protect(self, handler: Handler) -> Handler:
+        def protected(request: Request) -> Response:
+            if not self.valid(request):
+                with self._lock:
+                    self.refused += 1
+                return Response(401, json={"error": "the access token is invalid or has expired"})
+            return handler(request)
+
+        return protected
 
 
 def _shutdown(sock: Optional[socket.socket]) -> None:

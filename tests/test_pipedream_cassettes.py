@@ -1,5 +1,6 @@
-"""Replay the Pipedream cassettes (cassettes/pipedream/*.yaml, one per seed method) with the
-sync and the async client.
+"""Replay the Pipedream cassettes (cassettes/pipedream/*.yaml, one per client method: the 28 seed
+methods and the 31 added for the official SDK's other endpoints) with the sync and the async
+client.
 
 pytest-recording runs them with ``--record-mode=none --block-network`` (pyproject addopts): a
 request that is not in the cassette raises ``CannotOverwriteExistingCassetteException``, and a
@@ -23,6 +24,7 @@ import asyncio
 import json
 import re
 from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import parse_qsl
 
 import pytest
 import yaml
@@ -39,6 +41,17 @@ SEED_METHODS = [
     "update_deployed_trigger_workflows", "create_rate_limit", "make_proxy_request", "invoke_workflow",
     "invoke_workflow_for_external_user",
 ]
+# The methods added for the official SDK's other endpoints (reference section 6).
+NEW_METHODS = [
+    "get_projects", "create_project", "get_project", "update_project", "delete_project", "update_project_logo",
+    "get_project_webhook", "update_project_webhook", "delete_project_webhook", "regenerate_project_webhook_signing_key",
+    "get_usage", "get_app_categories", "get_app_category", "get_app_overrides", "create_app_override",
+    "get_app_override", "update_app_override", "delete_app_override", "get_oauth_apps", "create_oauth_app",
+    "get_oauth_app", "update_oauth_app", "delete_oauth_app", "validate_connect_token", "get_users",
+    "get_accounts_by_external_user", "create_account", "download_file", "get_deployed_trigger_webhook",
+    "reset_deployed_trigger_webhook_delivery_state", "regenerate_deployed_trigger_webhook_signing_key",
+]
+METHODS = SEED_METHODS + NEW_METHODS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,11 +92,14 @@ def _header(headers: Dict[str, List[str]], name: str) -> Optional[str]:
     return None
 
 
+def body_bytes(response: Dict[str, Any]) -> bytes:
+    body = response["body"]["string"]
+    return body.encode("utf-8") if isinstance(body, str) else body  # type: ignore[no-any-return]
+
+
 def decoded(response: Dict[str, Any]) -> Any:
     """What the client returns for a recorded response: parsed JSON, text, or None when empty."""
-    body = response["body"]["string"]
-    if isinstance(body, str):
-        body = body.encode("utf-8")
+    body = body_bytes(response)
     if response["status"]["code"] == 204 or not body.strip():
         return None
     if "json" in (_header(response["headers"], "content-type") or ""):
@@ -121,7 +137,8 @@ def run_sync(name: str, cassette: Any) -> List[Outcome]:
         for step in pv.SCENARIOS[name]:
             before = _played(cassette)
             try:
-                value = getattr(pv.step_client(clients, step, results), step.method)(*step.args, **step.kwargs)
+                args, kwargs = pv.step_arguments(step, results)
+                value = getattr(pv.step_client(clients, step, results), step.method)(*args, **kwargs)
             except PipedreamApiError as error:
                 value = error
             results.append(value)
@@ -141,8 +158,8 @@ def run_async(name: str, cassette: Any) -> List[Outcome]:
             for step in pv.SCENARIOS[name]:
                 before = _played(cassette)
                 try:
-                    value = await getattr(pv.step_client(clients, step, results), step.method)(
-                        *step.args, **step.kwargs)
+                    args, kwargs = pv.step_arguments(step, results)
+                    value = await getattr(pv.step_client(clients, step, results), step.method)(*args, **kwargs)
                 except PipedreamApiError as error:
                     value = error
                 results.append(value)
@@ -165,6 +182,8 @@ def check_outcomes(name: str, outcomes: List[Outcome], cassette: Any) -> None:
         response = recorded[outcome.played[-1]]["response"]
         status = response["status"]["code"]
         expected = decoded(response)
+        if outcome.step.method == "download_file" and status < 300:
+            expected = len(body_bytes(response))  # the bytes written to the destination
         if outcome.error is None:
             assert status < 300, where + ": expected an error, got %r" % (outcome.value,)
             assert outcome.value == expected, where
@@ -324,20 +343,156 @@ SHAPES: Dict[str, Callable[[List[Any]], None]] = {
 }
 
 
+
+def _ok(condition: bool, value: Any) -> None:
+    if not condition:
+        pytest.fail("unexpected result: %r" % (value,))
+
+
+PROJECT_FIELDS = {"id", "name", "app_name", "support_email", "connect_require_key_auth_test"}
+WEBHOOK_FIELDS = {"id", "url", "signing_key_set", "created_at", "updated_at"}
+OVERRIDE_FIELDS = {"id", "name", "app", "oauth_app_id", "cfmap", "owner_id", "created_at", "updated_at"}
+TRIGGER_WEBHOOK_FIELDS = {"id", "url", "signing_key", "signing_key_set", "active", "delivery_backend", "delivery_state",
+                          "created_at", "updated_at"}
+USAGE_FIELDS = {"credits_used", "action_run_credits_used", "proxy_credits_used", "source_emit_credits_used",
+                "usage_start_ts", "usage_end_ts"}
+
+
+def _projects(r: List[Any]) -> None:
+    _page(r[0], 2, True)
+    _ok(set(r[0]["data"][0]) == PROJECT_FIELDS and r[0]["data"][0]["id"] == pv.PROJECT_ID, r[0])
+    _page(r[1], 1, False)
+    _ok([p["name"] for p in r[2]["data"]] == ["Staging"], r[2])
+    _status(r[3], 400)
+
+
+def _project_webhooks(r: List[Any]) -> None:
+    _ok(r[0] == {"data": None}, r[0])
+    _ok(set(r[1]["data"]) == WEBHOOK_FIELDS | {"signing_key"}, r[1])  # created: with its signing key
+    _ok(set(r[2]["data"]) == WEBHOOK_FIELDS, r[2])  # read back: never the key
+
+
+def _validated(r: List[Any]) -> None:
+    _ok(r[1]["success"] is True and r[1]["app"]["name_slug"] == "slack" and r[1]["project_id"] == pv.PROJECT_ID
+        and r[1]["project_environment"] == "development"
+        and r[1]["success_redirect_uri"] == "https://app.example.com/ok", r[1])
+    _ok(r[2]["success"] is True and r[2]["app"]["name_slug"] == "github"
+        and r[2]["oauth_app_id"] == pv.GITHUB_OAUTH_APP, r[2])
+    _ok(r[3]["success"] is False and "does not belong" in r[3]["error"], r[3])
+    _ok(r[4] == {"success": False, "error": "invalid connect token"}, r[4])
+
+
+def _trigger_webhook(r: List[Any]) -> None:
+    hook = r[0]["data"]
+    _ok(set(hook) == TRIGGER_WEBHOOK_FIELDS and hook["id"] == pv.TRIGGER_1_WEBHOOK, hook)
+    _ok(hook["delivery_state"]["state"] == "penalty" and hook["delivery_state"]["consecutive_failures"] == 4, hook)
+    _ok(hook["signing_key"].startswith("whsec_") and isinstance(hook["created_at"], int), hook)
+    _status(r[1], 404)
+
+
+SHAPES.update({
+    "get_projects": _projects,
+    "create_project": lambda r: (
+        _ok(set(r[0]) == PROJECT_FIELDS and r[0]["id"].startswith("proj_") and r[0]["app_name"] == "Acme", r[0]),
+        _ok(r[1]["name"] == "Bare" and r[1]["app_name"] is None, r[1]), _status(r[2], 400)),
+    "get_project": lambda r: (_ok(r[0]["id"] == pv.PROJECT_ID and set(r[0]) == PROJECT_FIELDS, r[0]),
+                              _status(r[1], 404)),
+    "update_project": lambda r: (
+        _ok(r[0]["name"] == "Staging EU" and r[0]["support_email"] == "ops@acme.example", r[0]),
+        _ok(r[1]["connect_require_key_auth_test"] is False and r[1]["name"] == "Staging EU", r[1]),
+        _status(r[2], 404)),
+    "delete_project": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 404)),
+    "update_project_logo": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 400)),
+    "get_project_webhook": _project_webhooks,
+    "update_project_webhook": lambda r: (
+        _ok("signing_key" in r[0]["data"], r[0]),
+        _ok("signing_key" not in r[1]["data"] and r[1]["data"]["url"].endswith("connect-v2")
+            and r[1]["data"]["id"] == r[0]["data"]["id"], r[1]), _status(r[2], 400)),
+    "delete_project_webhook": lambda r: (_ok(r[1] is None, r[1]), _status(r[2], 404)),
+    "regenerate_project_webhook_signing_key": lambda r: (
+        _status(r[0], 404),
+        _ok(r[2]["data"]["signing_key"].startswith("whsec_")
+            and r[2]["data"]["signing_key"] != r[1]["data"]["signing_key"], r[2])),
+    "get_usage": lambda r: (
+        _ok(len(r[0]["data"]) == 3 and all(set(u) == USAGE_FIELDS for u in r[0]["data"]), r[0]),
+        _ok([(u["usage_start_ts"], u["usage_end_ts"]) for u in r[1]["data"]]
+            == [(pv.USAGE_START + 3600, pv.USAGE_START + 7200)], r[1]), _status(r[2], 400)),
+    "get_app_categories": lambda r: _ok(
+        len(r[0]) >= 5 and all(set(c) == {"id", "name", "description"} and c["id"].startswith("appcat_")
+                               for c in r[0]), r[0]),
+    "get_app_category": lambda r: (_ok(r[0]["id"] == "appcat_communication" and r[0]["name"] == "Communication", r[0]),
+                                   _status(r[1], 404)),
+    "get_app_overrides": lambda r: (
+        _page(r[0], 2, True), _ok(set(r[0]["data"][0]) == OVERRIDE_FIELDS, r[0]), _page(r[1], 1, False),
+        _ok([o["app"]["name_slug"] for o in r[2]["data"]] == ["zendesk"], r[2])),
+    "create_app_override": lambda r: (
+        _ok(r[0]["id"].startswith("ao_") and r[0]["app"]["name_slug"] == "slack"
+            and r[0]["oauth_app_id"] == pv.SLACK_OAUTH_APP and r[0]["cfmap"] == {"subdomain": "acme-eu"}, r[0]),
+        _ok(r[1]["cfmap"] == {} and r[1]["oauth_app_id"] is None, r[1]), _status(r[2], 404)),
+    "get_app_override": lambda r: (_ok(set(r[0]) == OVERRIDE_FIELDS and r[0]["id"] == pv.APP_OVERRIDES[0], r[0]),
+                                   _status(r[1], 404)),
+    "update_app_override": lambda r: (
+        _ok(r[0]["name"] == "Acme Slack (renamed)" and r[0]["oauth_app_id"] == pv.SLACK_OAUTH_APP, r[0]),
+        _ok(r[1]["oauth_app_id"] is None and r[1]["name"] == "Acme Slack (renamed)", r[1]), _status(r[2], 404)),
+    "delete_app_override": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 404)),
+    "get_oauth_apps": lambda r: (
+        _page(r[0], 1, True), _page(r[1], 1, False),
+        _ok([a["name_slug"] for a in r[2]["data"]] == ["github"], r[2]),
+        _ok([a["name_slug"] for a in r[3]["data"]] == ["slack"], r[3])),
+    "create_oauth_app": lambda r: (
+        _ok(r[0]["id"].startswith("oa_") and r[0]["name_slug"] == "notion" and r[0]["scopes"] == ["read_content"]
+            and "client_secret" not in r[0] and r[0]["client_id"] == "notion-client-id", r[0]), _status(r[1], 404)),
+    "get_oauth_app": lambda r: (
+        _ok(r[0]["id"] == pv.SLACK_OAUTH_APP and {"client_id", "redirect_uri", "scopes", "name_slug"} <= set(r[0])
+            and "client_secret" not in r[0], r[0]), _status(r[1], 404)),
+    "update_oauth_app": lambda r: (
+        _ok(r[0]["name"] == "GitHub (EU)" and r[0]["scopes"] == ["repo", "read:user"], r[0]),
+        _ok(r[1]["description"] == r[0]["description"], r[1]), _status(r[2], 404)),
+    "delete_oauth_app": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 404)),
+    "validate_connect_token": _validated,
+    "get_users": lambda r: (
+        _page(r[0], 2, True), _ok(r[0]["page_info"]["end_cursor"] == pv.USERS_PAGE_1_END, r[0]),
+        _ok(set(r[0]["data"][0]) == {"id", "external_id", "created_at", "updated_at"}, r[0]),
+        _page(r[1], 2, False),
+        _ok([u["external_id"] for u in r[2]["data"]] == ["some-unique-user-id", "user-1", "user-2"], r[2])),
+    "get_accounts_by_external_user": lambda r: (
+        _ok(isinstance(r[0], list) and len(r[0]) == 4 and not any("credentials" in a for a in r[0]), r[0]),
+        _ok(len(r[1]) == 1 and r[1][0]["id"] == pv.SLACK_ACCOUNT and "credentials" in r[1][0], r[1]),
+        _ok(r[2] == [], r[2])),
+    "create_account": lambda r: (
+        _ok(r[1]["id"].startswith("apn_") and r[1]["name"] == "OpenAI" and r[1]["external_id"] == pv.USER
+            and r[1]["app"]["name_slug"] == "openai" and "credentials" not in r[1], r[1]),
+        _ok(r[2]["app"]["name_slug"] == "stripe", r[2]), _status(r[3], 400), _status(r[4], 400)),
+    "download_file": lambda r: (_ok(r[0] == 22 and r[1] == 0, r), _status(r[2], 404)),
+    "get_deployed_trigger_webhook": _trigger_webhook,
+    "reset_deployed_trigger_webhook_delivery_state": lambda r: (
+        _ok(r[0]["data"]["delivery_state"] == {"state": "happy", "since": r[0]["data"]["updated_at"],
+                                               "last_error": None, "consecutive_failures": 0, "sheds": 0}, r[0]),
+        _status(r[1], 404)),
+    "regenerate_deployed_trigger_webhook_signing_key": lambda r: (
+        _ok(r[1]["data"]["signing_key"] == r[0]["data"]["signing_key"]
+            and r[0]["data"]["signing_key"].startswith("whsec_"), r), _status(r[2], 404)),
+})
+
+
 # ---------------------------------------------------------------------------------------------
 # The tests
 # ---------------------------------------------------------------------------------------------
 
 CASSETTES = [pytest.param(name, marks=[pytest.mark.vcr, pytest.mark.default_cassette(name)], id=name)
-             for name in SEED_METHODS]
+             for name in METHODS]
 
 
-def test_there_is_one_cassette_and_scenario_per_seed_method() -> None:
-    assert len(SEED_METHODS) == 28
-    assert sorted(pv.SCENARIOS) == sorted(SEED_METHODS) == sorted(SHAPES)
-    assert sorted(p.stem for p in pv.CASSETTE_DIR.glob("*.yaml")) == sorted(SEED_METHODS)
-    for name in SEED_METHODS:
+def test_there_is_one_cassette_and_scenario_per_method() -> None:
+    assert len(SEED_METHODS) == 28 and len(NEW_METHODS) == 31 and not set(SEED_METHODS) & set(NEW_METHODS)
+    assert sorted(pv.SCENARIOS) == sorted(METHODS) == sorted(SHAPES)
+    assert sorted(p.stem for p in pv.CASSETTE_DIR.glob("*.yaml")) == sorted(METHODS)
+    for name in METHODS:
         assert hasattr(SyncPipedreamClient, name) and hasattr(PipedreamClient, name)
+    # every public API method of the client has its cassette
+    public = {n for n in dir(SyncPipedreamClient) if not n.startswith(("_", "iter_")) and callable(
+        getattr(SyncPipedreamClient, n))} - {"close", "with_options"}
+    assert public == set(METHODS)
 
 
 @pytest.mark.parametrize("name", CASSETTES)
@@ -405,11 +560,43 @@ OFFICIAL: Dict[str, Tuple[str, str]] = {
     "update_deployed_trigger_workflows": ("PUT", DT + r"/pipelines"),
     "create_rate_limit": ("POST", r"/v1/connect/rate_limits"),
     "make_proxy_request": ("(GET|POST|PUT|PATCH|DELETE)", P + r"/proxy/[A-Za-z0-9_-]+"),
+    "get_projects": ("GET", r"/v1/connect/projects"),
+    "create_project": ("POST", r"/v1/connect/projects"),
+    "get_project": ("GET", r"/v1/connect/projects/proj_[^/?]+"),
+    "update_project": ("PATCH", r"/v1/connect/projects/proj_[^/?]+"),
+    "delete_project": ("DELETE", r"/v1/connect/projects/proj_[^/?]+"),
+    "update_project_logo": ("POST", r"/v1/connect/projects/proj_[^/?]+/logo"),
+    "get_project_webhook": ("GET", P + r"/webhook"),
+    "update_project_webhook": ("PUT", P + r"/webhook"),
+    "delete_project_webhook": ("DELETE", P + r"/webhook"),
+    "regenerate_project_webhook_signing_key": ("POST", P + r"/webhook/regenerate_signing_key"),
+    "get_usage": ("GET", r"/v1/connect/usage"),
+    "get_app_categories": ("GET", r"/v1/connect/app_categories"),
+    "get_app_category": ("GET", r"/v1/connect/app_categories/[^/?]+"),
+    "get_app_overrides": ("GET", P + r"/app_overrides"),
+    "create_app_override": ("POST", P + r"/app_overrides"),
+    "get_app_override": ("GET", P + r"/app_overrides/ao_[^/?]+"),
+    "update_app_override": ("PUT", P + r"/app_overrides/ao_[^/?]+"),
+    "delete_app_override": ("DELETE", P + r"/app_overrides/ao_[^/?]+"),
+    "get_oauth_apps": ("GET", P + r"/oauth_apps"),
+    "create_oauth_app": ("POST", P + r"/oauth_apps"),
+    "get_oauth_app": ("GET", P + r"/oauth_apps/oa_[^/?]+"),
+    "update_oauth_app": ("PUT", P + r"/oauth_apps/oa_[^/?]+"),
+    "delete_oauth_app": ("DELETE", P + r"/oauth_apps/oa_[^/?]+"),
+    "validate_connect_token": ("GET", r"/v1/connect/tokens/ctok_[^/?]+/validate"),
+    "get_users": ("GET", P + r"/users"),
+    "get_accounts_by_external_user": ("GET", P + r"/users/[^/?]+/accounts"),
+    "create_account": ("POST", P + r"/accounts"),
+    "download_file": ("GET", P + r"/file_stash/download"),
+    "get_deployed_trigger_webhook": ("GET", DT + r"/webhooks/[^/?]+"),
+    "reset_deployed_trigger_webhook_delivery_state": ("POST", DT + r"/webhooks/[^/?]+/reset_delivery_state"),
+    "regenerate_deployed_trigger_webhook_signing_key": ("POST", DT + r"/webhooks/[^/?]+/regenerate_signing_key"),
 }
+BOOLEAN_QUERY = {"include_credentials", "ignore_hook_errors", "has_actions", "has_components", "has_triggers"}
 CAMEL_CASE_FIELDS = ("webhookUrl", "workflowId", "webhookUrls", "workflowIds", "externalUserId")
 
 
-@pytest.mark.parametrize("name", SEED_METHODS)
+@pytest.mark.parametrize("name", METHODS)
 def test_recorded_requests_use_the_official_wire_format(name: str) -> None:
     recorded = interactions(name)
     own_calls = own_calls_official = 0
@@ -435,8 +622,9 @@ def test_recorded_requests_use_the_official_wire_format(name: str) -> None:
             assert _header(headers, "x-pd-environment") == "development"
             assert _header(headers, "authorization") in ("Bearer " + pv.ACCESS_TOKEN_PLACEHOLDER,
                                                          "Bearer " + pv.INVALID_TOKEN_PLACEHOLDER)
-            query = uri.partition("?")[2]
-            assert not re.search(r"=(True|False|1|0)(&|$)", query) or "limit=0" in query, uri  # true/false only
+            pairs = parse_qsl(uri.partition("?")[2])  # booleans as true/false only
+            assert all(v in ("true", "false") for k, v in pairs if k in BOOLEAN_QUERY), uri
+            assert not any(v in ("True", "False") for _, v in pairs), uri
         # Content-Type: exactly application/json, and only with a body.
         assert (_header(headers, "content-type") is not None) == (body is not None) or name == "invoke_workflow", uri
         if body is not None and name != "invoke_workflow":
@@ -483,7 +671,7 @@ def test_proxy_recordings_carry_the_base64url_target_and_prefixed_headers() -> N
 
 
 def test_token_responses_and_requests_hold_placeholders_only() -> None:
-    for name in SEED_METHODS:
+    for name in METHODS:
         for interaction in interactions(name):
             if interaction["request"]["uri"].endswith("/v1/oauth/token"):
                 body = decoded(interaction["response"])
@@ -494,7 +682,8 @@ def test_token_responses_and_requests_hold_placeholders_only() -> None:
                     assert body["error"] == "invalid_client"
             text = json.dumps(interaction)
             for secret in (pv.TEST_CLIENT_SECRET, pv.INVALID_CLIENT_SECRET, pv.INVALID_ACCESS_TOKEN,
-                           pv.WORKFLOW_STATIC_TOKEN, "pd_replica_", "127.0.0.1"):
+                           pv.WORKFLOW_STATIC_TOKEN, pv.OAUTH_APP_SECRET, pv.ACCOUNT_API_KEY, "pd_replica_",
+                           "127.0.0.1"):
                 assert secret not in text, (name, secret)
 
 
@@ -507,6 +696,6 @@ def test_cassettes_are_reproducible_from_the_replica(tmp_path: Any) -> None:
 
     record_pipedream_cassettes.record(tmp_path, pv.SCENARIOS, log=lambda line: None)
     names = sorted(p.name for p in tmp_path.glob("*.yaml"))
-    assert len(names) == 28
+    assert len(names) == len(METHODS) == 59
     _, mismatch, errors = filecmp.cmpfiles(str(tmp_path), str(pv.CASSETTE_DIR), names, shallow=False)
     assert not mismatch and not errors, "re-record with: python tests/record_pipedream_cassettes.py"
