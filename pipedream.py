@@ -367,6 +367,17 @@ def _strip_userinfo(url: str) -> str:
     return url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1) if "@" in parts.netloc else url
 
 
+def _close_idle(idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]],
+                lock: threading.Lock) -> None:
+    """Close the pooled connections in ``idle`` (emptied in place: the dict is shared with a
+    finalizer)."""
+    with lock:
+        connections = [conn for stack in idle.values() for conn, _ in stack]
+        idle.clear()
+    for conn in connections:
+        conn.close()
+
+
 def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
     """True if an idle pooled connection is unusable: closed, or readable (EOF, or bytes the
     server sent unasked), which means the server has closed or is closing it."""
@@ -417,6 +428,11 @@ class _Transport:
         self._proxies: Dict[Tuple[str, str, int], Optional[_Proxy]] = {}
         self._idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]] = {}
         self._lock = threading.Lock()
+        # A client dropped without close(): its idle connections are closed when it is
+        # collected (or at exit), not left to the sockets' finalizers (ResourceWarning).
+        import weakref
+
+        weakref.finalize(self, _close_idle, self._idle, self._lock)
         self._secrets: List[str] = []
         self.closed = False
 
@@ -516,10 +532,7 @@ class _Transport:
         """Close idle connections now; connections in use close when their call ends."""
         with self._lock:
             self.closed = True
-            idle, self._idle = self._idle, {}
-        for stack in idle.values():
-            for conn, _ in stack:
-                conn.close()
+        _close_idle(self._idle, self._lock)
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -2349,6 +2362,27 @@ def _paginate(fetch: Callable[..., Any], filters: Dict[str, Any]) -> Iterator[Di
 # The async client
 # ---------------------------------------------------------------------------------------------
 
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Concatenate, Coroutine, ParamSpec, TypeVar
+
+    _P = ParamSpec("_P")
+    _R = TypeVar("_R")
+
+
+def _coroutine(
+    method: Callable[Concatenate[SyncPipedreamClient, _P], _R],
+) -> Callable[Concatenate[PipedreamClient, _P], Coroutine[Any, Any, _R]]:
+    """The coroutine twin of a ``SyncPipedreamClient`` method: the same name, arguments,
+    types (for type checkers, through ParamSpec) and docstring; it runs the sync method in
+    a thread of the async client's pool."""
+    name = method.__name__
+
+    async def call(self: PipedreamClient, *args: Any, **kwargs: Any) -> Any:
+        return await self._runner.run(getattr(self.sync, name), *args, **kwargs)
+
+    return functools.wraps(method)(call)  # type: ignore[return-value]
+
+
 
 class PipedreamClient:
     """The Pipedream Connect client of the seed README: every method is a coroutine.
@@ -2447,10 +2481,7 @@ class PipedreamClient:
     def token_requests(self) -> int:
         return self.sync.token_requests
 
-    # Positional-only names: a keyword argument of the call may be called "name".
-    async def _run(self, method_name: str, /, *args: Any, **kwargs: Any) -> Any:
-        return await self._runner.run(getattr(self.sync, method_name), *args, **kwargs)
-
+    # Positional-only name: a filter may be called anything.
     async def _iterate(self, method_name: str, /, *args: Any, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         fetch = getattr(self.sync, method_name)
         while True:
@@ -2462,216 +2493,79 @@ class PipedreamClient:
                 return
             filters["after"] = cursor
 
-    # Each method below takes the arguments of the SyncPipedreamClient method of the same
-    # name (see its docstring) and returns what it returns.
+    # Every API method of SyncPipedreamClient, as a coroutine with the same arguments,
+    # return value and docstring (see _coroutine).
 
     # -- Projects
-
-    async def get_project_info(self) -> Dict[str, Any]:
-        return await self._run("get_project_info")  # type: ignore[no-any-return]
-
-    async def get_projects(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("get_projects", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def create_project(self, name: str, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("create_project", name, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_project(self, project_id: str) -> Dict[str, Any]:
-        return await self._run("get_project", project_id)  # type: ignore[no-any-return]
-
-    async def update_project(self, project_id: str, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("update_project", project_id, **kwargs)  # type: ignore[no-any-return]
-
-    async def delete_project(self, project_id: str) -> None:
-        return await self._run("delete_project", project_id)  # type: ignore[no-any-return]
-
-    async def update_project_logo(self, project_id: str, logo: str) -> None:
-        return await self._run("update_project_logo", project_id, logo)  # type: ignore[no-any-return]
-
-    async def get_project_webhook(self) -> Dict[str, Any]:
-        return await self._run("get_project_webhook")  # type: ignore[no-any-return]
-
-    async def update_project_webhook(self, url: str) -> Dict[str, Any]:
-        return await self._run("update_project_webhook", url)  # type: ignore[no-any-return]
-
-    async def delete_project_webhook(self) -> None:
-        return await self._run("delete_project_webhook")  # type: ignore[no-any-return]
-
-    async def regenerate_project_webhook_signing_key(self) -> Dict[str, Any]:
-        return await self._run("regenerate_project_webhook_signing_key")  # type: ignore[no-any-return]
-
-    async def get_usage(self, start_ts: int, end_ts: int) -> Dict[str, Any]:
-        return await self._run("get_usage", start_ts, end_ts)  # type: ignore[no-any-return]
+    get_project_info = _coroutine(SyncPipedreamClient.get_project_info)
+    get_projects = _coroutine(SyncPipedreamClient.get_projects)
+    create_project = _coroutine(SyncPipedreamClient.create_project)
+    get_project = _coroutine(SyncPipedreamClient.get_project)
+    update_project = _coroutine(SyncPipedreamClient.update_project)
+    delete_project = _coroutine(SyncPipedreamClient.delete_project)
+    update_project_logo = _coroutine(SyncPipedreamClient.update_project_logo)
+    get_project_webhook = _coroutine(SyncPipedreamClient.get_project_webhook)
+    update_project_webhook = _coroutine(SyncPipedreamClient.update_project_webhook)
+    delete_project_webhook = _coroutine(SyncPipedreamClient.delete_project_webhook)
+    regenerate_project_webhook_signing_key = _coroutine(SyncPipedreamClient.regenerate_project_webhook_signing_key)
+    get_usage = _coroutine(SyncPipedreamClient.get_usage)
 
     # -- Apps
-
-    async def get_apps(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("get_apps", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_app(self, app_id_or_slug: str) -> Dict[str, Any]:
-        return await self._run("get_app", app_id_or_slug)  # type: ignore[no-any-return]
-
-    async def get_app_categories(self) -> List[Dict[str, Any]]:
-        return await self._run("get_app_categories")  # type: ignore[no-any-return]
-
-    async def get_app_category(self, category_id: str) -> Dict[str, Any]:
-        return await self._run("get_app_category", category_id)  # type: ignore[no-any-return]
-
-    async def get_app_overrides(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("get_app_overrides", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def create_app_override(self, app: str, name: str, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("create_app_override", app, name, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_app_override(self, app_override_id: str) -> Dict[str, Any]:
-        return await self._run("get_app_override", app_override_id)  # type: ignore[no-any-return]
-
-    async def update_app_override(self, app_override_id: str, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("update_app_override", app_override_id, **kwargs)  # type: ignore[no-any-return]
-
-    async def delete_app_override(self, app_override_id: str) -> None:
-        return await self._run("delete_app_override", app_override_id)  # type: ignore[no-any-return]
-
-    async def get_oauth_apps(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("get_oauth_apps", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def create_oauth_app(self, app: str, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("create_oauth_app", app, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_oauth_app(self, oauth_app_id: str) -> Dict[str, Any]:
-        return await self._run("get_oauth_app", oauth_app_id)  # type: ignore[no-any-return]
-
-    async def update_oauth_app(self, oauth_app_id: str, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("update_oauth_app", oauth_app_id, **kwargs)  # type: ignore[no-any-return]
-
-    async def delete_oauth_app(self, oauth_app_id: str) -> None:
-        return await self._run("delete_oauth_app", oauth_app_id)  # type: ignore[no-any-return]
+    get_apps = _coroutine(SyncPipedreamClient.get_apps)
+    get_app = _coroutine(SyncPipedreamClient.get_app)
+    get_app_categories = _coroutine(SyncPipedreamClient.get_app_categories)
+    get_app_category = _coroutine(SyncPipedreamClient.get_app_category)
+    get_app_overrides = _coroutine(SyncPipedreamClient.get_app_overrides)
+    create_app_override = _coroutine(SyncPipedreamClient.create_app_override)
+    get_app_override = _coroutine(SyncPipedreamClient.get_app_override)
+    update_app_override = _coroutine(SyncPipedreamClient.update_app_override)
+    delete_app_override = _coroutine(SyncPipedreamClient.delete_app_override)
+    get_oauth_apps = _coroutine(SyncPipedreamClient.get_oauth_apps)
+    create_oauth_app = _coroutine(SyncPipedreamClient.create_oauth_app)
+    get_oauth_app = _coroutine(SyncPipedreamClient.get_oauth_app)
+    update_oauth_app = _coroutine(SyncPipedreamClient.update_oauth_app)
+    delete_oauth_app = _coroutine(SyncPipedreamClient.delete_oauth_app)
 
     # -- Tokens, users and accounts
-
-    async def create_connect_token(self, external_user_id: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("create_connect_token", external_user_id, *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def validate_connect_token(self, token: str, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("validate_connect_token", token, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_users(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("get_users", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_accounts(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("get_accounts", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_accounts_by_external_user(self, external_user_id: str, *args: Any,
-                                            **kwargs: Any) -> List[Dict[str, Any]]:
-        return await self._run(  # type: ignore[no-any-return]
-            "get_accounts_by_external_user", external_user_id, *args, **kwargs)
-
-    async def create_account(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("create_account", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_account_by_id(self, account_id: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("get_account_by_id", account_id, *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def delete_account(self, account_id: str, external_user_id: Optional[str] = None) -> None:
-        return await self._run("delete_account", account_id, external_user_id)  # type: ignore[no-any-return]
-
-    async def delete_accounts_by_app(self, app_id: str, external_user_id: Optional[str] = None) -> None:
-        return await self._run("delete_accounts_by_app", app_id, external_user_id)  # type: ignore[no-any-return]
-
-    async def delete_external_user(self, external_user_id: str) -> None:
-        return await self._run("delete_external_user", external_user_id)  # type: ignore[no-any-return]
+    create_connect_token = _coroutine(SyncPipedreamClient.create_connect_token)
+    validate_connect_token = _coroutine(SyncPipedreamClient.validate_connect_token)
+    get_users = _coroutine(SyncPipedreamClient.get_users)
+    get_accounts = _coroutine(SyncPipedreamClient.get_accounts)
+    get_accounts_by_external_user = _coroutine(SyncPipedreamClient.get_accounts_by_external_user)
+    create_account = _coroutine(SyncPipedreamClient.create_account)
+    get_account_by_id = _coroutine(SyncPipedreamClient.get_account_by_id)
+    delete_account = _coroutine(SyncPipedreamClient.delete_account)
+    delete_accounts_by_app = _coroutine(SyncPipedreamClient.delete_accounts_by_app)
+    delete_external_user = _coroutine(SyncPipedreamClient.delete_external_user)
 
     # -- Components, actions, triggers, file stash
-
-    async def get_components(self, component_type: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("get_components", component_type, *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_component(self, component_type: str, component_key: str, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("get_component", component_type, component_key, **kwargs)  # type: ignore[no-any-return]
-
-    async def configure_component(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("configure_component", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def reload_component_props(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("reload_component_props", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def run_action(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("run_action", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def download_file(self, s3_key: str, destination: Union[str, bytes, "os.PathLike[str]", BinaryIO]) -> int:
-        """Writes in a worker thread: pass a path, or a file object nothing else writes to
-        meanwhile."""
-        return await self._run("download_file", s3_key, destination)  # type: ignore[no-any-return]
-
-    async def deploy_trigger(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("deploy_trigger", *args, **kwargs)  # type: ignore[no-any-return]
+    get_components = _coroutine(SyncPipedreamClient.get_components)
+    get_component = _coroutine(SyncPipedreamClient.get_component)
+    configure_component = _coroutine(SyncPipedreamClient.configure_component)
+    reload_component_props = _coroutine(SyncPipedreamClient.reload_component_props)
+    run_action = _coroutine(SyncPipedreamClient.run_action)
+    download_file = _coroutine(SyncPipedreamClient.download_file)
+    deploy_trigger = _coroutine(SyncPipedreamClient.deploy_trigger)
 
     # -- Deployed triggers
-
-    async def get_deployed_triggers(self, external_user_id: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("get_deployed_triggers", external_user_id, *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_deployed_trigger(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
-        return await self._run("get_deployed_trigger", deployed_component_id, external_user_id)  # type: ignore[no-any-return]
-
-    async def delete_deployed_trigger(self, deployed_component_id: str, external_user_id: str,
-                                      ignore_hook_errors: bool = False) -> None:
-        return await self._run(  # type: ignore[no-any-return]
-            "delete_deployed_trigger", deployed_component_id, external_user_id, ignore_hook_errors)
-
-    async def update_deployed_trigger(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("update_deployed_trigger", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_deployed_trigger_events(self, deployed_component_id: str, external_user_id: str,
-                                          n: Optional[int] = None) -> Dict[str, Any]:
-        return await self._run(  # type: ignore[no-any-return]
-            "get_deployed_trigger_events", deployed_component_id, external_user_id, n)
-
-    async def get_deployed_trigger_webhooks(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
-        return await self._run(  # type: ignore[no-any-return]
-            "get_deployed_trigger_webhooks", deployed_component_id, external_user_id)
-
-    async def update_deployed_trigger_webhooks(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("update_deployed_trigger_webhooks", *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def get_deployed_trigger_webhook(self, deployed_component_id: str, webhook_id: str,
-                                           external_user_id: str) -> Dict[str, Any]:
-        return await self._run(  # type: ignore[no-any-return]
-            "get_deployed_trigger_webhook", deployed_component_id, webhook_id, external_user_id)
-
-    async def reset_deployed_trigger_webhook_delivery_state(self, deployed_component_id: str, webhook_id: str,
-                                                            external_user_id: str) -> Dict[str, Any]:
-        return await self._run(  # type: ignore[no-any-return]
-            "reset_deployed_trigger_webhook_delivery_state", deployed_component_id, webhook_id, external_user_id)
-
-    async def regenerate_deployed_trigger_webhook_signing_key(self, deployed_component_id: str, webhook_id: str,
-                                                              external_user_id: str) -> Dict[str, Any]:
-        return await self._run(  # type: ignore[no-any-return]
-            "regenerate_deployed_trigger_webhook_signing_key", deployed_component_id, webhook_id, external_user_id)
-
-    async def get_deployed_trigger_workflows(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
-        return await self._run(  # type: ignore[no-any-return]
-            "get_deployed_trigger_workflows", deployed_component_id, external_user_id)
-
-    async def update_deployed_trigger_workflows(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        return await self._run("update_deployed_trigger_workflows", *args, **kwargs)  # type: ignore[no-any-return]
+    get_deployed_triggers = _coroutine(SyncPipedreamClient.get_deployed_triggers)
+    get_deployed_trigger = _coroutine(SyncPipedreamClient.get_deployed_trigger)
+    delete_deployed_trigger = _coroutine(SyncPipedreamClient.delete_deployed_trigger)
+    update_deployed_trigger = _coroutine(SyncPipedreamClient.update_deployed_trigger)
+    get_deployed_trigger_events = _coroutine(SyncPipedreamClient.get_deployed_trigger_events)
+    get_deployed_trigger_webhooks = _coroutine(SyncPipedreamClient.get_deployed_trigger_webhooks)
+    update_deployed_trigger_webhooks = _coroutine(SyncPipedreamClient.update_deployed_trigger_webhooks)
+    get_deployed_trigger_webhook = _coroutine(SyncPipedreamClient.get_deployed_trigger_webhook)
+    reset_deployed_trigger_webhook_delivery_state = _coroutine(SyncPipedreamClient.reset_deployed_trigger_webhook_delivery_state)
+    regenerate_deployed_trigger_webhook_signing_key = _coroutine(SyncPipedreamClient.regenerate_deployed_trigger_webhook_signing_key)
+    get_deployed_trigger_workflows = _coroutine(SyncPipedreamClient.get_deployed_trigger_workflows)
+    update_deployed_trigger_workflows = _coroutine(SyncPipedreamClient.update_deployed_trigger_workflows)
 
     # -- Rate limits, proxy, workflows
-
-    async def create_rate_limit(self, window_size_seconds: int, requests_per_window: int) -> Dict[str, Any]:
-        return await self._run(  # type: ignore[no-any-return]
-            "create_rate_limit", window_size_seconds, requests_per_window)
-
-    async def make_proxy_request(self, proxy_opts: Mapping[str, Any], target_request: Mapping[str, Any]) -> JSON:
-        return await self._run("make_proxy_request", proxy_opts, target_request)
-
-    async def invoke_workflow(self, url_or_endpoint_id: str, *args: Any, **kwargs: Any) -> JSON:
-        return await self._run("invoke_workflow", url_or_endpoint_id, *args, **kwargs)
-
-    async def invoke_workflow_for_external_user(self, url_or_endpoint_id: str, external_user_id: str,
-                                                *args: Any, **kwargs: Any) -> JSON:
-        return await self._run("invoke_workflow_for_external_user", url_or_endpoint_id, external_user_id,
-                               *args, **kwargs)
+    create_rate_limit = _coroutine(SyncPipedreamClient.create_rate_limit)
+    make_proxy_request = _coroutine(SyncPipedreamClient.make_proxy_request)
+    invoke_workflow = _coroutine(SyncPipedreamClient.invoke_workflow)
+    invoke_workflow_for_external_user = _coroutine(SyncPipedreamClient.invoke_workflow_for_external_user)
 
     # -- Pagination
 
