@@ -2595,3 +2595,120 @@ class PipedreamClient:
 
     def iter_oauth_apps(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         return self._iterate("get_oauth_apps", **filters)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: python -m pipedream COMMAND ... (or python pipedream.py on a vendored copy)
+# ---------------------------------------------------------------------------------------------
+
+_NOT_CALLABLE = ("close", "with_options", "with_raw_response", "token_requests")
+
+
+def _api_methods() -> List[str]:
+    return sorted(name for name in dir(SyncPipedreamClient)
+                  if not name.startswith("_") and name not in _NOT_CALLABLE and not name.startswith("iter_")
+                  and callable(getattr(SyncPipedreamClient, name)))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Check credentials or make any call from a shell or a Lambda console. Credentials come
+    from the PIPEDREAM_* variables; the result is printed as JSON; errors go to stderr with
+    exit code 1 (API or network) or 2 (usage)."""
+    import argparse  # only for the command line: it would double the module's import time
+
+    def json_argument(text: str) -> Any:
+        try:
+            return json.loads(sys.stdin.read() if text == "-" else text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError("not valid JSON: %s" % exc) from None
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pipedream",
+        description="Call the Pipedream Connect API. Credentials are read from PIPEDREAM_CLIENT_ID, "
+                    "PIPEDREAM_CLIENT_SECRET (or PIPEDREAM_ACCESS_TOKEN), PIPEDREAM_PROJECT_ID and "
+                    "PIPEDREAM_PROJECT_ENVIRONMENT; PIPEDREAM_BASE_URL overrides the API's address.",
+        epilog="Any API method with `call`, e.g.: python -m pipedream call get_deployed_triggers "
+               "'{\"external_user_id\": \"user-1\"}'. Methods: " + ", ".join(_api_methods()),
+    )
+    parser.add_argument("--environment", choices=ENVIRONMENTS, help="default: PIPEDREAM_PROJECT_ENVIRONMENT")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call (default: 60)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    commands.required = True
+    commands.add_parser("check", help="check the credentials and the project")
+    apps = commands.add_parser("apps", help="list apps")
+    apps.add_argument("--q", help="search text")
+    apps.add_argument("--limit", type=int)
+    commands.add_parser("app", help="get one app").add_argument("app_id_or_slug")
+    accounts = commands.add_parser("accounts", help="list connected accounts")
+    accounts.add_argument("--external-user-id")
+    accounts.add_argument("--app", help="app id or slug")
+    accounts.add_argument("--limit", type=int)
+    components = commands.add_parser("components", help="list components, actions or triggers")
+    components.add_argument("component_type", nargs="?", default="components", choices=COMPONENT_TYPES)
+    components.add_argument("--app", help="app id or slug")
+    components.add_argument("--q", help="search text")
+    components.add_argument("--limit", type=int)
+    token = commands.add_parser("connect-token", help="create a Connect token for one of your users")
+    token.add_argument("external_user_id")
+    run = commands.add_parser("run-action", help="run an action for one of your users")
+    run.add_argument("action_key")
+    run.add_argument("external_user_id")
+    run.add_argument("configured_props", nargs="?", default={}, type=json_argument,
+                     help="a JSON object, or - to read it from stdin")
+    invoke = commands.add_parser("invoke-workflow", help="invoke a workflow by URL or endpoint id")
+    invoke.add_argument("url_or_endpoint_id")
+    invoke.add_argument("body", nargs="?", type=json_argument, help="JSON body, or - to read it from stdin")
+    invoke.add_argument("--method", default="POST")
+    invoke.add_argument("--external-user-id", help="invoke for this user (OAuth and Connect headers)")
+    invoke.add_argument("--auth", choices=("none", "oauth"), default="none")
+    call = commands.add_parser("call", help="call any API method with keyword arguments as a JSON object")
+    call.add_argument("method", choices=_api_methods(), metavar="METHOD")
+    call.add_argument("arguments", nargs="?", default={}, type=json_argument, help="a JSON object, or -")
+    args = parser.parse_args(argv)
+
+    try:
+        with SyncPipedreamClient(environment=args.environment, timeout=args.timeout) as client:
+            result: Any
+            if args.command == "check":  # a token, and a call that needs the project
+                client.get_project_info()
+                result = {"ok": True, "project_id": client.project_id, "environment": client.environment}
+            elif args.command == "apps":
+                result = client.get_apps(q=args.q, limit=args.limit)
+            elif args.command == "app":
+                result = client.get_app(args.app_id_or_slug)
+            elif args.command == "accounts":
+                result = client.get_accounts(external_user_id=args.external_user_id, app_filter=args.app,
+                                             limit=args.limit)
+            elif args.command == "components":
+                result = client.get_components(args.component_type, app_filter=args.app, search_query=args.q,
+                                               limit=args.limit)
+            elif args.command == "connect-token":
+                result = client.create_connect_token(args.external_user_id)
+            elif args.command == "run-action":
+                result = client.run_action(args.action_key, args.external_user_id, args.configured_props)
+            elif args.command == "invoke-workflow":
+                if args.external_user_id:
+                    result = client.invoke_workflow_for_external_user(
+                        args.url_or_endpoint_id, args.external_user_id, method=args.method, json_data=args.body)
+                else:
+                    result = client.invoke_workflow(args.url_or_endpoint_id, method=args.method,
+                                                    json_data=args.body, auth_type=args.auth)
+            else:
+                if not isinstance(args.arguments, dict):
+                    raise ValueError("arguments must be a JSON object of keyword arguments")
+                result = getattr(client, args.method)(**args.arguments)
+    except PipedreamApiError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 1
+    except (ValueError, TypeError) as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    if isinstance(result, bytes):
+        sys.stdout.buffer.write(result)
+    else:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -76,3 +76,72 @@ def test_a_vendored_copy_runs_as_a_script(altan_env, tmp_path):
     result = run(["-I", "altan.py", "connections"], altan_env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["data"]
+
+
+# -- python -m pipedream -------------------------------------------------------------------
+
+PIPEDREAM_COMMANDS = ["check", "apps", "app", "accounts", "components", "connect-token", "run-action",
+                      "invoke-workflow", "call"]
+
+
+@pytest.fixture
+def pipedream_env(pipedream_replica):
+    return {"PIPEDREAM_CLIENT_ID": pipedream_replica.client_id,
+            "PIPEDREAM_CLIENT_SECRET": pipedream_replica.client_secret,
+            "PIPEDREAM_PROJECT_ID": pipedream_replica.project_id,
+            "PIPEDREAM_PROJECT_ENVIRONMENT": "development",
+            "PIPEDREAM_BASE_URL": pipedream_replica.base_url,
+            "PIPEDREAM_WORKFLOW_DOMAIN": "127.0.0.1"}
+
+
+def test_pipedream_help_lists_every_command_and_method():
+    result = run(["-m", "pipedream", "--help"], {})
+    assert result.returncode == 0
+    for command in PIPEDREAM_COMMANDS:
+        assert command in result.stdout
+    for method in ("get_deployed_triggers", "create_oauth_app", "download_file"):
+        assert method in result.stdout
+
+
+def test_pipedream_check_lists_and_runs(pipedream_env, pipedream_replica):
+    check = run(["-m", "pipedream", "check"], pipedream_env)
+    assert check.returncode == 0, check.stderr
+    assert json.loads(check.stdout)["ok"] is True
+    apps = run(["-m", "pipedream", "apps", "--q", "slack", "--limit", "2"], pipedream_env)
+    assert apps.returncode == 0 and json.loads(apps.stdout)["data"][0]["name_slug"] == "slack"
+    components = run(["-m", "pipedream", "components", "actions", "--app", "slack"], pipedream_env)
+    assert components.returncode == 0
+    assert all(c["key"].startswith("slack-") for c in json.loads(components.stdout)["data"])
+    accounts = run(["-m", "pipedream", "accounts", "--external-user-id", "user-1"], pipedream_env)
+    assert accounts.returncode == 0 and json.loads(accounts.stdout)["data"]
+    ran = run(["-m", "pipedream", "run-action", "slack-send-message", "user-1", "-"], pipedream_env,
+              stdin=json.dumps({"text": "hi"}))
+    assert ran.returncode == 0, ran.stderr
+    assert "ret" in json.loads(ran.stdout)
+    assert pipedream_replica.client_secret not in check.stderr + check.stdout
+
+
+def test_pipedream_invokes_a_workflow_and_calls_any_method(pipedream_env, pipedream_replica):
+    url = pipedream_replica.workflow_url("cli")
+    invoked = run(["-m", "pipedream", "invoke-workflow", url, '{"a": 1}', "--external-user-id", "user-1"],
+                  pipedream_env)
+    assert invoked.returncode == 0, invoked.stderr
+    called = run(["-m", "pipedream", "call", "get_deployed_triggers", '{"external_user_id": "user-1"}'],
+                 pipedream_env)
+    assert called.returncode == 0, called.stderr
+    assert "data" in json.loads(called.stdout)
+
+
+def test_pipedream_errors_and_usage(pipedream_env):
+    missing = run(["-m", "pipedream", "app", "no-such-app"], pipedream_env)
+    assert missing.returncode == 1 and "HTTP 404" in missing.stderr and missing.stdout == ""
+    bad_kwargs = run(["-m", "pipedream", "call", "get_app", '{"nope": 1}'], pipedream_env)
+    assert bad_kwargs.returncode == 2 and "nope" in bad_kwargs.stderr
+    no_credentials = run(["-m", "pipedream", "apps"], {})
+    assert no_credentials.returncode == 2 and "PIPEDREAM_CLIENT_ID" in no_credentials.stderr
+
+
+def test_a_vendored_pipedream_copy_runs_as_a_script(pipedream_env, tmp_path):
+    shutil.copy(ROOT / "pipedream.py", tmp_path)
+    result = run(["-I", "pipedream.py", "check"], pipedream_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
