@@ -63,3 +63,18 @@ def test_the_setup_block_is_what_ci_runs():
                         'python -m pip install -e ".[dev]" && python -m pytest']
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert 'for tag in "the main job" "the tests"' in ci  # .ci/run runs both lines as README.md spells them
+
+
+def test_readme_command_line_examples_run(replica_env):
+    """The command-line block, with its ``export`` lines replaced by the replicas' settings and
+    the workflow endpoint id pointed at the replica's workflow endpoint."""
+    block = next(code for language, code in BLOCKS if language == "bash" and "python -m pipedream" in code)
+    env = dict(replica_env, ALTAN_API_KEY="your-api-key", PIPEDREAM_PROJECT_ENVIRONMENT="development",
+               PIPEDREAM_WORKFLOW_DOMAIN="127.0.0.1")
+    workflow_url = env["PIPEDREAM_BASE_URL"] + "/wf/readme"
+    commands = [line.split("   #")[0] for line in block.splitlines() if line.startswith("python -m ")]
+    assert len(commands) >= 9
+    for command in commands:
+        result = subprocess.run(command.replace("en123abc", workflow_url).replace("python ", sys.executable + " ", 1),
+                                shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, "%s\n%s" % (command, result.stderr)
