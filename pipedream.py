@@ -92,6 +92,108 @@ AUTH_TYPES = ("none", "oauth", "static_bearer_token")
 
 JSON = Any  # a value decoded from JSON: dict, list, str, int, float, bool or None
 
+if TYPE_CHECKING:  # pragma: no cover - response shapes for editors and type checkers, no run-time cost
+    from typing import TypedDict
+
+    class PageInfo(TypedDict, total=False):
+        count: int
+        total_count: int
+        start_cursor: Optional[str]
+        end_cursor: Optional[str]
+
+    class App(TypedDict, total=False):
+        id: Optional[str]
+        name_slug: str
+        name: str
+        auth_type: str  # "oauth", "keys" or "none"
+        description: str
+        img_src: str
+        custom_fields_json: str
+        categories: List[str]
+        featured_weight: float
+        scope_profiles: List[Dict[str, Any]]
+        oauth_app_id: Optional[str]
+
+    class AppList(TypedDict, total=False):
+        data: List[App]
+        page_info: PageInfo
+
+    class AppResponse(TypedDict, total=False):
+        data: App
+
+    class ConnectToken(TypedDict, total=False):
+        token: str
+        expires_at: str
+        connect_link_url: str
+
+    class Account(TypedDict, total=False):
+        id: str
+        name: Optional[str]
+        external_id: str
+        healthy: bool
+        dead: Optional[bool]
+        app: App
+        created_at: str
+        updated_at: str
+        authorized_scopes: List[str]
+        credentials: Dict[str, Any]
+        expires_at: Optional[str]
+        error: Optional[str]
+        last_refreshed_at: Optional[str]
+        next_refresh_at: Optional[str]
+
+    class AccountList(TypedDict, total=False):
+        data: List[Account]
+        page_info: PageInfo
+
+    class Component(TypedDict, total=False):
+        key: str
+        name: str
+        version: str
+        configurable_props: List[Dict[str, Any]]
+        description: str
+        component_type: str
+        stash: str
+        annotations: Dict[str, Any]
+
+    class ComponentList(TypedDict, total=False):
+        data: List[Component]
+        page_info: PageInfo
+
+    class ComponentResponse(TypedDict, total=False):
+        data: Component
+
+    class RunActionResult(TypedDict, total=False):
+        exports: Dict[str, Any]
+        os: List[Dict[str, Any]]
+        ret: Any
+        stash_id: Optional[str]
+
+    class DeployedTrigger(TypedDict, total=False):
+        id: str
+        owner_id: str
+        component_id: str
+        component_key: str
+        configurable_props: List[Dict[str, Any]]
+        configured_props: Dict[str, Any]
+        active: bool
+        created_at: int  # epoch milliseconds
+        updated_at: int
+        name: str
+        name_slug: str
+        emit_on_deploy: bool
+        webhook_signing_key: str
+        endpoint_url: str  # HTTP interfaces
+        interval_seconds: int  # timers
+        cron: Optional[str]
+
+    class DeployedTriggerList(TypedDict, total=False):
+        data: List[DeployedTrigger]
+        page_info: PageInfo
+
+    class DeployedTriggerResponse(TypedDict, total=False):
+        data: DeployedTrigger
+
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -1649,14 +1751,14 @@ class SyncPipedreamClient:
         sort_key: Optional[str] = None,
         sort_direction: Optional[str] = None,
         category_ids: Optional[Sequence[str]] = None,
-    ) -> Dict[str, Any]:
+    ) -> AppList:
         """``GET /v1/connect/apps``: ``{"data": [App], "page_info": {...}}``."""
         query = dict(q=q, has_actions=has_actions, has_components=has_components, has_triggers=has_triggers,
                      limit=limit, after=after, before=before, sort_key=sort_key, sort_direction=sort_direction,
                      category_ids=_string_list("category_ids", category_ids))
         return self._call("get_apps", query=query)  # type: ignore[no-any-return]
 
-    def get_app(self, app_id_or_slug: str) -> Dict[str, Any]:
+    def get_app(self, app_id_or_slug: str) -> AppResponse:
         """``GET /v1/connect/apps/{app_id}``: ``{"data": App}``."""
         return self._call("get_app", app_id_or_slug)  # type: ignore[no-any-return]
 
@@ -1770,7 +1872,7 @@ class SyncPipedreamClient:
         allow_progressive_scopes: Optional[bool] = None,
         app_id: Optional[str] = None,
         oauth_app_id: Optional[str] = None,
-    ) -> Dict[str, Any]:
+    ) -> ConnectToken:
         """``POST /v1/connect/{project_id}/tokens``: ``{"token", "expires_at", "connect_link_url"}``."""
         body = _compact(
             external_user_id=_required("external_user_id", external_user_id),
@@ -1806,7 +1908,7 @@ class SyncPipedreamClient:
         limit: Optional[int] = None,
         after: Optional[str] = None,
         before: Optional[str] = None,
-    ) -> Dict[str, Any]:
+    ) -> AccountList:
         """``GET /v1/connect/{project_id}/accounts``: ``{"data": [Account], "page_info": {...}}``.
         ``app_filter`` (an app id or slug) is sent as ``app``."""
         query = dict(external_user_id=external_user_id, oauth_app_id=oauth_app_id, after=after, before=before,
@@ -1843,7 +1945,7 @@ class SyncPipedreamClient:
 
     def get_account_by_id(
         self, account_id: str, external_user_id: Optional[str] = None, include_credentials: bool = False
-    ) -> Dict[str, Any]:
+    ) -> Account:
         """``GET /v1/connect/{project_id}/accounts/{account_id}``: the Account.
         ``external_user_id`` is accepted for the seed's signature; the API does not take it."""
         query = dict(include_credentials=_flag(include_credentials))
@@ -1876,7 +1978,7 @@ class SyncPipedreamClient:
         *,
         registry: Optional[str] = None,
         type_filter: Optional[str] = None,
-    ) -> Dict[str, Any]:
+    ) -> ComponentList:
         """``GET /v1/connect/{project_id}/{components|actions|triggers}``:
         ``{"data": [Component], "page_info": {...}}``. ``app_filter`` is sent as ``app``,
         ``search_query`` as ``q``, ``type_filter`` (``"action"`` or ``"trigger"``, for
@@ -1888,7 +1990,7 @@ class SyncPipedreamClient:
         return self._call("get_components", _component_path(component_type), query=query)  # type: ignore[no-any-return]
 
     def get_component(self, component_type: str, component_key: str, *,
-                      version: Optional[str] = None) -> Dict[str, Any]:
+                      version: Optional[str] = None) -> ComponentResponse:
         """``GET /v1/connect/{project_id}/{components|actions|triggers}/{key}``: ``{"data": Component}``."""
         return self._call("get_component", _component_path(component_type), component_key,  # type: ignore[no-any-return]
                           query=dict(version=version))
@@ -1953,7 +2055,7 @@ class SyncPipedreamClient:
         *,
         version: Optional[str] = None,
         stash_id: Union[str, bool, None] = None,
-    ) -> Dict[str, Any]:
+    ) -> RunActionResult:
         """``POST /v1/connect/{project_id}/actions/run``: ``{"exports", "os", "ret", "stash_id"}``.
         Never sent twice by a retry."""
         body = _compact(
@@ -2013,7 +2115,7 @@ class SyncPipedreamClient:
         workflow_id: Optional[str] = None,
         emit_on_deploy: Optional[bool] = None,
         version: Optional[str] = None,
-    ) -> Dict[str, Any]:
+    ) -> DeployedTriggerResponse:
         """``POST /v1/connect/{project_id}/triggers/deploy``: ``{"data": DeployedComponent}``.
         ``webhookUrl``/``webhook_url`` and ``workflowId``/``workflow_id`` go on the wire as
         ``webhook_url`` and ``workflow_id``. Never sent twice by a retry."""
@@ -2037,13 +2139,13 @@ class SyncPipedreamClient:
         before: Optional[str] = None,
         *,
         emitter_type: Optional[str] = None,
-    ) -> Dict[str, Any]:
+    ) -> DeployedTriggerList:
         """``GET /v1/connect/{project_id}/deployed-triggers``: ``{"data": [Emitter], "page_info"}``."""
         query = dict(after=after, before=before, limit=limit,
                      external_user_id=_required("external_user_id", external_user_id), emitter_type=emitter_type)
         return self._call("get_deployed_triggers", query=query)  # type: ignore[no-any-return]
 
-    def get_deployed_trigger(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
+    def get_deployed_trigger(self, deployed_component_id: str, external_user_id: str) -> DeployedTriggerResponse:
         """``GET .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
         query = dict(external_user_id=_required("external_user_id", external_user_id))
         return self._call("get_deployed_trigger", deployed_component_id, query=query)  # type: ignore[no-any-return]
@@ -2065,7 +2167,7 @@ class SyncPipedreamClient:
         *,
         configured_props: Optional[Mapping[str, Any]] = None,
         emit_on_deploy: Optional[bool] = None,
-    ) -> Dict[str, Any]:
+    ) -> DeployedTriggerResponse:
         """``PUT .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
         query = dict(external_user_id=_required("external_user_id", external_user_id))
         body = _compact(active=active, configured_props=configured_props, name=name, emit_on_deploy=emit_on_deploy)
