@@ -375,6 +375,17 @@ def _strip_userinfo(url: str) -> str:
     return url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1) if "@" in parts.netloc else url
 
 
+def _close_idle(idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]],
+                lock: threading.Lock) -> None:
+    """Close the pooled connections in ``idle`` (emptied in place: the dict is shared with a
+    finalizer)."""
+    with lock:
+        connections = [conn for stack in idle.values() for conn, _ in stack]
+        idle.clear()
+    for conn in connections:
+        conn.close()
+
+
 def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
     """True if an idle pooled connection is unusable: closed, or readable (EOF, or bytes the
     server sent unasked), which means the server has closed or is closing it."""
@@ -425,6 +436,11 @@ class _Transport:
         self._proxies: Dict[Tuple[str, str, int], Optional[_Proxy]] = {}
         self._idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]] = {}
         self._lock = threading.Lock()
+        # A client dropped without close(): its idle connections are closed when it is
+        # collected (or at exit), not left to the sockets' finalizers (ResourceWarning).
+        import weakref
+
+        weakref.finalize(self, _close_idle, self._idle, self._lock)
         self._secrets: List[str] = []
         self.closed = False
 
@@ -524,10 +540,7 @@ class _Transport:
         """Close idle connections now; connections in use close when their call ends."""
         with self._lock:
             self.closed = True
-            idle, self._idle = self._idle, {}
-        for stack in idle.values():
-            for conn, _ in stack:
-                conn.close()
+        _close_idle(self._idle, self._lock)
 
     # -- one attempt -------------------------------------------------------------------------
 

@@ -385,10 +385,15 @@ class Server(_Base):
         self.wait_for(lambda: self.count(path, method) >= n, timeout,
                       "%d request(s) %s %s" % (n, method or "", path or ""))
 
-    def close_idle(self, timeout: float = WAIT_TIMEOUT, reset: bool = False) -> int:
+    def close_idle(self, timeout: float = WAIT_TIMEOUT, reset: bool = False, half: bool = False) -> int:
         """Close every keep-alive connection that is waiting for a request, as a server whose
         keep-alive timer fired would (``reset``: with an RST, as a NAT or a crashed load
         balancer does, instead of a FIN); returns how many, once they are closed.
+
+        ``half``: only send the FIN and keep reading, as a far-away server looks to the client
+        until its RST comes back (on loopback a closed socket answers data with an RST at
+        once, which a real link delays): a request sent on such a connection is received,
+        but never answered. Returns without waiting for the connections to close.
 
         It first waits until no connection is busy: a client has its response as soon as the
         last byte is sent, a moment before the server thread goes back to waiting."""
@@ -398,7 +403,12 @@ class Server(_Base):
             idle = [c for c in self.connections if c.state == "idle"]
             for conn in idle:
                 conn.closed_by = "close_idle"
-                if reset and conn.sock is not None:
+                if half and conn.sock is not None:
+                    try:
+                        socket.socket.shutdown(conn.sock, socket.SHUT_WR)
+                    except OSError:
+                        pass
+                elif reset and conn.sock is not None:
                     # SO_LINGER 0: the close() that ends the connection thread sends an RST.
                     # SHUT_RD wakes that thread's read without sending anything itself.
                     conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -408,7 +418,7 @@ class Server(_Base):
                         pass
                 else:
                     _shutdown(conn.sock)
-        for conn in idle:
+        for conn in idle if not half else ():
             if not conn.closed.wait(timeout):
                 raise AssertionError("connection %r did not close" % (conn,))
         return len(idle)
@@ -702,7 +712,8 @@ class OAuthTokens:
                 body = dict(parse_qsl(request.body.decode("latin-1")))
             if not isinstance(body, dict) or (body.get("client_id"), body.get("client_secret")) != (
                     self.client_id, self.client_secret) or body.get("grant_type") != "client_credentials":
-                return Response(401, json={"error": "invalid_client", "error_description": "Client authentication failed"},
+                return Response(401, json={"error": "invalid_client",
+                                           "error_description": "Client authentication failed"},
                                 delay=self.delay, hold=self.hold)
             token = "tok-%d-%s" % (len(self.issued) + 1, secrets.token_hex(12))
             self.issued.append(token)

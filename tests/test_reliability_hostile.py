@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reliability import ALTAN_KEY, PD_CLIENT_ID, PD_PROJECT, PD_SECRET, Api, as_pipedream
-from servers import Response, echo
+from servers import Response
 
 import altan
 import pipedream
@@ -287,7 +287,8 @@ BODIES = st.one_of(
     st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
     st.dictionaries(st.sampled_from(["detail", "error", "error_description", "message", "msg", "success", "data",
-                                     "status", "result"]), JSON_VALUES, max_size=4).map(lambda v: json.dumps(v).encode()),
+                                     "status", "result"]), JSON_VALUES, max_size=4)
+    .map(lambda v: json.dumps(v).encode()),
 )
 CONTENT_TYPES = st.sampled_from(["application/json", "text/plain", "text/html", "application/octet-stream", ""])
 STATUSES = st.sampled_from([200, 201, 202, 204, 400, 403, 404, 409, 422, 500, 502])
@@ -430,11 +431,11 @@ def test_an_iterator_over_a_page_whose_data_is_not_a_list_raises_the_api_error(h
             async def collect() -> List[Any]:
                 return [item async for item in api.client.iter_apps()]
 
-            run: Callable[[], Any] = lambda: asyncio.run(collect())
+            with pytest.raises(pipedream.PipedreamApiError):
+                asyncio.run(collect())
         else:
-            run = lambda: list(api.client.iter_apps())
-        with pytest.raises(pipedream.PipedreamApiError):
-            run()
+            with pytest.raises(pipedream.PipedreamApiError):
+                list(api.client.iter_apps())
     finally:
         api.close()
 

@@ -19,11 +19,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import random
 import threading
 import time
 import warnings
-from typing import Any, Dict, List
+from typing import Any, List
 
 import pytest
 from reliability import FLAVOURS, Api, client_threads, open_fds, read, wait_until, write
@@ -267,16 +266,20 @@ def test_a_client_dropped_without_close_leaks_no_thread_socket_or_warning(make_s
         warnings.simplefilter("always", ResourceWarning)
         api = Api(flavour, server, max_retries=0)
         if api.is_async:
-            async def main() -> None:
-                await asyncio.gather(*(api.client.get_connection("c%d" % i) if module == "altan"
-                                       else api.client.get_app("a%d" % i) for i in range(6)))
-            asyncio.run(main())
+            async def main(client: Any) -> None:
+                await asyncio.gather(*(client.get_connection("c%d" % i) if module == "altan"
+                                       else client.get_app("a%d" % i) for i in range(6)))
+            asyncio.run(main(api.client))
             assert set(client_threads()) - baseline.threads  # worker threads are running
             threads = []
         else:
+            gate = threading.Event()  # three reads in flight at once: three pooled connections
+            server.add(read(module).path, *[Response(200, json={}, hold=gate) for _ in range(3)])
             threads = [threading.Thread(target=api.warm) for _ in range(3)]
             for thread in threads:
                 thread.start()
+            server.wait_requests(3, read(module).path)
+            gate.set()
             for thread in threads:
                 thread.join(10)
         api.op(write(module))

@@ -18,14 +18,18 @@ and every access token issued are searched for in:
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import socket
 import traceback
 from typing import Any, Callable, List
 
 import pytest
-from reliability import ALTAN_KEY, FLAVOURS, P, PD_SECRET, Api, as_pipedream, read, write
+from reliability import ALTAN_KEY, FLAVOURS, P, PD_SECRET, Api, VirtualClock, as_pipedream, read, write
 from servers import Request, Response
+
+import altan
+import pipedream
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +109,8 @@ def drive_altan(api: Api, capture: Capture, other_url: str) -> None:
     op_read, op_write = read("altan"), write("altan")
     api.warm()
     for answer in (echo_json(401), echo_html(500), echo_fastapi, echo_not_json, echo_reason(403), echo_header,
-                   Response(fault="reset"), Response(fault="close"), Response(200, json={"a": "x" * 50}, fault="truncate"),
+                   Response(fault="reset"), Response(fault="close"),
+                   Response(200, json={"a": "x" * 50}, fault="truncate"),
                    lambda request: Response(302, headers={"Location": other_url + "/x?key=" + ALTAN_KEY}),
                    Response(429, json={"detail": "later"}, headers={"Retry-After": "3600"})):
         for op in (op_read, op_write):
@@ -115,13 +120,13 @@ def drive_altan(api: Api, capture: Capture, other_url: str) -> None:
                  method=op_write.http)
     capture.expect_error(api, lambda: api.op(op_write))
     server.route(op_read.path, Response(200, json={}, delay=30), method=op_read.http)
-    capture.expect_error(api, lambda: api.view(timeout=0.2).op(op_read))
+    capture.expect_error(api, lambda: api.view(timeout=0.15).op(op_read))
     server.route("/connection/" + ALTAN_KEY, echo_json(404))  # the key used as an id: it is in the URL
     capture.expect_error(api, lambda: api("get_connection", ALTAN_KEY))
 
 
 def drive_pipedream(api: Api, capture: Capture, other_url: str) -> None:
-    server, tokens = api.server, api.tokens
+    server = api.server
     op_read, op_write = read("pipedream"), write("pipedream")
     # The token request fails, echoing the client secret, in every way.
     for answer in (echo_json(401, "error_description"), echo_html(500), echo_not_json, echo_reason(400),
@@ -130,11 +135,12 @@ def drive_pipedream(api: Api, capture: Capture, other_url: str) -> None:
                    Response(fault="reset"), Response(200, json={}, delay=30)):
         # (a reset on a reused connection is retried at once on a new one: it resets that too)
         server.add("/v1/oauth/token", *[answer] * (2 if getattr(answer, "fault", None) else 1), method="POST")
-        capture.expect_error(api, lambda: api.view(timeout=0.3, max_retries=0).op(op_read))
+        capture.expect_error(api, lambda: api.view(timeout=0.15, max_retries=0).op(op_read))
     assert server.count("/v1/oauth/token") == 9 and server.count(op_read.path) == 0
     api.warm()  # now a token is cached
     for answer in (echo_json(400, "error"), echo_html(500), echo_not_json, echo_reason(403), echo_header,
-                   Response(fault="reset"), Response(fault="close"), Response(200, json={"a": "x" * 50}, fault="truncate"),
+                   Response(fault="reset"), Response(fault="close"),
+                   Response(200, json={"a": "x" * 50}, fault="truncate"),
                    lambda request: Response(302, headers={"Location": other_url + "/x?t=" + credentials_of(request)}),
                    Response(429, json={"error": "later"}, headers={"Retry-After": "3600"})):
         for op in (op_read, op_write):
@@ -151,12 +157,21 @@ def drive_pipedream(api: Api, capture: Capture, other_url: str) -> None:
     server.add("/wf/hook", echo_json(401, "error"))
     capture.expect_error(api, lambda: api("invoke_workflow", server.url + "/wf/hook", auth_type="oauth"))
     server.route(op_read.path, Response(200, json={}, delay=30), method=op_read.http)
-    capture.expect_error(api, lambda: api.view(timeout=0.2).op(op_read))
+    capture.expect_error(api, lambda: api.view(timeout=0.15).op(op_read))
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """Backoff waits are recorded, not slept."""
+    virtual = VirtualClock()
+    monkeypatch.setattr(altan, "time", virtual)
+    monkeypatch.setattr(pipedream, "time", virtual)
+    return virtual
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_no_secret_in_logs_errors_reprs_or_output_on_any_error_path(flavour, make_server, https_server, caplog,
-                                                                    capsys):
+                                                                    capsys, clock):
     caplog.set_level(logging.DEBUG)  # every logger, at DEBUG
     server, other = make_server(), make_server()
     api = Api(flavour, server, max_retries=1, timeout=5)
@@ -171,10 +186,10 @@ def test_no_secret_in_logs_errors_reprs_or_output_on_any_error_path(flavour, mak
         sock.bind(("127.0.0.1", 0))
         for target in (make_server(sock=sock, start=False), https_server):  # refused; a CA we do not trust
             elsewhere = Api(flavour, target, max_retries=0)
-            capture.expect_error(elsewhere, lambda: elsewhere.op(read(api.module_name)))
+            capture.expect_error(elsewhere, functools.partial(elsewhere.op, read(api.module_name)))
             capture.texts += [repr(elsewhere.client)]
             elsewhere.close()
-            capture.expect_error(elsewhere, lambda: elsewhere.op(write(api.module_name)))  # closed
+            capture.expect_error(elsewhere, functools.partial(elsewhere.op, write(api.module_name)))  # closed
         capture.texts += [repr(api.client), repr(api.client.with_options(timeout=1)),
                           repr(getattr(api.client, "sync", api.client)), repr(getattr(api.client, "_client", ""))]
     finally:
