@@ -652,7 +652,7 @@ class _Transport:
                 raise
             delivered = True
         missing = getattr(response, "length", None) if streaming else None
-        if missing:  # read(amount) returns b"" at a premature end instead of raising IncompleteRead
+        if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
             conn.close()
             raise _Failure("connection closed %d bytes before the end of the body" % missing,
                            http.client.IncompleteRead(b"", missing), sent=True, before_response=False,
@@ -680,9 +680,12 @@ class _Transport:
         sensitive: bool = False,
         error_class: Optional[Callable[[str], Exception]] = None,
         sink: Optional[Callable[[bytes], None]] = None,
+        deadline: Optional[float] = None,
     ) -> _Response:
         """Send one logical request: redirects on the same host are followed with the same
-        method and body, and retries happen within ``timeout`` seconds in all.
+        method and body, and retries happen within ``timeout`` seconds in all, or by
+        ``deadline`` (a ``time.monotonic()`` value) when the request is one step of a call
+        that started earlier; errors still name ``timeout``.
 
         ``idempotent`` (default: by method) allows retries after the server may have got the
         request; otherwise only 429, 503 with a retry hint, and failures before the request
@@ -692,7 +695,7 @@ class _Transport:
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         started = time.monotonic()
-        deadline = started + timeout
+        deadline = min(started + timeout, deadline) if deadline is not None else started + timeout
         headers = dict(headers)
         for name, value in headers.items():
             _check_header(name, value)
@@ -938,7 +941,7 @@ class _AsyncRunner:
         self._lock = threading.Lock()
         self.closed = False
 
-    async def run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # "/": any keyword may pass
         import asyncio
 
         if self.closed:

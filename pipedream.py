@@ -746,7 +746,7 @@ class _Transport:
                 raise
             delivered = True
         missing = getattr(response, "length", None) if streaming else None
-        if missing:  # read(amount) returns b"" at a premature end instead of raising IncompleteRead
+        if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
             conn.close()
             raise _Failure("connection closed %d bytes before the end of the body" % missing,
                            http.client.IncompleteRead(b"", missing), sent=True, before_response=False,
@@ -774,9 +774,12 @@ class _Transport:
         sensitive: bool = False,
         error_class: Optional[Callable[[str], Exception]] = None,
         sink: Optional[Callable[[bytes], None]] = None,
+        deadline: Optional[float] = None,
     ) -> _Response:
         """Send one logical request: redirects on the same host are followed with the same
-        method and body, and retries happen within ``timeout`` seconds in all.
+        method and body, and retries happen within ``timeout`` seconds in all, or by
+        ``deadline`` (a ``time.monotonic()`` value) when the request is one step of a call
+        that started earlier; errors still name ``timeout``.
 
         ``idempotent`` (default: by method) allows retries after the server may have got the
         request; otherwise only 429, 503 with a retry hint, and failures before the request
@@ -786,7 +789,7 @@ class _Transport:
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         started = time.monotonic()
-        deadline = started + timeout
+        deadline = min(started + timeout, deadline) if deadline is not None else started + timeout
         headers = dict(headers)
         for name, value in headers.items():
             _check_header(name, value)
@@ -1032,7 +1035,7 @@ class _AsyncRunner:
         self._lock = threading.Lock()
         self.closed = False
 
-    async def run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # "/": any keyword may pass
         import asyncio
 
         if self.closed:
@@ -1071,12 +1074,20 @@ class _AsyncRunner:
 _TOKEN_MARGIN = 120.0  # refresh two minutes before expiry, as the official SDK does
 
 
+def _copy_error(error: PipedreamApiError) -> PipedreamApiError:
+    """The same error for another caller: an exception object raised in several threads at
+    once would have its traceback rewritten by each."""
+    copy = type(error)(*error.args)
+    copy.__dict__.update(error.__dict__)
+    return copy
+
+
 class _TokenProvider:
     """The OAuth client-credentials token, fetched once and shared by all threads.
 
     A lock makes concurrent callers wait for the one request in progress instead of
-    sending their own; a failed request leaves nothing cached, so the next call tries
-    again."""
+    sending their own. Callers that waited for a request that failed share its failure
+    rather than each trying in turn; nothing is cached, so the next call tries again."""
 
     def __init__(self, client_id: str, client_secret: str, static_token: Optional[str] = None) -> None:
         self._client_id = client_id
@@ -1085,34 +1096,57 @@ class _TokenProvider:
         self._expires_at = float("inf") if static_token else 0.0
         self.static = static_token is not None
         self._lock = threading.Lock()
+        self._attempts = 0  # token requests finished, successful or not
+        self._failure: Optional[PipedreamApiError] = None  # how the last one failed
         self.requests = 0  # token requests sent, for tests and diagnostics
 
-    def token(self, client: "SyncPipedreamClient") -> str:
+    def token(self, client: "SyncPipedreamClient", deadline: float) -> str:
         token = self._token
         if token is not None and time.monotonic() < self._expires_at:
             return token
-        with self._lock:
+        attempts_seen = self._attempts
+        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise PipedreamAuthError("get OAuth token failed: timed out waiting for the token request in progress")
+        try:
             if self._token is not None and time.monotonic() < self._expires_at:
                 return self._token
+            if self._attempts != attempts_seen and self._failure is not None:
+                raise _copy_error(self._failure)  # the request this call waited for failed
             self._token = None
             self.requests += 1
-            started = time.monotonic()
-            body = {"client_id": self._client_id, "client_secret": self._client_secret,
-                    "grant_type": "client_credentials"}
-            headers = {k: v for k, v in client._headers.items() if k.lower() != "x-pd-rate-limit"}
-            data = client._request("POST", "/v1/oauth/token", "get OAuth token", body=body, headers=headers,
-                                   auth=False, idempotent=True, sensitive=True, error_class=PipedreamAuthError)
-            token = data.get("access_token") if isinstance(data, dict) else None
-            if not isinstance(token, str) or not token:
-                raise PipedreamAuthError("get OAuth token failed: the response has no access_token")
-            client._transport.add_secret(token)
-            expires_in = data.get("expires_in")
-            lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
-            # Short-lived tokens keep half their life as margin rather than expiring at once.
-            margin = _TOKEN_MARGIN if lifetime > 2 * _TOKEN_MARGIN else lifetime / 2
-            self._expires_at = started + lifetime - margin
-            self._token = token
+            try:
+                token = self._fetch(client, deadline)
+            except PipedreamApiError as error:
+                self._failure = error
+                raise
+            finally:
+                self._attempts += 1
+            self._failure = None
             return token
+        finally:
+            self._lock.release()
+
+    def _fetch(self, client: "SyncPipedreamClient", deadline: float) -> str:
+        started = time.monotonic()
+        body = {"client_id": self._client_id, "client_secret": self._client_secret, "grant_type": "client_credentials"}
+        headers = {k: v for k, v in client._headers.items() if k.lower() != "x-pd-rate-limit"}
+        data = client._request("POST", "/v1/oauth/token", "get OAuth token", body=body, headers=headers, auth=False,
+                               idempotent=True, sensitive=True, error_class=PipedreamAuthError, deadline=deadline)
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise PipedreamAuthError("get OAuth token failed: the response has no access_token")
+        client._transport.add_secret(token)
+        try:
+            _credential("access_token", token)
+        except ValueError:
+            raise PipedreamAuthError("get OAuth token failed: the access_token cannot be sent in a header") from None
+        expires_in = data.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
+        # Short-lived tokens keep half their life as margin rather than expiring at once.
+        margin = _TOKEN_MARGIN if lifetime > 2 * _TOKEN_MARGIN else lifetime / 2
+        self._expires_at = started + lifetime - margin
+        self._token = token
+        return token
 
     def invalidate(self, token: str) -> bool:
         """Forget ``token`` after the API refused it; False if it cannot be refreshed."""
@@ -1598,11 +1632,15 @@ class SyncPipedreamClient:
         parse: str = "json",
         pipedream_api: bool = True,
         sink: Optional[Callable[[bytes], None]] = None,
+        deadline: Optional[float] = None,
     ) -> JSON:
         """Send one call and return its decoded body: parsed JSON (``None`` when empty),
         or with ``parse="auto"`` JSON, text or bytes by content type. ``pipedream_api`` is
         False where a 401 may come from someone else (an app behind the proxy, a workflow).
-        ``sink`` receives a 2xx body in chunks instead (the call then returns None)."""
+        ``sink`` receives a 2xx body in chunks instead (the call then returns None).
+        The call, its token request and a retry after a 401 all fit in one ``timeout``."""
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         if self._query and auth and pipedream_api:
             query = dict(query or {}, **self._query)
@@ -1617,13 +1655,18 @@ class SyncPipedreamClient:
         for attempt in (1, 2):
             token = None
             if auth:
-                token = self._tokens.token(self)
+                token = self._tokens.token(self, deadline)
                 request_headers["Authorization"] = "Bearer " + token
+            if time.monotonic() >= deadline:
+                timed_out = (error_class or PipedreamApiError)(
+                    "%s failed: timed out after %g s [%s %s]" % (operation, self.timeout, method, url))
+                _describe_error(timed_out, None, None, None, method, url, None, None)
+                raise timed_out
             try:
                 response = self._transport.request(
                     method, url, operation=operation, headers=request_headers, body=raw_body,
                     timeout=self.timeout, max_retries=self.max_retries, idempotent=idempotent,
-                    sensitive=sensitive, error_class=error_class, sink=sink,
+                    sensitive=sensitive, error_class=error_class, sink=sink, deadline=deadline,
                 )
             except PipedreamApiError as error:
                 # Pipedream's 401 means it refused the token before anything ran: get a new
@@ -1638,10 +1681,11 @@ class SyncPipedreamClient:
                 raise auth_error from None
             if self._capture is not None:
                 self._capture.response = response
-            return self._decode(response, operation, parse)
+            return self._decode(response, operation, parse, error_class or PipedreamApiError)
         raise AssertionError("unreachable")
 
-    def _decode(self, response: "_Response", operation: str, parse: str) -> JSON:
+    def _decode(self, response: "_Response", operation: str, parse: str,
+                error_class: Callable[[str], Exception] = PipedreamApiError) -> JSON:
         if response.status == 204 or not response.body.strip():
             return None
         content_type = response.headers.get("content-type", "")
@@ -1651,10 +1695,10 @@ class SyncPipedreamClient:
             return response.body
         try:
             return json.loads(response.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             if parse == "auto":
                 return response.body.decode("utf-8", "replace")
-            error = self._transport.http_error(PipedreamApiError, operation, response)
+            error = self._transport.http_error(error_class, operation, response)
             error.args = ("%s failed: expected JSON, got %s [%s %s]" % (
                 operation, content_type or "a body without a content type", response.method, response.url),)
             raise error from None
@@ -2443,17 +2487,23 @@ def _next_cursor(page: JSON, previous: Optional[str]) -> Optional[str]:
     return cursor if isinstance(cursor, str) and cursor and cursor != previous else None
 
 
-def _page_body(page: Any) -> Any:
-    """A page as returned by a list method: its body (also through ``with_raw_response``)."""
-    return page.data if isinstance(page, RawResponse) else page
+def _page_items(page: Any) -> Tuple[Any, List[Any]]:
+    """A page as returned by a list method (also through ``with_raw_response``): its body and
+    its items. A body whose ``data`` is not a list is an API error, not items to iterate."""
+    body = page.data if isinstance(page, RawResponse) else page
+    items = body.get("data") if isinstance(body, dict) else None
+    if items is None:
+        return body, []
+    if not isinstance(items, list):
+        raise PipedreamApiError("list failed: expected a list in the page's data, got %s" % type(items).__name__)
+    return body, items
 
 
 def _paginate(fetch: Callable[..., Any], filters: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
     filters = dict(filters)
     while True:
-        page = _page_body(fetch(**filters))
-        for item in page.get("data") or () if isinstance(page, dict) else ():
-            yield item
+        page, items = _page_items(fetch(**filters))
+        yield from items
         cursor = _next_cursor(page, filters.get("after"))
         if cursor is None:
             return
@@ -2464,8 +2514,8 @@ def _paginate(fetch: Callable[..., Any], filters: Dict[str, Any]) -> Iterator[Di
 # The async client
 # ---------------------------------------------------------------------------------------------
 
-if TYPE_CHECKING:  # pragma: no cover
-    from typing import Concatenate, Coroutine, ParamSpec, TypeVar
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only (mypy targets 3.10); never imported at run time
+    from typing import Concatenate, Coroutine, ParamSpec, TypeVar  # novm
 
     _P = ParamSpec("_P")
     _R = TypeVar("_R")
@@ -2587,8 +2637,8 @@ class PipedreamClient:
     async def _iterate(self, method_name: str, /, *args: Any, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         fetch = getattr(self.sync, method_name)
         while True:
-            page = _page_body(await self._runner.run(fetch, *args, **filters))
-            for item in page.get("data") or () if isinstance(page, dict) else ():
+            page, items = _page_items(await self._runner.run(fetch, *args, **filters))
+            for item in items:
                 yield item
             cursor = _next_cursor(page, filters.get("after"))
             if cursor is None:

@@ -64,30 +64,50 @@ def rewrite_origin(replica_url: str) -> Callable[[Any], Any]:
     return rewrite
 
 
-def scrub_response(replica_url: Optional[str],
-                   tokens: Callable[[], List[str]]) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+# Secrets a client sends, and their placeholders: a server may echo them back in a response.
+SENT_SECRETS = {pv.TEST_CLIENT_SECRET: pv.SECRET_PLACEHOLDER, pv.INVALID_CLIENT_SECRET: pv.INVALID_SECRET_PLACEHOLDER,
+                pv.OAUTH_APP_SECRET: pv.OAUTH_APP_SECRET_PLACEHOLDER}
+
+
+def scrub_response(replica_url: Optional[str], tokens: Callable[[], List[str]],
+                   secrets: Optional[Dict[str, str]] = None) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
     """A ``before_record_response``: no access token (issued ones become the placeholder), no
-    volatile header, the replica's host shown as the workflow host, Content-Length kept right."""
+    client secret echoed by a server (in the body, a header or the reason phrase), no volatile
+    header, the replica's host shown as the workflow host, Content-Length kept right."""
     user_agent = _user_agent()
     tokens_seen: "set[str]" = set()
+    secret_placeholders = dict(SENT_SECRETS, **(secrets or {}))
+
+    def scrub_secrets(text: str) -> str:
+        """Access tokens (issued by the replica, or seen in a token response) and secrets the
+        client sent, wherever a server echoed them."""
+        replacements = dict(secret_placeholders, **{token: pv.ACCESS_TOKEN_PLACEHOLDER
+                                                    for token in set(tokens()) | tokens_seen})
+        replacements[pv.WORKFLOW_STATIC_TOKEN] = pv.STATIC_TOKEN_PLACEHOLDER
+        for secret, placeholder in sorted(replacements.items(), key=lambda item: -len(item[0])):
+            text = text.replace(secret, placeholder)
+        return text
 
     def scrub(response: Dict[str, Any]) -> Dict[str, Any]:
-        headers = {k: v for k, v in response["headers"].items() if k.lower() not in pv.VOLATILE_RESPONSE_HEADERS}
         body = response["body"]["string"]
+        data = None
         if body:
             try:
                 data = json.loads(body)
             except ValueError:
-                data = None
+                pass
             if isinstance(data, dict) and isinstance(data.get("access_token"), str):  # the token response
                 tokens_seen.add(data["access_token"])
+        headers = {k: [scrub_secrets(x) if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
+                   for k, v in response["headers"].items() if k.lower() not in pv.VOLATILE_RESPONSE_HEADERS}
+        status = response.get("status")
+        if isinstance(status, dict) and isinstance(status.get("message"), str):
+            response = dict(response, status=dict(status, message=scrub_secrets(status["message"])))
+        if body:
             text = body.decode("utf-8")
             if _scrub_credentials(data):  # accounts fetched with include_credentials=true
                 text = json.dumps(data)  # the replica's own formatting, so recordings stay stable
-            for token in sorted(set(tokens()) | tokens_seen, key=len, reverse=True):
-                text = text.replace(token, pv.ACCESS_TOKEN_PLACEHOLDER)
-            text = text.replace(pv.WORKFLOW_STATIC_TOKEN, pv.STATIC_TOKEN_PLACEHOLDER)
-            text = text.replace(user_agent, pv.USER_AGENT_PLACEHOLDER)
+            text = scrub_secrets(text).replace(user_agent, pv.USER_AGENT_PLACEHOLDER)
             if replica_url:
                 text = text.replace(replica_url.split("://", 1)[1], pv.WORKFLOW_ORIGIN.split("://", 1)[1])
             body = text.encode("utf-8")
@@ -180,7 +200,9 @@ def record(out_dir: pathlib.Path, scenarios: Dict[str, List[pv.Step]], *, live: 
             config["before_record_request"] = [pv.live_token_scrubber(live["client_secret"]), pv.scrub_request_secrets]
         if replica_url:
             config["before_record_request"] = config["before_record_request"] + [rewrite_origin(replica_url)]
-        config["before_record_response"] = scrub_response(replica_url, functools.partial(_issued_tokens, server))
+        config["before_record_response"] = scrub_response(
+            replica_url, functools.partial(_issued_tokens, server),
+            {live["client_secret"]: pv.SECRET_PLACEHOLDER} if live is not None else None)
         try:
             with recorder.use_cassette(str(path), **config) as cassette, thread_safe_cassette(cassette):
                 # Clients are made inside the cassette (their connections must be vcrpy's) and

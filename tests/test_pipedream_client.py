@@ -933,7 +933,7 @@ def test_headers_that_are_not_a_mapping_are_a_value_error(replica: Any, headers:
 
 def test_the_token_request_does_not_carry_the_rate_limit_token(client: SyncPipedreamClient, replica: Any) -> None:
     limit = client.create_rate_limit(window_size_seconds=60, requests_per_window=100)["token"]
-    client._tokens.invalidate(client._tokens.token(client))  # the next call fetches a token again
+    client._tokens.invalidate(client._tokens.token(client, _time.monotonic() + 10))  # the next call fetches one again
     client.with_options(rate_limit_token=limit).get_project_info()
     token_request, api_request = replica.requests[-2:]
     assert token_request.path == "/v1/oauth/token" and "x-pd-rate-limit" not in token_request.headers

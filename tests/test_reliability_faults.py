@@ -354,11 +354,6 @@ def test_a_token_endpoint_that_hangs_fails_the_call_within_its_timeout(make_api,
     assert http_server.count(read("pipedream").path) == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pipedream.py (outside the shared section): SyncPipedreamClient._request gives the token "
-    "request and each API attempt a full timeout of their own, so a call that needs a token, gets "
-    "a 401 and refreshes can take four timeouts. Fix: one deadline per call in _request, the "
-    "token request and each attempt get what is left of it."))
 def test_a_call_that_needs_a_token_and_a_refresh_stays_within_one_timeout(make_api, http_server):
     # Each step takes most of the timeout: token, a 401, a new token, then a hang. Today the
     # call ends after about four timeouts (2 s); the bound leaves one whole timeout of slack.

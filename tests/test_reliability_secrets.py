@@ -232,13 +232,6 @@ def test_altan_cassettes_recorded_on_error_paths_hold_no_key(make_server, tmp_pa
     assert_no_secret([text] + lines, [ALTAN_KEY])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tests/record_pipedream_cassettes.py (being edited by another engineer): scrub_response "
-    "replaces issued access tokens in recorded bodies but not the client secret, so an error body "
-    "that echoes the token request (a 401 invalid_client that quotes what it got, an HTML page) "
-    "is written to the cassette with the secret. Fix: give scrub_response the secret(s) to scrub "
-    "(record() knows live['client_secret'] / pv.TEST_CLIENT_SECRET) and replace them with "
-    "pv.SECRET_PLACEHOLDER in bodies and headers, as tests/altan_vcr.py now does for the key."))
 def test_pipedream_cassettes_recorded_on_error_paths_hold_no_secret_or_token(make_server, tmp_path):
     import pipedream_vcr as pv
     import record_pipedream_cassettes as recorder

@@ -11,7 +11,7 @@ What it proves:
 * a slow token endpoint is asked once however many calls wait for it;
 * a token request that fails in any way (5xx, reset, closed, 401, not JSON, no token, too
   slow) raises ``PipedreamAuthError`` and leaves the client usable: the next call gets a token;
-* (xfail, fix reported) callers that waited for a token request that failed share its
+* callers that waited for a token request that failed share its
   failure instead of each sending their own token request to a failing endpoint.
 """
 
@@ -168,17 +168,7 @@ TOKEN_FAILURES: Dict[str, Callable[[], Response]] = {
 }
 
 
-NOT_JSON_IS_NOT_AN_AUTH_ERROR = pytest.mark.xfail(strict=True, reason=(
-    "pipedream.py (outside the shared section): a token endpoint answering 2xx with a body that "
-    "is not JSON raises PipedreamApiError, not PipedreamAuthError as README.md promises for "
-    "'the OAuth token could not be obtained': SyncPipedreamClient._decode builds its error with "
-    "PipedreamApiError whatever error_class the call was made with. Fix: pass error_class on to "
-    "_decode (or, in _TokenProvider.token, turn any PipedreamApiError that is not already a "
-    "PipedreamAuthError into one, keeping its attributes)."))
-
-
-@pytest.mark.parametrize("failure", [pytest.param(name, marks=[NOT_JSON_IS_NOT_AN_AUTH_ERROR] if name == "200-not-json"
-                                                  else []) for name in TOKEN_FAILURES])
+@pytest.mark.parametrize("failure", list(TOKEN_FAILURES))
 @pytest.mark.parametrize("flavour", ["pipedream-sync", "pipedream-async"])
 def test_a_failed_token_request_leaves_the_client_usable(http_server, flavour, failure):
     api = Api(flavour, http_server, max_retries=0, timeout=0.5)
@@ -210,14 +200,6 @@ def _threads_in(function_name: str) -> int:
     return count
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pipedream.py (outside the shared section): _TokenProvider.token holds its lock during the "
-    "token request, and each caller that waited on the lock sends its own token request once a "
-    "failed one releases it: N waiting calls hit a failing token endpoint N times, one after the "
-    "other, each for up to a whole timeout. Fix: callers that waited for an attempt share its "
-    "outcome (keep a generation counter and the last failure; a waiter whose generation moved "
-    "on raises that failure instead of fetching), and acquire the lock with their own remaining "
-    "time."))
 def test_calls_waiting_for_a_failing_token_request_share_its_failure(http_server):
     gate = threading.Event()
     api = Api("pipedream-async", http_server, max_retries=0, timeout=5, max_workers=8)
