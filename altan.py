@@ -196,7 +196,9 @@ class _Failure(Exception):
     """A request that got no complete response. ``sent`` is False when the server provably
     did not receive the whole request, so that even a write may be sent again."""
 
-    def __init__(self, reason: str, cause: BaseException, *, sent: bool, before_response: bool, retryable: bool) -> None:
+    def __init__(
+        self, reason: str, cause: BaseException, *, sent: bool, before_response: bool, retryable: bool
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.cause = cause
@@ -236,7 +238,15 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
-    def __init__(self, sock: socket.socket, debuglevel: int = 0, method: Optional[str] = None, url: Optional[str] = None, *, deadline: float) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        debuglevel: int = 0,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        *,
+        deadline: float,
+    ) -> None:
         super().__init__(sock, debuglevel, method, url)
         self.fp.close()  # the plain socket file made by the base class; replaced below
         self.fp = io.BufferedReader(_DeadlineReader(sock, deadline))
@@ -266,8 +276,10 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
                 if nested:
                     return nested
             if isinstance(value, list) and value:
-                parts = [_api_message(item, depth + 1) or (item if isinstance(item, str) else _json_text(item))
-                         for item in value[:10]]
+                parts = [
+                    _api_message(item, depth + 1) or (item if isinstance(item, str) else _json_text(item))
+                    for item in value[:10]
+                ]
                 return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
         return None
     if isinstance(data, str):
@@ -361,7 +373,9 @@ class _Proxy:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url if "://" in url else "http://" + url)
         if parts.scheme != "http" or not parts.hostname:
-            raise ValueError("proxy must be an http:// URL such as http://proxy.example:3128, got %r" % _strip_userinfo(url))
+            raise ValueError(
+                "proxy must be an http:// URL such as http://proxy.example:3128, got %r" % _strip_userinfo(url)
+            )
         self.host = parts.hostname
         self.port = parts.port or 80
         self.headers: Dict[str, str] = {}
@@ -375,8 +389,9 @@ def _strip_userinfo(url: str) -> str:
     return url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1) if "@" in parts.netloc else url
 
 
-def _close_idle(idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]],
-                lock: threading.Lock) -> None:
+def _close_idle(
+    idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]], lock: threading.Lock
+) -> None:
     """Close the pooled connections in ``idle`` (emptied in place: the dict is shared with a
     finalizer)."""
     with lock:
@@ -545,7 +560,13 @@ class _Transport:
     # -- one attempt -------------------------------------------------------------------------
 
     def _send_once(
-        self, method: str, url: str, headers: Dict[str, str], body: Optional[bytes], deadline: float, write: bool,
+        self,
+        method: str,
+        url: str,
+        headers: Dict[str, str],
+        body: Optional[bytes],
+        deadline: float,
+        write: bool,
         sink: Optional[Callable[[bytes], None]] = None,
     ) -> Tuple[int, str, Dict[str, str], bytes]:
         parts = urlsplit(url)
@@ -605,14 +626,20 @@ class _Transport:
             response = conn.getresponse()
         except ssl.SSLCertVerificationError as exc:
             conn.close()
-            raise _Failure("TLS certificate verification failed (%s), not retried; pass ca_bundle= or "
-                           "ssl_context= if the server uses a private CA" % (exc.verify_message or exc), exc,
-                           sent=False, before_response=True, retryable=False)
+            raise _Failure(
+                "TLS certificate verification failed (%s), not retried; pass ca_bundle= or "
+                "ssl_context= if the server uses a private CA" % (exc.verify_message or exc),
+                exc,
+                sent=False,
+                before_response=True,
+                retryable=False,
+            ) from exc
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             # A timeout means the deadline has passed: there is no time left to retry.
-            raise _Failure(_describe(exc), exc, sent=sent, before_response=True,
-                           retryable=not isinstance(exc, socket.timeout))
+            raise _Failure(
+                _describe(exc), exc, sent=sent, before_response=True, retryable=not isinstance(exc, socket.timeout)
+            ) from exc
         except BaseException:
             conn.close()  # anything else (an interrupt...): the connection is in an unknown state
             raise
@@ -633,8 +660,13 @@ class _Transport:
                 # not when the traceback that references it is freed.
                 response.close()
                 conn.close()
-                raise _Failure(_describe(exc, "while reading the response body"), exc, sent=True,
-                               before_response=False, retryable=not isinstance(exc, socket.timeout) and not delivered)
+                raise _Failure(
+                    _describe(exc, "while reading the response body"),
+                    exc,
+                    sent=True,
+                    before_response=False,
+                    retryable=not isinstance(exc, socket.timeout) and not delivered,
+                ) from exc
             except BaseException:
                 response.close()
                 conn.close()
@@ -654,9 +686,13 @@ class _Transport:
         missing = getattr(response, "length", None) if streaming else None
         if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
             conn.close()
-            raise _Failure("connection closed %d bytes before the end of the body" % missing,
-                           http.client.IncompleteRead(b"", missing), sent=True, before_response=False,
-                           retryable=not delivered)
+            raise _Failure(
+                "connection closed %d bytes before the end of the body" % missing,
+                http.client.IncompleteRead(b"", missing),
+                sent=True,
+                before_response=False,
+                retryable=not delivered,
+            )
         payload = b"".join(chunks)
         if getattr(response, "will_close", False):  # vcrpy's replayed responses lack the attribute
             conn.close()
@@ -713,17 +749,30 @@ class _Transport:
                 may_retry = failure.retryable and (idempotent or not failure.sent)
                 wait = self._backoff(attempt)
                 if log is not None:  # a URL can hold a secret too (a token in a query or path)
-                    log.debug("%s %s failed: %s (attempt %d, %.1f ms)", method, self.redact(url),
-                              self.redact(failure.reason), attempt, (time.monotonic() - attempt_started) * 1000)
+                    log.debug(
+                        "%s %s failed: %s (attempt %d, %.1f ms)",
+                        method,
+                        self.redact(url),
+                        self.redact(failure.reason),
+                        attempt,
+                        (time.monotonic() - attempt_started) * 1000,
+                    )
                 if may_retry and attempt <= max_retries and time.monotonic() + wait < deadline:
                     time.sleep(wait)
                     continue
-                raise self._failure_error(error_class, operation, method, url, failure, timeout, attempt,
-                                          idempotent) from failure.cause
+                raise self._failure_error(
+                    error_class, operation, method, url, failure, timeout, attempt, idempotent
+                ) from failure.cause
             response = _Response(status, reason, response_headers, payload, method, url, attempt)
             if log is not None:
-                log.debug("%s %s -> %d (attempt %d, %.1f ms)", method, self.redact(url), status, attempt,
-                          (time.monotonic() - attempt_started) * 1000)
+                log.debug(
+                    "%s %s -> %d (attempt %d, %.1f ms)",
+                    method,
+                    self.redact(url),
+                    status,
+                    attempt,
+                    (time.monotonic() - attempt_started) * 1000,
+                )
             if status in _REDIRECT_STATUSES and "location" in response_headers:
                 url = self._redirect_target(error_class, operation, response, redirects, not idempotent)
                 redirects += 1
@@ -748,12 +797,20 @@ class _Transport:
         delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
         return delay * (0.5 + random.random() / 2)  # jitter, so that many clients do not retry in step
 
-    def _redirect_target(self, error_class: Callable[[str], Exception], operation: str, response: _Response,
-                         redirects: int, write: bool = False) -> str:
+    def _redirect_target(
+        self,
+        error_class: Callable[[str], Exception],
+        operation: str,
+        response: _Response,
+        redirects: int,
+        write: bool = False,
+    ) -> str:
         target = urljoin(response.url, response.headers["location"])
         old, new = urlsplit(response.url), urlsplit(target)
         same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
-            new.hostname, new.port or (443 if new.scheme == "https" else 80))
+            new.hostname,
+            new.port or (443 if new.scheme == "https" else 80),
+        )
         upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
         if redirects >= _MAX_REDIRECTS:
             why = "more than %d redirects" % _MAX_REDIRECTS
@@ -772,7 +829,9 @@ class _Transport:
         error.args = (self.redact("%s failed: %s [%s %s]" % (operation, why, response.method, response.url)),)
         raise error
 
-    def http_error(self, error_class: Callable[[str], Exception], operation: str, response: _Response, sensitive: bool = False) -> Exception:
+    def http_error(
+        self, error_class: Callable[[str], Exception], operation: str, response: _Response, sensitive: bool = False
+    ) -> Exception:
         data = response.data()
         detail = _api_message(data) if not (sensitive and isinstance(data, str)) else None
         text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
@@ -783,12 +842,29 @@ class _Transport:
             text += ", request id " + response.request_id
         text += "]"
         error = error_class(self.redact(text))
-        _describe_error(error, response.status, data, detail and self.redact(detail), response.method,
-                        response.url, response.request_id, response.headers)
+        _describe_error(
+            error,
+            response.status,
+            data,
+            detail and self.redact(detail),
+            response.method,
+            response.url,
+            response.request_id,
+            response.headers,
+        )
         return error
 
-    def _failure_error(self, error_class: Callable[[str], Exception], operation: str, method: str, url: str,
-                       failure: _Failure, timeout: float, attempts: int, idempotent: bool) -> Exception:
+    def _failure_error(
+        self,
+        error_class: Callable[[str], Exception],
+        operation: str,
+        method: str,
+        url: str,
+        failure: _Failure,
+        timeout: float,
+        attempts: int,
+        idempotent: bool,
+    ) -> Exception:
         if isinstance(failure.cause, socket.timeout):
             reason = "timed out after %g s" % timeout
         else:
@@ -816,8 +892,16 @@ def _describe(exc: BaseException, where: str = "") -> str:
     return text + (" " + where if where else "")
 
 
-def _describe_error(error: Exception, status: Optional[int], data: JSON, detail: Optional[str], method: str, url: str,
-                    request_id: Optional[str], headers: Optional[Dict[str, str]]) -> None:
+def _describe_error(
+    error: Exception,
+    status: Optional[int],
+    data: JSON,
+    detail: Optional[str],
+    method: str,
+    url: str,
+    request_id: Optional[str],
+    headers: Optional[Dict[str, str]],
+) -> None:
     error.status_code = status  # type: ignore[attr-defined]
     error.response_data = data  # type: ignore[attr-defined]
     error.detail = detail  # type: ignore[attr-defined]
@@ -951,7 +1035,9 @@ class _AsyncRunner:
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._prefix)
-        future = asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(function, *args, **kwargs))
+        future = asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(function, *args, **kwargs)
+        )
         self._in_flight.add(future)
         future.add_done_callback(self._in_flight.discard)
         return await future
@@ -1009,13 +1095,19 @@ class AltanActionsClient:
         headers: Optional[Mapping[str, str]] = None,
         logger: Optional["logging.Logger"] = None,
     ) -> None:
-        api_key = _credential("api_key (or ALTAN_API_KEY)", api_key if api_key is not None else os.environ.get("ALTAN_API_KEY"))
+        api_key = _credential(
+            "api_key (or ALTAN_API_KEY)", api_key if api_key is not None else os.environ.get("ALTAN_API_KEY")
+        )
         self.base_url = _check_base_url(base_url or os.environ.get("ALTAN_BASE_URL") or DEFAULT_BASE_URL)
         self.timeout = _check_timeout(timeout)
         self.max_retries = _check_retries(max_retries)
         self._transport = _Transport(
-            error_class=AltanActionError, logger_name="altan", logger=logger,
-            ssl_context=ssl_context, ca_bundle=ca_bundle, proxy=proxy,
+            error_class=AltanActionError,
+            logger_name="altan",
+            logger=logger,
+            ssl_context=ssl_context,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
         )
         self._transport.add_secret(api_key)
         defaults = {
@@ -1051,7 +1143,7 @@ class AltanActionsClient:
     ) -> "AltanActionsClient":
         """A view of this client with other defaults, sharing its connections::
 
-            client.with_options(timeout=5, max_retries=0).list_connections()
+        client.with_options(timeout=5, max_retries=0).list_connections()
         """
         view = object.__new__(AltanActionsClient)
         view.__dict__.update(self.__dict__)
@@ -1066,15 +1158,22 @@ class AltanActionsClient:
 
     # -- the one request function ------------------------------------------------------------
 
-    def _call(self, method: str, path: str, operation: str, *, body: JSON = None, timeout: Optional[float] = None) -> JSON:
+    def _call(
+        self, method: str, path: str, operation: str, *, body: JSON = None, timeout: Optional[float] = None
+    ) -> JSON:
         headers = self._headers
         payload = None
         if body is not None:
             payload = _encode_json("payload", body)
             headers = dict(headers, **{"Content-Type": "application/json"})
         response = self._transport.request(
-            method, self.base_url + path, operation=operation, headers=headers, body=payload,
-            timeout=_check_timeout(timeout) if timeout is not None else self.timeout, max_retries=self.max_retries,
+            method,
+            self.base_url + path,
+            operation=operation,
+            headers=headers,
+            body=payload,
+            timeout=_check_timeout(timeout) if timeout is not None else self.timeout,
+            max_retries=self.max_retries,
         )
         if not response.body.strip():
             return {}
@@ -1083,9 +1182,16 @@ class AltanActionsClient:
         except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             error = self._transport.http_error(AltanActionError, operation, response)
             snippet = getattr(error, "detail", None)
-            error.args = ("%s failed: expected JSON, got %s%s [%s %s]" % (
-                operation, response.headers.get("content-type", "a body"),
-                ": " + snippet if snippet else "", method, response.url),)
+            error.args = (
+                "%s failed: expected JSON, got %s%s [%s %s]"
+                % (
+                    operation,
+                    response.headers.get("content-type", "a body"),
+                    ": " + snippet if snippet else "",
+                    method,
+                    response.url,
+                ),
+            )
             raise error from None
 
     # -- endpoints ---------------------------------------------------------------------------
@@ -1104,11 +1210,15 @@ class AltanActionsClient:
         path = "/connection/%s/actions" % _segment("connection_id", connection_id)
         return self._call("GET", path, "list action types", timeout=timeout)  # type: ignore[no-any-return]
 
-    def get_action_type(self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None) -> ActionType:
+    def get_action_type(
+        self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None
+    ) -> ActionType:
         """``GET /connection/{connection_id}/actions/{action_type_id}``: one action type,
         with its ``input_schema`` where the API provides one."""
         path = "/connection/%s/actions/%s" % (
-            _segment("connection_id", connection_id), _segment("action_type_id", action_type_id))
+            _segment("connection_id", connection_id),
+            _segment("action_type_id", action_type_id),
+        )
         return self._call("GET", path, "get action type", timeout=timeout)  # type: ignore[no-any-return]
 
     def execute_action(
@@ -1127,7 +1237,9 @@ class AltanActionsClient:
         ``"error"``) and ``result`` or ``error``. A failure reported with HTTP 200 is
         returned, not raised; an HTTP error status raises ``AltanActionError``."""
         path = "/connection/%s/actions/%s/execute" % (
-            _segment("connection_id", connection_id), _segment("action_type_id", action_type_id))
+            _segment("connection_id", connection_id),
+            _segment("action_type_id", action_type_id),
+        )
         if payload is None:
             payload = {}
         if not isinstance(payload, Mapping):
@@ -1169,8 +1281,15 @@ class AsyncAltanActionsClient:
         max_workers: int = 64,
     ) -> None:
         self._client = AltanActionsClient(
-            api_key, base_url, timeout=timeout, max_retries=max_retries, ssl_context=ssl_context,
-            ca_bundle=ca_bundle, proxy=proxy, headers=headers, logger=logger,
+            api_key,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            ssl_context=ssl_context,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
+            headers=headers,
+            logger=logger,
         )
         self._runner = _AsyncRunner(max_workers, "altan-async")
         self._owns_runner = True
@@ -1219,9 +1338,12 @@ class AsyncAltanActionsClient:
     async def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
         return await self._runner.run(self._client.list_action_types, connection_id, timeout=timeout)  # type: ignore[no-any-return]
 
-    async def get_action_type(self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None) -> ActionType:
+    async def get_action_type(
+        self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None
+    ) -> ActionType:
         return await self._runner.run(  # type: ignore[no-any-return]
-            self._client.get_action_type, connection_id, action_type_id, timeout=timeout)
+            self._client.get_action_type, connection_id, action_type_id, timeout=timeout
+        )
 
     async def execute_action(
         self,
@@ -1232,7 +1354,8 @@ class AsyncAltanActionsClient:
         timeout: Optional[float] = None,
     ) -> ExecuteResult:
         return await self._runner.run(  # type: ignore[no-any-return]
-            self._client.execute_action, connection_id, action_type_id, payload, timeout=timeout)
+            self._client.execute_action, connection_id, action_type_id, payload, timeout=timeout
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1249,7 +1372,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m altan",
         description="Call the Altan Actions API. The API key is read from ALTAN_API_KEY.",
-        epilog="Example: python -m altan execute abc123 send-email '{\"to\": \"someone@example.com\"}'",
+        epilog='Example: python -m altan execute abc123 send-email \'{"to": "someone@example.com"}\'',
     )
     parser.add_argument("--base-url", help="API base URL (default: ALTAN_BASE_URL or %s)" % DEFAULT_BASE_URL)
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call (default: 90)")

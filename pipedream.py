@@ -290,7 +290,9 @@ class _Failure(Exception):
     """A request that got no complete response. ``sent`` is False when the server provably
     did not receive the whole request, so that even a write may be sent again."""
 
-    def __init__(self, reason: str, cause: BaseException, *, sent: bool, before_response: bool, retryable: bool) -> None:
+    def __init__(
+        self, reason: str, cause: BaseException, *, sent: bool, before_response: bool, retryable: bool
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.cause = cause
@@ -330,7 +332,15 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
-    def __init__(self, sock: socket.socket, debuglevel: int = 0, method: Optional[str] = None, url: Optional[str] = None, *, deadline: float) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        debuglevel: int = 0,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        *,
+        deadline: float,
+    ) -> None:
         super().__init__(sock, debuglevel, method, url)
         self.fp.close()  # the plain socket file made by the base class; replaced below
         self.fp = io.BufferedReader(_DeadlineReader(sock, deadline))
@@ -360,8 +370,10 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
                 if nested:
                     return nested
             if isinstance(value, list) and value:
-                parts = [_api_message(item, depth + 1) or (item if isinstance(item, str) else _json_text(item))
-                         for item in value[:10]]
+                parts = [
+                    _api_message(item, depth + 1) or (item if isinstance(item, str) else _json_text(item))
+                    for item in value[:10]
+                ]
                 return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
         return None
     if isinstance(data, str):
@@ -455,7 +467,9 @@ class _Proxy:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url if "://" in url else "http://" + url)
         if parts.scheme != "http" or not parts.hostname:
-            raise ValueError("proxy must be an http:// URL such as http://proxy.example:3128, got %r" % _strip_userinfo(url))
+            raise ValueError(
+                "proxy must be an http:// URL such as http://proxy.example:3128, got %r" % _strip_userinfo(url)
+            )
         self.host = parts.hostname
         self.port = parts.port or 80
         self.headers: Dict[str, str] = {}
@@ -469,8 +483,9 @@ def _strip_userinfo(url: str) -> str:
     return url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1) if "@" in parts.netloc else url
 
 
-def _close_idle(idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]],
-                lock: threading.Lock) -> None:
+def _close_idle(
+    idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]], lock: threading.Lock
+) -> None:
     """Close the pooled connections in ``idle`` (emptied in place: the dict is shared with a
     finalizer)."""
     with lock:
@@ -639,7 +654,13 @@ class _Transport:
     # -- one attempt -------------------------------------------------------------------------
 
     def _send_once(
-        self, method: str, url: str, headers: Dict[str, str], body: Optional[bytes], deadline: float, write: bool,
+        self,
+        method: str,
+        url: str,
+        headers: Dict[str, str],
+        body: Optional[bytes],
+        deadline: float,
+        write: bool,
         sink: Optional[Callable[[bytes], None]] = None,
     ) -> Tuple[int, str, Dict[str, str], bytes]:
         parts = urlsplit(url)
@@ -699,14 +720,20 @@ class _Transport:
             response = conn.getresponse()
         except ssl.SSLCertVerificationError as exc:
             conn.close()
-            raise _Failure("TLS certificate verification failed (%s), not retried; pass ca_bundle= or "
-                           "ssl_context= if the server uses a private CA" % (exc.verify_message or exc), exc,
-                           sent=False, before_response=True, retryable=False)
+            raise _Failure(
+                "TLS certificate verification failed (%s), not retried; pass ca_bundle= or "
+                "ssl_context= if the server uses a private CA" % (exc.verify_message or exc),
+                exc,
+                sent=False,
+                before_response=True,
+                retryable=False,
+            ) from exc
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             # A timeout means the deadline has passed: there is no time left to retry.
-            raise _Failure(_describe(exc), exc, sent=sent, before_response=True,
-                           retryable=not isinstance(exc, socket.timeout))
+            raise _Failure(
+                _describe(exc), exc, sent=sent, before_response=True, retryable=not isinstance(exc, socket.timeout)
+            ) from exc
         except BaseException:
             conn.close()  # anything else (an interrupt...): the connection is in an unknown state
             raise
@@ -727,8 +754,13 @@ class _Transport:
                 # not when the traceback that references it is freed.
                 response.close()
                 conn.close()
-                raise _Failure(_describe(exc, "while reading the response body"), exc, sent=True,
-                               before_response=False, retryable=not isinstance(exc, socket.timeout) and not delivered)
+                raise _Failure(
+                    _describe(exc, "while reading the response body"),
+                    exc,
+                    sent=True,
+                    before_response=False,
+                    retryable=not isinstance(exc, socket.timeout) and not delivered,
+                ) from exc
             except BaseException:
                 response.close()
                 conn.close()
@@ -748,9 +780,13 @@ class _Transport:
         missing = getattr(response, "length", None) if streaming else None
         if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
             conn.close()
-            raise _Failure("connection closed %d bytes before the end of the body" % missing,
-                           http.client.IncompleteRead(b"", missing), sent=True, before_response=False,
-                           retryable=not delivered)
+            raise _Failure(
+                "connection closed %d bytes before the end of the body" % missing,
+                http.client.IncompleteRead(b"", missing),
+                sent=True,
+                before_response=False,
+                retryable=not delivered,
+            )
         payload = b"".join(chunks)
         if getattr(response, "will_close", False):  # vcrpy's replayed responses lack the attribute
             conn.close()
@@ -807,17 +843,30 @@ class _Transport:
                 may_retry = failure.retryable and (idempotent or not failure.sent)
                 wait = self._backoff(attempt)
                 if log is not None:  # a URL can hold a secret too (a token in a query or path)
-                    log.debug("%s %s failed: %s (attempt %d, %.1f ms)", method, self.redact(url),
-                              self.redact(failure.reason), attempt, (time.monotonic() - attempt_started) * 1000)
+                    log.debug(
+                        "%s %s failed: %s (attempt %d, %.1f ms)",
+                        method,
+                        self.redact(url),
+                        self.redact(failure.reason),
+                        attempt,
+                        (time.monotonic() - attempt_started) * 1000,
+                    )
                 if may_retry and attempt <= max_retries and time.monotonic() + wait < deadline:
                     time.sleep(wait)
                     continue
-                raise self._failure_error(error_class, operation, method, url, failure, timeout, attempt,
-                                          idempotent) from failure.cause
+                raise self._failure_error(
+                    error_class, operation, method, url, failure, timeout, attempt, idempotent
+                ) from failure.cause
             response = _Response(status, reason, response_headers, payload, method, url, attempt)
             if log is not None:
-                log.debug("%s %s -> %d (attempt %d, %.1f ms)", method, self.redact(url), status, attempt,
-                          (time.monotonic() - attempt_started) * 1000)
+                log.debug(
+                    "%s %s -> %d (attempt %d, %.1f ms)",
+                    method,
+                    self.redact(url),
+                    status,
+                    attempt,
+                    (time.monotonic() - attempt_started) * 1000,
+                )
             if status in _REDIRECT_STATUSES and "location" in response_headers:
                 url = self._redirect_target(error_class, operation, response, redirects, not idempotent)
                 redirects += 1
@@ -842,12 +891,20 @@ class _Transport:
         delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
         return delay * (0.5 + random.random() / 2)  # jitter, so that many clients do not retry in step
 
-    def _redirect_target(self, error_class: Callable[[str], Exception], operation: str, response: _Response,
-                         redirects: int, write: bool = False) -> str:
+    def _redirect_target(
+        self,
+        error_class: Callable[[str], Exception],
+        operation: str,
+        response: _Response,
+        redirects: int,
+        write: bool = False,
+    ) -> str:
         target = urljoin(response.url, response.headers["location"])
         old, new = urlsplit(response.url), urlsplit(target)
         same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
-            new.hostname, new.port or (443 if new.scheme == "https" else 80))
+            new.hostname,
+            new.port or (443 if new.scheme == "https" else 80),
+        )
         upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
         if redirects >= _MAX_REDIRECTS:
             why = "more than %d redirects" % _MAX_REDIRECTS
@@ -866,7 +923,9 @@ class _Transport:
         error.args = (self.redact("%s failed: %s [%s %s]" % (operation, why, response.method, response.url)),)
         raise error
 
-    def http_error(self, error_class: Callable[[str], Exception], operation: str, response: _Response, sensitive: bool = False) -> Exception:
+    def http_error(
+        self, error_class: Callable[[str], Exception], operation: str, response: _Response, sensitive: bool = False
+    ) -> Exception:
         data = response.data()
         detail = _api_message(data) if not (sensitive and isinstance(data, str)) else None
         text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
@@ -877,12 +936,29 @@ class _Transport:
             text += ", request id " + response.request_id
         text += "]"
         error = error_class(self.redact(text))
-        _describe_error(error, response.status, data, detail and self.redact(detail), response.method,
-                        response.url, response.request_id, response.headers)
+        _describe_error(
+            error,
+            response.status,
+            data,
+            detail and self.redact(detail),
+            response.method,
+            response.url,
+            response.request_id,
+            response.headers,
+        )
         return error
 
-    def _failure_error(self, error_class: Callable[[str], Exception], operation: str, method: str, url: str,
-                       failure: _Failure, timeout: float, attempts: int, idempotent: bool) -> Exception:
+    def _failure_error(
+        self,
+        error_class: Callable[[str], Exception],
+        operation: str,
+        method: str,
+        url: str,
+        failure: _Failure,
+        timeout: float,
+        attempts: int,
+        idempotent: bool,
+    ) -> Exception:
         if isinstance(failure.cause, socket.timeout):
             reason = "timed out after %g s" % timeout
         else:
@@ -910,8 +986,16 @@ def _describe(exc: BaseException, where: str = "") -> str:
     return text + (" " + where if where else "")
 
 
-def _describe_error(error: Exception, status: Optional[int], data: JSON, detail: Optional[str], method: str, url: str,
-                    request_id: Optional[str], headers: Optional[Dict[str, str]]) -> None:
+def _describe_error(
+    error: Exception,
+    status: Optional[int],
+    data: JSON,
+    detail: Optional[str],
+    method: str,
+    url: str,
+    request_id: Optional[str],
+    headers: Optional[Dict[str, str]],
+) -> None:
     error.status_code = status  # type: ignore[attr-defined]
     error.response_data = data  # type: ignore[attr-defined]
     error.detail = detail  # type: ignore[attr-defined]
@@ -1045,7 +1129,9 @@ class _AsyncRunner:
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._prefix)
-        future = asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(function, *args, **kwargs))
+        future = asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(function, *args, **kwargs)
+        )
         self._in_flight.add(future)
         future.add_done_callback(self._in_flight.discard)
         return await future
@@ -1130,8 +1216,18 @@ class _TokenProvider:
         started = time.monotonic()
         body = {"client_id": self._client_id, "client_secret": self._client_secret, "grant_type": "client_credentials"}
         headers = {k: v for k, v in client._headers.items() if k.lower() != "x-pd-rate-limit"}
-        data = client._request("POST", "/v1/oauth/token", "get OAuth token", body=body, headers=headers, auth=False,
-                               idempotent=True, sensitive=True, error_class=PipedreamAuthError, deadline=deadline)
+        data = client._request(
+            "POST",
+            "/v1/oauth/token",
+            "get OAuth token",
+            body=body,
+            headers=headers,
+            auth=False,
+            idempotent=True,
+            sensitive=True,
+            error_class=PipedreamAuthError,
+            deadline=deadline,
+        )
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             raise PipedreamAuthError("get OAuth token failed: the response has no access_token")
@@ -1214,7 +1310,6 @@ def _env_or(value: Optional[str], variable: str) -> Optional[str]:
     return value if value is not None else (os.environ.get(variable) or None)
 
 
-
 class _Unset:
     """The default of an argument whose ``None`` means "send null" (e.g. to clear a field)."""
 
@@ -1259,8 +1354,11 @@ _ENDPOINTS: Dict[str, Tuple[str, str, str]] = {
     "get_project_webhook": ("GET", "{project}/webhook", "get project webhook"),
     "update_project_webhook": ("PUT", "{project}/webhook", "update project webhook"),
     "delete_project_webhook": ("DELETE", "{project}/webhook", "delete project webhook"),
-    "regenerate_project_webhook_signing_key": ("POST", "{project}/webhook/regenerate_signing_key",
-                                               "regenerate project webhook signing key"),
+    "regenerate_project_webhook_signing_key": (
+        "POST",
+        "{project}/webhook/regenerate_signing_key",
+        "regenerate project webhook signing key",
+    ),
     "get_usage": ("GET", "/v1/connect/usage", "get usage"),
     # apps
     "get_apps": ("GET", "/v1/connect/apps", "list apps"),
@@ -1283,8 +1381,11 @@ _ENDPOINTS: Dict[str, Tuple[str, str, str]] = {
     "get_users": ("GET", "{project}/users", "list users"),
     "delete_external_user": ("DELETE", "{project}/users/{external_user_id}", "delete external user"),
     "get_accounts": ("GET", "{project}/accounts", "list accounts"),
-    "get_accounts_by_external_user": ("GET", "{project}/users/{external_user_id}/accounts",
-                                      "list accounts of external user"),
+    "get_accounts_by_external_user": (
+        "GET",
+        "{project}/users/{external_user_id}/accounts",
+        "list accounts of external user",
+    ),
     "create_account": ("POST", "{project}/accounts", "create account"),
     "get_account_by_id": ("GET", "{project}/accounts/{account_id}", "get account"),
     "delete_account": ("DELETE", "{project}/accounts/{account_id}", "delete account"),
@@ -1307,10 +1408,15 @@ _ENDPOINTS: Dict[str, Tuple[str, str, str]] = {
     "update_deployed_trigger_webhooks": ("PUT", _DT + "/webhooks", "update deployed trigger webhooks"),
     "get_deployed_trigger_webhook": ("GET", _DT + "/webhooks/{webhook_id}", "get deployed trigger webhook"),
     "reset_deployed_trigger_webhook_delivery_state": (
-        "POST", _DT + "/webhooks/{webhook_id}/reset_delivery_state", "reset deployed trigger webhook delivery state"),
+        "POST",
+        _DT + "/webhooks/{webhook_id}/reset_delivery_state",
+        "reset deployed trigger webhook delivery state",
+    ),
     "regenerate_deployed_trigger_webhook_signing_key": (
-        "POST", _DT + "/webhooks/{webhook_id}/regenerate_signing_key",
-        "regenerate deployed trigger webhook signing key"),
+        "POST",
+        _DT + "/webhooks/{webhook_id}/regenerate_signing_key",
+        "regenerate deployed trigger webhook signing key",
+    ),
     "get_deployed_trigger_workflows": ("GET", _DT + "/pipelines", "list deployed trigger workflows"),
     "update_deployed_trigger_workflows": ("PUT", _DT + "/pipelines", "update deployed trigger workflows"),
     # rate limits (documented, not in the official SDK)
@@ -1346,7 +1452,10 @@ class RawResponse:
 
     def __repr__(self) -> str:
         return "RawResponse(status_code=%d, request_id=%r, data=%s)" % (
-            self.status_code, self.request_id, type(self.data).__name__)
+            self.status_code,
+            self.request_id,
+            type(self.data).__name__,
+        )
 
 
 _NOT_RAW = frozenset(("close", "with_options", "with_raw_response"))
@@ -1410,8 +1519,7 @@ class _FileSink:
             except (AttributeError, OSError, ValueError):
                 self._start = None
         else:
-            raise ValueError("destination must be a path or a binary file object, got %s"
-                             % type(destination).__name__)
+            raise ValueError("destination must be a path or a binary file object, got %s" % type(destination).__name__)
 
     def _open(self) -> BinaryIO:
         if self._file is None:
@@ -1448,7 +1556,6 @@ class _FileSink:
                 self._file.truncate()
             except (OSError, ValueError):
                 pass
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1525,8 +1632,12 @@ class SyncPipedreamClient:
         self.max_retries = _check_retries(max_retries)
         self.client_id = client_id
         self._transport = _Transport(
-            error_class=PipedreamApiError, logger_name="pipedream", logger=logger,
-            ssl_context=ssl_context, ca_bundle=ca_bundle, proxy=proxy,
+            error_class=PipedreamApiError,
+            logger_name="pipedream",
+            logger=logger,
+            ssl_context=ssl_context,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
         )
         for secret in (client_secret, access_token):
             self._transport.add_secret(secret)
@@ -1544,7 +1655,10 @@ class SyncPipedreamClient:
 
     def __repr__(self) -> str:
         return "SyncPipedreamClient(project_id=%r, environment=%r, base_url=%r)" % (
-            self.project_id, self.environment, self.base_url)
+            self.project_id,
+            self.environment,
+            self.base_url,
+        )
 
     def __enter__(self) -> "SyncPipedreamClient":
         return self
@@ -1595,7 +1709,8 @@ class SyncPipedreamClient:
             view._query = dict(view._query, **query)
         if rate_limit_token is not None:
             view._headers = _with_headers(
-                view._headers, {"x-pd-rate-limit": _credential("rate_limit_token", rate_limit_token)})
+                view._headers, {"x-pd-rate-limit": _credential("rate_limit_token", rate_limit_token)}
+            )
         return view
 
     @property
@@ -1659,14 +1774,24 @@ class SyncPipedreamClient:
                 request_headers["Authorization"] = "Bearer " + token
             if time.monotonic() >= deadline:
                 timed_out = (error_class or PipedreamApiError)(
-                    "%s failed: timed out after %g s [%s %s]" % (operation, self.timeout, method, url))
+                    "%s failed: timed out after %g s [%s %s]" % (operation, self.timeout, method, url)
+                )
                 _describe_error(timed_out, None, None, None, method, url, None, None)
                 raise timed_out
             try:
                 response = self._transport.request(
-                    method, url, operation=operation, headers=request_headers, body=raw_body,
-                    timeout=self.timeout, max_retries=self.max_retries, idempotent=idempotent,
-                    sensitive=sensitive, error_class=error_class, sink=sink, deadline=deadline,
+                    method,
+                    url,
+                    operation=operation,
+                    headers=request_headers,
+                    body=raw_body,
+                    timeout=self.timeout,
+                    max_retries=self.max_retries,
+                    idempotent=idempotent,
+                    sensitive=sensitive,
+                    error_class=error_class,
+                    sink=sink,
+                    deadline=deadline,
                 )
             except PipedreamApiError as error:
                 # Pipedream's 401 means it refused the token before anything ran: get a new
@@ -1684,8 +1809,13 @@ class SyncPipedreamClient:
             return self._decode(response, operation, parse, error_class or PipedreamApiError)
         raise AssertionError("unreachable")
 
-    def _decode(self, response: "_Response", operation: str, parse: str,
-                error_class: Callable[[str], Exception] = PipedreamApiError) -> JSON:
+    def _decode(
+        self,
+        response: "_Response",
+        operation: str,
+        parse: str,
+        error_class: Callable[[str], Exception] = PipedreamApiError,
+    ) -> JSON:
         if response.status == 204 or not response.body.strip():
             return None
         content_type = response.headers.get("content-type", "")
@@ -1699,8 +1829,10 @@ class SyncPipedreamClient:
             if parse == "auto":
                 return response.body.decode("utf-8", "replace")
             error = self._transport.http_error(error_class, operation, response)
-            error.args = ("%s failed: expected JSON, got %s [%s %s]" % (
-                operation, content_type or "a body without a content type", response.method, response.url),)
+            error.args = (
+                "%s failed: expected JSON, got %s [%s %s]"
+                % (operation, content_type or "a body without a content type", response.method, response.url),
+            )
             raise error from None
 
     def _call(self, endpoint: str, *path_arguments: str, **options: Any) -> Any:
@@ -1720,29 +1852,54 @@ class SyncPipedreamClient:
         """``GET /v1/connect/{project_id}/projects/info``: ``{"apps": [{"id", "name_slug"}]}``."""
         return self._call("get_project_info")  # type: ignore[no-any-return]
 
-    def get_projects(self, q: Optional[str] = None, limit: Optional[int] = None, after: Optional[str] = None,
-                     before: Optional[str] = None) -> Dict[str, Any]:
+    def get_projects(
+        self,
+        q: Optional[str] = None,
+        limit: Optional[int] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+    ) -> Dict[str, Any]:
         """``GET /v1/connect/projects``: ``{"data": [Project], "page_info"}``; ``q`` matches names."""
         return self._call("get_projects", query=dict(after=after, before=before, limit=limit, q=q))  # type: ignore[no-any-return]
 
-    def create_project(self, name: str, *, app_name: Optional[str] = None, support_email: Optional[str] = None,
-                       connect_require_key_auth_test: Optional[bool] = None) -> Dict[str, Any]:
+    def create_project(
+        self,
+        name: str,
+        *,
+        app_name: Optional[str] = None,
+        support_email: Optional[str] = None,
+        connect_require_key_auth_test: Optional[bool] = None,
+    ) -> Dict[str, Any]:
         """``POST /v1/connect/projects``: the Project ``{"id", "name", "app_name", "support_email",
         "connect_require_key_auth_test"}``. Never sent twice by a retry."""
-        body = _compact(name=_required("name", name), app_name=app_name, support_email=support_email,
-                        connect_require_key_auth_test=connect_require_key_auth_test)
+        body = _compact(
+            name=_required("name", name),
+            app_name=app_name,
+            support_email=support_email,
+            connect_require_key_auth_test=connect_require_key_auth_test,
+        )
         return self._call("create_project", body=body)  # type: ignore[no-any-return]
 
     def get_project(self, project_id: str) -> Dict[str, Any]:
         """``GET /v1/connect/projects/{project_id}``: the Project."""
         return self._call("get_project", project_id)  # type: ignore[no-any-return]
 
-    def update_project(self, project_id: str, *, name: Optional[str] = None, app_name: Optional[str] = None,
-                       support_email: Optional[str] = None,
-                       connect_require_key_auth_test: Optional[bool] = None) -> Dict[str, Any]:
+    def update_project(
+        self,
+        project_id: str,
+        *,
+        name: Optional[str] = None,
+        app_name: Optional[str] = None,
+        support_email: Optional[str] = None,
+        connect_require_key_auth_test: Optional[bool] = None,
+    ) -> Dict[str, Any]:
         """``PATCH /v1/connect/projects/{project_id}`` with the fields given: the Project."""
-        body = _compact(name=name, app_name=app_name, support_email=support_email,
-                        connect_require_key_auth_test=connect_require_key_auth_test)
+        body = _compact(
+            name=name,
+            app_name=app_name,
+            support_email=support_email,
+            connect_require_key_auth_test=connect_require_key_auth_test,
+        )
         return self._call("update_project", project_id, body=body)  # type: ignore[no-any-return]
 
     def delete_project(self, project_id: str) -> None:
@@ -1797,9 +1954,18 @@ class SyncPipedreamClient:
         category_ids: Optional[Sequence[str]] = None,
     ) -> AppList:
         """``GET /v1/connect/apps``: ``{"data": [App], "page_info": {...}}``."""
-        query = dict(q=q, has_actions=has_actions, has_components=has_components, has_triggers=has_triggers,
-                     limit=limit, after=after, before=before, sort_key=sort_key, sort_direction=sort_direction,
-                     category_ids=_string_list("category_ids", category_ids))
+        query = dict(
+            q=q,
+            has_actions=has_actions,
+            has_components=has_components,
+            has_triggers=has_triggers,
+            limit=limit,
+            after=after,
+            before=before,
+            sort_key=sort_key,
+            sort_direction=sort_direction,
+            category_ids=_string_list("category_ids", category_ids),
+        )
         return self._call("get_apps", query=query)  # type: ignore[no-any-return]
 
     def get_app(self, app_id_or_slug: str) -> AppResponse:
@@ -1814,28 +1980,38 @@ class SyncPipedreamClient:
         """``GET /v1/connect/app_categories/{id}``: ``{"id", "name", "description"}``."""
         return self._call("get_app_category", category_id)  # type: ignore[no-any-return]
 
-    def get_app_overrides(self, app_filter: Optional[str] = None, limit: Optional[int] = None,
-                          after: Optional[str] = None, before: Optional[str] = None) -> Dict[str, Any]:
+    def get_app_overrides(
+        self,
+        app_filter: Optional[str] = None,
+        limit: Optional[int] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+    ) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/app_overrides``: ``{"data": [AppOverride], "page_info"}``.
         ``app_filter`` is sent as ``app``."""
         query = dict(after=after, before=before, limit=limit, app=app_filter)
         return self._call("get_app_overrides", query=query)  # type: ignore[no-any-return]
 
-    def create_app_override(self, app: str, name: str, *, oauth_app_id: Optional[str] = None,
-                            cfmap: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    def create_app_override(
+        self, app: str, name: str, *, oauth_app_id: Optional[str] = None, cfmap: Optional[Mapping[str, Any]] = None
+    ) -> Dict[str, Any]:
         """``POST /v1/connect/{project_id}/app_overrides``: the AppOverride ``{"id", "name", "app",
         "oauth_app_id", "cfmap", "owner_id", "created_at", "updated_at"}``."""
-        body = _compact(app=_required("app", app), name=_required("name", name), oauth_app_id=oauth_app_id,
-                        cfmap=cfmap)
+        body = _compact(app=_required("app", app), name=_required("name", name), oauth_app_id=oauth_app_id, cfmap=cfmap)
         return self._call("create_app_override", body=body, sensitive=True)  # type: ignore[no-any-return]
 
     def get_app_override(self, app_override_id: str) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/app_overrides/{id}``: the AppOverride."""
         return self._call("get_app_override", app_override_id)  # type: ignore[no-any-return]
 
-    def update_app_override(self, app_override_id: str, *, name: Optional[str] = None,
-                            oauth_app_id: Optional[str] = _UNSET,
-                            cfmap: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    def update_app_override(
+        self,
+        app_override_id: str,
+        *,
+        name: Optional[str] = None,
+        oauth_app_id: Optional[str] = _UNSET,
+        cfmap: Optional[Mapping[str, Any]] = None,
+    ) -> Dict[str, Any]:
         """``PUT /v1/connect/{project_id}/app_overrides/{id}`` with the fields given: the
         AppOverride. ``oauth_app_id=None`` sends null, which clears it."""
         body = _compact(name=name, cfmap=cfmap)
@@ -1847,8 +2023,14 @@ class SyncPipedreamClient:
         """``DELETE /v1/connect/{project_id}/app_overrides/{id}``."""
         return self._call("delete_app_override", app_override_id)  # type: ignore[no-any-return]
 
-    def get_oauth_apps(self, app_filter: Optional[str] = None, q: Optional[str] = None, limit: Optional[int] = None,
-                       after: Optional[str] = None, before: Optional[str] = None) -> Dict[str, Any]:
+    def get_oauth_apps(
+        self,
+        app_filter: Optional[str] = None,
+        q: Optional[str] = None,
+        limit: Optional[int] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+    ) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/oauth_apps``: ``{"data": [OauthApp], "page_info"}``.
         ``app_filter`` is sent as ``app``."""
         query = dict(after=after, before=before, limit=limit, app=app_filter, q=q)
@@ -1869,9 +2051,15 @@ class SyncPipedreamClient:
         ``id``, ``client_id``, ``scopes``, ``additional_scopes``, ``redirect_uri``; never the
         secret). Never sent twice by a retry."""
         self._transport.add_secret(client_secret)
-        body = _compact(app=_required("app", app), client_id=client_id, client_secret=client_secret, name=name,
-                        description=description, scopes=_string_list("scopes", scopes),
-                        additional_scopes=_string_list("additional_scopes", additional_scopes))
+        body = _compact(
+            app=_required("app", app),
+            client_id=client_id,
+            client_secret=client_secret,
+            name=name,
+            description=description,
+            scopes=_string_list("scopes", scopes),
+            additional_scopes=_string_list("additional_scopes", additional_scopes),
+        )
         return self._call("create_oauth_app", body=body, sensitive=True)  # type: ignore[no-any-return]
 
     def get_oauth_app(self, oauth_app_id: str) -> Dict[str, Any]:
@@ -1892,9 +2080,14 @@ class SyncPipedreamClient:
         """``PUT /v1/connect/{project_id}/oauth_apps/{id}`` with the fields given (the API
         keeps a field sent blank): the OauthApp."""
         self._transport.add_secret(client_secret)
-        body = _compact(name=name, description=description, client_id=client_id, client_secret=client_secret,
-                        scopes=_string_list("scopes", scopes),
-                        additional_scopes=_string_list("additional_scopes", additional_scopes))
+        body = _compact(
+            name=name,
+            description=description,
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=_string_list("scopes", scopes),
+            additional_scopes=_string_list("additional_scopes", additional_scopes),
+        )
         return self._call("update_oauth_app", oauth_app_id, body=body, sensitive=True)  # type: ignore[no-any-return]
 
     def delete_oauth_app(self, oauth_app_id: str) -> None:
@@ -1921,15 +2114,26 @@ class SyncPipedreamClient:
         body = _compact(
             external_user_id=_required("external_user_id", external_user_id),
             allowed_origins=_string_list("allowed_origins", allowed_origins),
-            success_redirect_uri=success_redirect_uri, error_redirect_uri=error_redirect_uri,
-            webhook_uri=webhook_uri, expires_in=expires_in, scope=scope,
-            allow_progressive_scopes=allow_progressive_scopes, app_id=app_id, oauth_app_id=oauth_app_id,
+            success_redirect_uri=success_redirect_uri,
+            error_redirect_uri=error_redirect_uri,
+            webhook_uri=webhook_uri,
+            expires_in=expires_in,
+            scope=scope,
+            allow_progressive_scopes=allow_progressive_scopes,
+            app_id=app_id,
+            oauth_app_id=oauth_app_id,
         )
         return self._call("create_connect_token", body=body)  # type: ignore[no-any-return]
 
-    def validate_connect_token(self, token: str, *, app_id: Optional[str] = None, account_id: Optional[str] = None,
-                               oauth_app_id: Optional[str] = None,
-                               app_override_id: Optional[str] = None) -> Dict[str, Any]:
+    def validate_connect_token(
+        self,
+        token: str,
+        *,
+        app_id: Optional[str] = None,
+        account_id: Optional[str] = None,
+        oauth_app_id: Optional[str] = None,
+        app_override_id: Optional[str] = None,
+    ) -> Dict[str, Any]:
         """``GET /v1/connect/tokens/{token}/validate``: ``{"success", "error", "app",
         "project_id", "project_environment", "project_app_name", "oauth_app_id", ...}``."""
         query = dict(app_id=app_id, account_id=account_id, oauth_app_id=oauth_app_id, app_override_id=app_override_id)
@@ -1937,8 +2141,13 @@ class SyncPipedreamClient:
 
     # -- Users and accounts ------------------------------------------------------------------
 
-    def get_users(self, q: Optional[str] = None, limit: Optional[int] = None, after: Optional[str] = None,
-                  before: Optional[str] = None) -> Dict[str, Any]:
+    def get_users(
+        self,
+        q: Optional[str] = None,
+        limit: Optional[int] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+    ) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/users``: ``{"data": [{"id", "external_id", "created_at",
         "updated_at"}], "page_info"}``; ``q`` matches part of an external id."""
         return self._call("get_users", query=dict(after=after, before=before, limit=limit, q=q))  # type: ignore[no-any-return]
@@ -1955,12 +2164,20 @@ class SyncPipedreamClient:
     ) -> AccountList:
         """``GET /v1/connect/{project_id}/accounts``: ``{"data": [Account], "page_info": {...}}``.
         ``app_filter`` (an app id or slug) is sent as ``app``."""
-        query = dict(external_user_id=external_user_id, oauth_app_id=oauth_app_id, after=after, before=before,
-                     limit=limit, app=app_filter, include_credentials=_flag(include_credentials))
+        query = dict(
+            external_user_id=external_user_id,
+            oauth_app_id=oauth_app_id,
+            after=after,
+            before=before,
+            limit=limit,
+            app=app_filter,
+            include_credentials=_flag(include_credentials),
+        )
         return self._call("get_accounts", query=query)  # type: ignore[no-any-return]
 
-    def get_accounts_by_external_user(self, external_user_id: str, app_filter: Optional[str] = None,
-                                      include_credentials: bool = False) -> List[Dict[str, Any]]:
+    def get_accounts_by_external_user(
+        self, external_user_id: str, app_filter: Optional[str] = None, include_credentials: bool = False
+    ) -> List[Dict[str, Any]]:
         """``GET /v1/connect/{project_id}/users/{external_user_id}/accounts``: a list of Account
         (not paginated). ``app_filter`` is sent as ``app``."""
         query = dict(include_credentials=_flag(include_credentials), app=app_filter)
@@ -1982,9 +2199,14 @@ class SyncPipedreamClient:
         (``cfmap_json``: a JSON string, or a mapping that is encoded), or reconnect
         ``account_id``. Returns the Account. Never sent twice by a retry."""
         query = dict(external_user_id=external_user_id, oauth_app_id=oauth_app_id)
-        body = _compact(app_slug=_required("app_slug", app_slug), cfmap_json=_cfmap_json(cfmap_json),
-                        connect_token=_required("connect_token", connect_token), name=name, account_id=account_id,
-                        app_override_id=app_override_id)
+        body = _compact(
+            app_slug=_required("app_slug", app_slug),
+            cfmap_json=_cfmap_json(cfmap_json),
+            connect_token=_required("connect_token", connect_token),
+            name=name,
+            account_id=account_id,
+            app_override_id=app_override_id,
+        )
         return self._call("create_account", query=query, body=body, sensitive=True)  # type: ignore[no-any-return]
 
     def get_account_by_id(
@@ -2029,15 +2251,27 @@ class SyncPipedreamClient:
         ``"components"`` only) as ``component_type``."""
         if type_filter is not None and component_type != "components":
             raise ValueError("type_filter is for component_type='components' only")
-        query = dict(after=after, before=before, limit=limit, q=search_query, app=app_filter, registry=registry,
-                     component_type=type_filter)
+        query = dict(
+            after=after,
+            before=before,
+            limit=limit,
+            q=search_query,
+            app=app_filter,
+            registry=registry,
+            component_type=type_filter,
+        )
         return self._call("get_components", _component_path(component_type), query=query)  # type: ignore[no-any-return]
 
-    def get_component(self, component_type: str, component_key: str, *,
-                      version: Optional[str] = None) -> ComponentResponse:
+    def get_component(
+        self, component_type: str, component_key: str, *, version: Optional[str] = None
+    ) -> ComponentResponse:
         """``GET /v1/connect/{project_id}/{components|actions|triggers}/{key}``: ``{"data": Component}``."""
-        return self._call("get_component", _component_path(component_type), component_key,  # type: ignore[no-any-return]
-                          query=dict(version=version))
+        return self._call(  # type: ignore[no-any-return]
+            "get_component",
+            _component_path(component_type),
+            component_key,
+            query=dict(version=version),
+        )
 
     def configure_component(
         self,
@@ -2057,14 +2291,24 @@ class SyncPipedreamClient:
         """``POST /v1/connect/{project_id}/{type}/configure``: the options of a prop,
         ``{"options", "stringOptions", "observations", "context", "errors"}``."""
         body = _compact(
-            id=_required("component_key", component_key), version=version,
+            id=_required("component_key", component_key),
+            version=version,
             external_user_id=_required("external_user_id", external_user_id),
-            prop_name=_required("prop_name", prop_name), blocking=blocking, configured_props=configured_props,
-            dynamic_props_id=dynamic_props_id, page=page, prev_context=prev_context, query=query,
+            prop_name=_required("prop_name", prop_name),
+            blocking=blocking,
+            configured_props=configured_props,
+            dynamic_props_id=dynamic_props_id,
+            page=page,
+            prev_context=prev_context,
+            query=query,
         )
         # Reads options without changing anything, so it may be retried like a GET.
-        return self._call("configure_component", _component_path(component_type),  # type: ignore[no-any-return]
-                          body=body, idempotent=True)
+        return self._call(  # type: ignore[no-any-return]
+            "configure_component",
+            _component_path(component_type),
+            body=body,
+            idempotent=True,
+        )
 
     def reload_component_props(
         self,
@@ -2080,13 +2324,20 @@ class SyncPipedreamClient:
         """``POST /v1/connect/{project_id}/{type}/props``:
         ``{"observations", "errors", "dynamicProps": {"id", "configurableProps"}}``."""
         body = _compact(
-            id=_required("component_key", component_key), version=version,
-            external_user_id=_required("external_user_id", external_user_id), blocking=blocking,
-            configured_props=configured_props, dynamic_props_id=dynamic_props_id,
+            id=_required("component_key", component_key),
+            version=version,
+            external_user_id=_required("external_user_id", external_user_id),
+            blocking=blocking,
+            configured_props=configured_props,
+            dynamic_props_id=dynamic_props_id,
         )
         # Computes props without changing anything, so it may be retried like a GET.
-        return self._call("reload_component_props", _component_path(component_type),  # type: ignore[no-any-return]
-                          body=body, idempotent=True)
+        return self._call(  # type: ignore[no-any-return]
+            "reload_component_props",
+            _component_path(component_type),
+            body=body,
+            idempotent=True,
+        )
 
     # -- Actions, triggers and the file stash ------------------------------------------------
 
@@ -2103,9 +2354,12 @@ class SyncPipedreamClient:
         """``POST /v1/connect/{project_id}/actions/run``: ``{"exports", "os", "ret", "stash_id"}``.
         Never sent twice by a retry."""
         body = _compact(
-            id=_required("action_key", action_key), version=version,
+            id=_required("action_key", action_key),
+            version=version,
             external_user_id=_required("external_user_id", external_user_id),
-            configured_props=configured_props, dynamic_props_id=dynamic_props_id, stash_id=stash_id,
+            configured_props=configured_props,
+            dynamic_props_id=dynamic_props_id,
+            stash_id=stash_id,
         )
         return self._call("run_action", body=body)  # type: ignore[no-any-return]
 
@@ -2127,8 +2381,15 @@ class SyncPipedreamClient:
                 target = self._storage_redirect(error)
                 if target is None:
                     raise
-                self._request("GET", target, "download file", headers={"User-Agent": self._headers["User-Agent"]},
-                              auth=False, pipedream_api=False, sink=sink.write)
+                self._request(
+                    "GET",
+                    target,
+                    "download file",
+                    headers={"User-Agent": self._headers["User-Agent"]},
+                    auth=False,
+                    pipedream_api=False,
+                    sink=sink.write,
+                )
         except BaseException:
             sink.discard()
             raise
@@ -2164,9 +2425,11 @@ class SyncPipedreamClient:
         ``webhookUrl``/``webhook_url`` and ``workflowId``/``workflow_id`` go on the wire as
         ``webhook_url`` and ``workflow_id``. Never sent twice by a retry."""
         body = _compact(
-            id=_required("trigger_key", trigger_key), version=version,
+            id=_required("trigger_key", trigger_key),
+            version=version,
             external_user_id=_required("external_user_id", external_user_id),
-            configured_props=configured_props, dynamic_props_id=dynamic_props_id,
+            configured_props=configured_props,
+            dynamic_props_id=dynamic_props_id,
             workflow_id=_either("workflowId", workflowId, "workflow_id", workflow_id),
             webhook_url=_either("webhookUrl", webhookUrl, "webhook_url", webhook_url),
             emit_on_deploy=emit_on_deploy,
@@ -2185,8 +2448,13 @@ class SyncPipedreamClient:
         emitter_type: Optional[str] = None,
     ) -> DeployedTriggerList:
         """``GET /v1/connect/{project_id}/deployed-triggers``: ``{"data": [Emitter], "page_info"}``."""
-        query = dict(after=after, before=before, limit=limit,
-                     external_user_id=_required("external_user_id", external_user_id), emitter_type=emitter_type)
+        query = dict(
+            after=after,
+            before=before,
+            limit=limit,
+            external_user_id=_required("external_user_id", external_user_id),
+            emitter_type=emitter_type,
+        )
         return self._call("get_deployed_triggers", query=query)  # type: ignore[no-any-return]
 
     def get_deployed_trigger(self, deployed_component_id: str, external_user_id: str) -> DeployedTriggerResponse:
@@ -2198,8 +2466,10 @@ class SyncPipedreamClient:
         self, deployed_component_id: str, external_user_id: str, ignore_hook_errors: bool = False
     ) -> None:
         """``DELETE .../deployed-triggers/{id}``."""
-        query = dict(external_user_id=_required("external_user_id", external_user_id),
-                     ignore_hook_errors=_flag(ignore_hook_errors))
+        query = dict(
+            external_user_id=_required("external_user_id", external_user_id),
+            ignore_hook_errors=_flag(ignore_hook_errors),
+        )
         return self._call("delete_deployed_trigger", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def update_deployed_trigger(
@@ -2215,8 +2485,12 @@ class SyncPipedreamClient:
         """``PUT .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
         query = dict(external_user_id=_required("external_user_id", external_user_id))
         body = _compact(active=active, configured_props=configured_props, name=name, emit_on_deploy=emit_on_deploy)
-        return self._call("update_deployed_trigger", deployed_component_id,  # type: ignore[no-any-return]
-                          query=query, body=body)
+        return self._call(  # type: ignore[no-any-return]
+            "update_deployed_trigger",
+            deployed_component_id,
+            query=query,
+            body=body,
+        )
 
     def get_deployed_trigger_events(
         self, deployed_component_id: str, external_user_id: str, n: Optional[int] = None
@@ -2243,33 +2517,52 @@ class SyncPipedreamClient:
         if urls is None or isinstance(urls, str):
             raise ValueError("webhookUrls must be a list of URLs")
         query = dict(external_user_id=_required("external_user_id", external_user_id))
-        return self._call("update_deployed_trigger_webhooks", deployed_component_id,  # type: ignore[no-any-return]
-                          query=query, body={"webhook_urls": list(urls)})
+        return self._call(  # type: ignore[no-any-return]
+            "update_deployed_trigger_webhooks",
+            deployed_component_id,
+            query=query,
+            body={"webhook_urls": list(urls)},
+        )
 
-    def get_deployed_trigger_webhook(self, deployed_component_id: str, webhook_id: str,
-                                     external_user_id: str) -> Dict[str, Any]:
+    def get_deployed_trigger_webhook(
+        self, deployed_component_id: str, webhook_id: str, external_user_id: str
+    ) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/webhooks/{webhook_id}``: ``{"data": {"id", "url",
         "signing_key", "signing_key_set", "active", "delivery_backend", "delivery_state",
         "created_at", "updated_at"}}``."""
         query = dict(external_user_id=_required("external_user_id", external_user_id))
-        return self._call("get_deployed_trigger_webhook", deployed_component_id, webhook_id,  # type: ignore[no-any-return]
-                          query=query)
+        return self._call(  # type: ignore[no-any-return]
+            "get_deployed_trigger_webhook",
+            deployed_component_id,
+            webhook_id,
+            query=query,
+        )
 
-    def reset_deployed_trigger_webhook_delivery_state(self, deployed_component_id: str, webhook_id: str,
-                                                      external_user_id: str) -> Dict[str, Any]:
+    def reset_deployed_trigger_webhook_delivery_state(
+        self, deployed_component_id: str, webhook_id: str, external_user_id: str
+    ) -> Dict[str, Any]:
         """``POST .../webhooks/{webhook_id}/reset_delivery_state``: the webhook, as above,
         delivering again (``delivery_state.state`` ``"happy"``)."""
         query = dict(external_user_id=_required("external_user_id", external_user_id))
-        return self._call("reset_deployed_trigger_webhook_delivery_state",  # type: ignore[no-any-return]
-                          deployed_component_id, webhook_id, query=query)
+        return self._call(  # type: ignore[no-any-return]
+            "reset_deployed_trigger_webhook_delivery_state",
+            deployed_component_id,
+            webhook_id,
+            query=query,
+        )
 
-    def regenerate_deployed_trigger_webhook_signing_key(self, deployed_component_id: str, webhook_id: str,
-                                                        external_user_id: str) -> Dict[str, Any]:
+    def regenerate_deployed_trigger_webhook_signing_key(
+        self, deployed_component_id: str, webhook_id: str, external_user_id: str
+    ) -> Dict[str, Any]:
         """``POST .../webhooks/{webhook_id}/regenerate_signing_key``: the webhook, as above,
         with its new ``signing_key``. Never sent twice by a retry."""
         query = dict(external_user_id=_required("external_user_id", external_user_id))
-        return self._call("regenerate_deployed_trigger_webhook_signing_key",  # type: ignore[no-any-return]
-                          deployed_component_id, webhook_id, query=query)
+        return self._call(  # type: ignore[no-any-return]
+            "regenerate_deployed_trigger_webhook_signing_key",
+            deployed_component_id,
+            webhook_id,
+            query=query,
+        )
 
     def get_deployed_trigger_workflows(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/pipelines``: ``{"workflow_ids": [...]}``."""
@@ -2289,8 +2582,12 @@ class SyncPipedreamClient:
         if ids is None or isinstance(ids, str):
             raise ValueError("workflowIds must be a list of workflow ids")
         query = dict(external_user_id=_required("external_user_id", external_user_id))
-        return self._call("update_deployed_trigger_workflows", deployed_component_id,  # type: ignore[no-any-return]
-                          query=query, body={"workflow_ids": list(ids)})
+        return self._call(  # type: ignore[no-any-return]
+            "update_deployed_trigger_workflows",
+            deployed_component_id,
+            query=query,
+            body={"workflow_ids": list(ids)},
+        )
 
     # -- Rate limits -------------------------------------------------------------------------
 
@@ -2333,7 +2630,9 @@ class SyncPipedreamClient:
         if not isinstance(upstream_headers, Mapping):  # e.g. a list of pairs: a ValueError, not an AttributeError
             raise ValueError("target_request headers must be a mapping of header names to values")
         # Pipedream forwards headers that carry this prefix, without it, to the app's API.
-        headers = _with_headers(self._headers, {"x-pd-proxy-" + str(name): value for name, value in upstream_headers.items()})
+        headers = _with_headers(
+            self._headers, {"x-pd-proxy-" + str(name): value for name, value in upstream_headers.items()}
+        )
         json_body, body = options.get("json"), options.get("body")
         if json_body is not None and body is not None:
             raise ValueError("target_request takes body or json, not both")
@@ -2353,10 +2652,20 @@ class SyncPipedreamClient:
         if raw is not None and not any(name.lower() == "content-type" for name in headers):
             headers["Content-Type"] = "application/json"
         encoded_url = base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
-        query = dict(external_user_id=_required("external_user_id", params.get("external_user_id")),
-                     account_id=_required("account_id", params.get("account_id")))
-        return self._request(method, self._project("proxy", encoded_url), "proxy request", query=query,
-                             raw_body=raw, headers=headers, parse="auto", pipedream_api=False)
+        query = dict(
+            external_user_id=_required("external_user_id", params.get("external_user_id")),
+            account_id=_required("account_id", params.get("account_id")),
+        )
+        return self._request(
+            method,
+            self._project("proxy", encoded_url),
+            "proxy request",
+            query=query,
+            raw_body=raw,
+            headers=headers,
+            parse="auto",
+            pipedream_api=False,
+        )
 
     # -- Workflows ---------------------------------------------------------------------------
 
@@ -2370,7 +2679,8 @@ class SyncPipedreamClient:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("http", "https") or not (
-                host == self.workflow_domain or host.endswith("." + self.workflow_domain)):
+            host == self.workflow_domain or host.endswith("." + self.workflow_domain)
+        ):
             raise ValueError("workflow URL %r is not under the workflow domain %s" % (value, self.workflow_domain))
         # Plain http would carry the OAuth token and the user's data in clear text; it is
         # allowed on loopback only, for local tests.
@@ -2405,11 +2715,26 @@ class SyncPipedreamClient:
     ) -> JSON:
         """Call a workflow for one of your users: OAuth bearer plus ``X-PD-External-User-ID``
         and ``X-PD-Environment``, as the Connect docs require."""
-        return self._invoke(url_or_endpoint_id, method, headers, json_data, data, "oauth",
-                            _required("external_user_id", external_user_id))
+        return self._invoke(
+            url_or_endpoint_id,
+            method,
+            headers,
+            json_data,
+            data,
+            "oauth",
+            _required("external_user_id", external_user_id),
+        )
 
-    def _invoke(self, url_or_endpoint_id: str, method: str, headers: Optional[Mapping[str, str]], json_data: JSON,
-                data: Union[str, bytes, Mapping[str, Any], None], auth_type: str, external_user_id: Optional[str]) -> JSON:
+    def _invoke(
+        self,
+        url_or_endpoint_id: str,
+        method: str,
+        headers: Optional[Mapping[str, str]],
+        json_data: JSON,
+        data: Union[str, bytes, Mapping[str, Any], None],
+        auth_type: str,
+        external_user_id: Optional[str],
+    ) -> JSON:
         if auth_type not in AUTH_TYPES:
             raise ValueError("auth_type must be one of %s, got %r" % (", ".join(AUTH_TYPES), auth_type))
         url = self._workflow_url(url_or_endpoint_id)
@@ -2436,9 +2761,16 @@ class SyncPipedreamClient:
             raw = bytes(data)
         elif data is not None:
             raise ValueError("data must be a mapping, str or bytes")
-        return self._request(method, url, "invoke workflow", raw_body=raw, headers=request_headers,
-                             auth=auth_type == "oauth", parse="auto", pipedream_api=False)
-
+        return self._request(
+            method,
+            url,
+            "invoke workflow",
+            raw_body=raw,
+            headers=request_headers,
+            auth=auth_type == "oauth",
+            parse="auto",
+            pipedream_api=False,
+        )
 
     # -- Pagination --------------------------------------------------------------------------
 
@@ -2535,7 +2867,6 @@ def _coroutine(
     return functools.wraps(method)(call)  # type: ignore[return-value]
 
 
-
 class PipedreamClient:
     """The Pipedream Connect client of the seed README: every method is a coroutine.
 
@@ -2567,16 +2898,31 @@ class PipedreamClient:
         max_workers: int = 64,
     ) -> None:
         self.sync = SyncPipedreamClient(
-            client_id, client_secret, project_id, environment, base_url=base_url, workflow_domain=workflow_domain,
-            access_token=access_token, timeout=timeout, max_retries=max_retries, ssl_context=ssl_context,
-            ca_bundle=ca_bundle, proxy=proxy, headers=headers, rate_limit_token=rate_limit_token, logger=logger,
+            client_id,
+            client_secret,
+            project_id,
+            environment,
+            base_url=base_url,
+            workflow_domain=workflow_domain,
+            access_token=access_token,
+            timeout=timeout,
+            max_retries=max_retries,
+            ssl_context=ssl_context,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
+            headers=headers,
+            rate_limit_token=rate_limit_token,
+            logger=logger,
         )
         self._runner = _AsyncRunner(max_workers, "pipedream-async")
         self._owns_runner = True
 
     def __repr__(self) -> str:
         return "PipedreamClient(project_id=%r, environment=%r, base_url=%r)" % (
-            self.sync.project_id, self.sync.environment, self.sync.base_url)
+            self.sync.project_id,
+            self.sync.environment,
+            self.sync.base_url,
+        )
 
     async def __aenter__(self) -> "PipedreamClient":
         return self
@@ -2609,8 +2955,15 @@ class PipedreamClient:
     ) -> "PipedreamClient":
         """A view with other defaults, sharing threads, connections and token (see
         ``SyncPipedreamClient.with_options``)."""
-        return self._view(self.sync.with_options(timeout=timeout, max_retries=max_retries, headers=headers,
-                                                 query=query, rate_limit_token=rate_limit_token))
+        return self._view(
+            self.sync.with_options(
+                timeout=timeout,
+                max_retries=max_retries,
+                headers=headers,
+                query=query,
+                rate_limit_token=rate_limit_token,
+            )
+        )
 
     @property
     def with_raw_response(self) -> Any:
@@ -2708,8 +3061,12 @@ class PipedreamClient:
     get_deployed_trigger_webhooks = _coroutine(SyncPipedreamClient.get_deployed_trigger_webhooks)
     update_deployed_trigger_webhooks = _coroutine(SyncPipedreamClient.update_deployed_trigger_webhooks)
     get_deployed_trigger_webhook = _coroutine(SyncPipedreamClient.get_deployed_trigger_webhook)
-    reset_deployed_trigger_webhook_delivery_state = _coroutine(SyncPipedreamClient.reset_deployed_trigger_webhook_delivery_state)
-    regenerate_deployed_trigger_webhook_signing_key = _coroutine(SyncPipedreamClient.regenerate_deployed_trigger_webhook_signing_key)
+    reset_deployed_trigger_webhook_delivery_state = _coroutine(
+        SyncPipedreamClient.reset_deployed_trigger_webhook_delivery_state
+    )
+    regenerate_deployed_trigger_webhook_signing_key = _coroutine(
+        SyncPipedreamClient.regenerate_deployed_trigger_webhook_signing_key
+    )
     get_deployed_trigger_workflows = _coroutine(SyncPipedreamClient.get_deployed_trigger_workflows)
     update_deployed_trigger_workflows = _coroutine(SyncPipedreamClient.update_deployed_trigger_workflows)
 
@@ -2757,9 +3114,14 @@ _NOT_CALLABLE = ("close", "with_options", "with_raw_response", "token_requests")
 
 
 def _api_methods() -> List[str]:
-    return sorted(name for name in dir(SyncPipedreamClient)
-                  if not name.startswith("_") and name not in _NOT_CALLABLE and not name.startswith("iter_")
-                  and callable(getattr(SyncPipedreamClient, name)))
+    return sorted(
+        name
+        for name in dir(SyncPipedreamClient)
+        if not name.startswith("_")
+        and name not in _NOT_CALLABLE
+        and not name.startswith("iter_")
+        and callable(getattr(SyncPipedreamClient, name))
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -2777,10 +3139,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipedream",
         description="Call the Pipedream Connect API. Credentials are read from PIPEDREAM_CLIENT_ID, "
-                    "PIPEDREAM_CLIENT_SECRET (or PIPEDREAM_ACCESS_TOKEN), PIPEDREAM_PROJECT_ID and "
-                    "PIPEDREAM_PROJECT_ENVIRONMENT; PIPEDREAM_BASE_URL overrides the API's address.",
+        "PIPEDREAM_CLIENT_SECRET (or PIPEDREAM_ACCESS_TOKEN), PIPEDREAM_PROJECT_ID and "
+        "PIPEDREAM_PROJECT_ENVIRONMENT; PIPEDREAM_BASE_URL overrides the API's address.",
         epilog="Any API method with `call`, e.g.: python -m pipedream call get_deployed_triggers "
-               "'{\"external_user_id\": \"user-1\"}'. Methods: " + ", ".join(_api_methods()),
+        '\'{"external_user_id": "user-1"}\'. Methods: ' + ", ".join(_api_methods()),
     )
     parser.add_argument("--environment", choices=ENVIRONMENTS, help="default: PIPEDREAM_PROJECT_ENVIRONMENT")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call (default: 60)")
@@ -2805,8 +3167,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     run = commands.add_parser("run-action", help="run an action for one of your users")
     run.add_argument("action_key")
     run.add_argument("external_user_id")
-    run.add_argument("configured_props", nargs="?", default={}, type=json_argument,
-                     help="a JSON object, or - to read it from stdin")
+    run.add_argument(
+        "configured_props", nargs="?", default={}, type=json_argument, help="a JSON object, or - to read it from stdin"
+    )
     invoke = commands.add_parser("invoke-workflow", help="invoke a workflow by URL or endpoint id")
     invoke.add_argument("url_or_endpoint_id")
     invoke.add_argument("body", nargs="?", type=json_argument, help="JSON body, or - to read it from stdin")
@@ -2829,11 +3192,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             elif args.command == "app":
                 result = client.get_app(args.app_id_or_slug)
             elif args.command == "accounts":
-                result = client.get_accounts(external_user_id=args.external_user_id, app_filter=args.app,
-                                             limit=args.limit)
+                result = client.get_accounts(
+                    external_user_id=args.external_user_id, app_filter=args.app, limit=args.limit
+                )
             elif args.command == "components":
-                result = client.get_components(args.component_type, app_filter=args.app, search_query=args.q,
-                                               limit=args.limit)
+                result = client.get_components(
+                    args.component_type, app_filter=args.app, search_query=args.q, limit=args.limit
+                )
             elif args.command == "connect-token":
                 result = client.create_connect_token(args.external_user_id)
             elif args.command == "run-action":
@@ -2841,10 +3206,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             elif args.command == "invoke-workflow":
                 if args.external_user_id:
                     result = client.invoke_workflow_for_external_user(
-                        args.url_or_endpoint_id, args.external_user_id, method=args.method, json_data=args.body)
+                        args.url_or_endpoint_id, args.external_user_id, method=args.method, json_data=args.body
+                    )
                 else:
-                    result = client.invoke_workflow(args.url_or_endpoint_id, method=args.method,
-                                                    json_data=args.body, auth_type=args.auth)
+                    result = client.invoke_workflow(
+                        args.url_or_endpoint_id, method=args.method, json_data=args.body, auth_type=args.auth
+                    )
             else:
                 if not isinstance(args.arguments, dict):
                     raise ValueError("arguments must be a JSON object of keyword arguments")

@@ -168,8 +168,10 @@ def _execute(connection_id: str, action_type_id: str, payload: Dict[str, Any]) -
     if action_type_id == "send_message":
         if payload["channel"] not in _SLACK_CHANNELS:
             return {"success": False, "data": {"error": "channel_not_found"}}
-        return {"success": True, "data": {"ok": True, "channel": payload["channel"], "ts": "1712.0001",
-                                          "__stats": {"status_code": 200}}}
+        return {
+            "success": True,
+            "data": {"ok": True, "channel": payload["channel"], "ts": "1712.0001", "__stats": {"status_code": 200}},
+        }
     return {"success": True, "data": {"echo": payload}}
 
 
@@ -177,8 +179,9 @@ def _validation_errors(schema: Dict[str, Any], payload: Dict[str, Any]) -> List[
     errors: List[Dict[str, Any]] = []
     for name in schema.get("required", []):
         if name not in payload:
-            errors.append({"type": "missing", "loc": ["body", "payload", name], "msg": "Field required",
-                           "input": payload})
+            errors.append(
+                {"type": "missing", "loc": ["body", "payload", name], "msg": "Field required", "input": payload}
+            )
     for name, value in payload.items():
         expected = schema.get("properties", {}).get(name, {}).get("type")
         if expected is None:
@@ -224,7 +227,8 @@ class _Scripted:
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
-            self.path_contains is None or self.path_contains in path)
+            self.path_contains is None or self.path_contains in path
+        )
 
 
 class AltanReplica(ThreadingHTTPServer):
@@ -234,8 +238,9 @@ class AltanReplica(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: Tuple[str, int], api_keys: Iterable[str], prefix: str = DEFAULT_PREFIX,
-                 verbose: bool = False) -> None:
+    def __init__(
+        self, address: Tuple[str, int], api_keys: Iterable[str], prefix: str = DEFAULT_PREFIX, verbose: bool = False
+    ) -> None:
         super().__init__(address, _Handler)
         self.api_keys = frozenset(api_keys)
         if not self.api_keys or not all(isinstance(k, str) and k for k in self.api_keys):
@@ -293,9 +298,16 @@ class AltanReplica(ThreadingHTTPServer):
             self._request_ids = 0
             self._connections = 0
 
-    def fail_next(self, status: int, body: Union[str, bytes, Dict[str, Any], List[Any]] = b"", *,
-                  content_type: Optional[str] = None, headers: Optional[Dict[str, str]] = None,
-                  method: Optional[str] = None, path_contains: Optional[str] = None) -> None:
+    def fail_next(
+        self,
+        status: int,
+        body: Union[str, bytes, Dict[str, Any], List[Any]] = b"",
+        *,
+        content_type: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+        method: Optional[str] = None,
+        path_contains: Optional[str] = None,
+    ) -> None:
         """Answer the next request (matching ``method`` / ``path_contains`` if given) with this
         response instead of the normal one. The API key is still checked first."""
         if isinstance(body, (dict, list)):
@@ -308,8 +320,12 @@ class AltanReplica(ThreadingHTTPServer):
             self._scripted.append(_Scripted(status, raw, content_type, dict(headers or {}), method, path_contains))
 
     def start_background(self) -> "AltanReplica":
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="altan-replica:%d" % self.server_address[1], daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="altan-replica:%d" % self.server_address[1],
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -414,12 +430,16 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = target.partition("?")
         prefix = self.server.prefix
         inside = path == prefix or path.startswith(prefix + "/") if prefix else True
-        rest = path[len(prefix):] if inside else path
+        rest = path[len(prefix) :] if inside else path
         segments = [unquote(s, errors="replace") for s in rest.split("/")[1:]] if inside else []
         request = ReceivedRequest(
-            method=method, target=target, path=path, segments=segments,
+            method=method,
+            target=target,
+            path=path,
+            segments=segments,
             query=dict(parse_qsl(query, keep_blank_values=True)),
-            headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
             raw_headers=list(self.headers.items()),
         )
         request_id = self.server._record(request)
@@ -464,15 +484,40 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(request.body) if request.body else None
         except ValueError as exc:
             position = getattr(exc, "pos", 0)
-            return answer(422, {"detail": [{"type": "json_invalid", "loc": ["body", position],
-                                            "msg": "JSON decode error", "input": {}, "ctx": {"error": str(exc)}}]})
+            return answer(
+                422,
+                {
+                    "detail": [
+                        {
+                            "type": "json_invalid",
+                            "loc": ["body", position],
+                            "msg": "JSON decode error",
+                            "input": {},
+                            "ctx": {"error": str(exc)},
+                        }
+                    ]
+                },
+            )
         if not isinstance(body, dict) or "payload" not in body:
-            return answer(422, {"detail": [{"type": "missing", "loc": ["body", "payload"], "msg": "Field required",
-                                            "input": body}]})
+            return answer(
+                422,
+                {"detail": [{"type": "missing", "loc": ["body", "payload"], "msg": "Field required", "input": body}]},
+            )
         payload = body["payload"]
         if not isinstance(payload, dict):
-            return answer(422, {"detail": [{"type": "dict_type", "loc": ["body", "payload"],
-                                            "msg": "Input should be a valid dictionary", "input": payload}]})
+            return answer(
+                422,
+                {
+                    "detail": [
+                        {
+                            "type": "dict_type",
+                            "loc": ["body", "payload"],
+                            "msg": "Input should be a valid dictionary",
+                            "input": payload,
+                        }
+                    ]
+                },
+            )
         errors = _validation_errors(action.get("input_schema", {}), payload)
         if errors:
             return answer(422, {"detail": errors})
@@ -518,8 +563,14 @@ _started: List[AltanReplica] = []
 _started_lock = threading.Lock()
 
 
-def start(port: int = 0, api_key: Union[str, Iterable[str]] = DEFAULT_API_KEY, *, host: str = "127.0.0.1",
-          prefix: str = DEFAULT_PREFIX, verbose: bool = False) -> Tuple[AltanReplica, str]:
+def start(
+    port: int = 0,
+    api_key: Union[str, Iterable[str]] = DEFAULT_API_KEY,
+    *,
+    host: str = "127.0.0.1",
+    prefix: str = DEFAULT_PREFIX,
+    verbose: bool = False,
+) -> Tuple[AltanReplica, str]:
     """Start a replica in a background thread; return ``(server, base_url)``.
 
     ``port=0`` picks a free port. ``api_key`` is the accepted key, or a list of accepted keys.
@@ -547,15 +598,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run a local replica of the Altan Actions API.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (0 picks a free one; default 8765)")
-    parser.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
-                        help="an accepted API key (repeatable; default %r)" % DEFAULT_API_KEY)
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help="an accepted API key (repeatable; default %r)" % DEFAULT_API_KEY,
+    )
     parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="path prefix (default %s)" % DEFAULT_PREFIX)
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     args = parser.parse_args(argv)
-    server = AltanReplica((args.host, args.port), args.api_keys or [DEFAULT_API_KEY], args.prefix,
-                          verbose=not args.quiet)
-    print("Altan replica listening on %s (API key%s: %s); Ctrl-C to stop" % (
-        server.base_url, "s" if len(server.api_keys) > 1 else "", ", ".join(sorted(server.api_keys))), flush=True)
+    server = AltanReplica(
+        (args.host, args.port), args.api_keys or [DEFAULT_API_KEY], args.prefix, verbose=not args.quiet
+    )
+    print(
+        "Altan replica listening on %s (API key%s: %s); Ctrl-C to stop"
+        % (server.base_url, "s" if len(server.api_keys) > 1 else "", ", ".join(sorted(server.api_keys))),
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -49,8 +49,11 @@ Out = Callable[[str], None]
 # What the offline flow does on the replica (its data: examples/altan_replica.py).
 OFFLINE_CONNECTION = "abc123"
 OFFLINE_ACTION = "send-email"
-OFFLINE_PAYLOAD = {"to": "someone@example.com", "subject": "Hello from the demo",
-                   "body": "Sent through the Altan Actions API (replica)."}
+OFFLINE_PAYLOAD = {
+    "to": "someone@example.com",
+    "subject": "Hello from the demo",
+    "body": "Sent through the Altan Actions API (replica).",
+}
 OFFLINE_FAILING = ("def456", "send_message", {"channel": "C999", "text": "hi"})  # Slack: channel_not_found
 MISSING_CONNECTION = "does-not-exist-demo"
 
@@ -77,14 +80,21 @@ def _show_execution(label: str, response: Mapping[str, Any], out: Out) -> None:
     if response.get("status") == "success":
         out("%s: status success, result %s" % (label, json.dumps(response.get("result"), sort_keys=True)))
     else:
-        out("%s: status %s, error %s (HTTP 200: returned, not raised)" % (
-            label, response.get("status"), json.dumps(response.get("error"), sort_keys=True)))
+        out(
+            "%s: status %s, error %s (HTTP 200: returned, not raised)"
+            % (label, response.get("status"), json.dumps(response.get("error"), sort_keys=True))
+        )
 
 
-def run_altan(client: AltanActionsClient, *, connection_id: Optional[str] = None,
-              action_type_id: Optional[str] = None, payload: Optional[Mapping[str, Any]] = None,
-              failing: Optional[Tuple[str, str, Mapping[str, Any]]] = None,
-              out: Out = print) -> Dict[str, Any]:
+def run_altan(
+    client: AltanActionsClient,
+    *,
+    connection_id: Optional[str] = None,
+    action_type_id: Optional[str] = None,
+    payload: Optional[Mapping[str, Any]] = None,
+    failing: Optional[Tuple[str, str, Mapping[str, Any]]] = None,
+    out: Out = print,
+) -> Dict[str, Any]:
     """A complete Altan flow with ``client``; prints each step and returns a summary.
 
     ``connection_id`` / ``action_type_id`` default to the first ones listed. The action is
@@ -96,16 +106,27 @@ def run_altan(client: AltanActionsClient, *, connection_id: Optional[str] = None
     summary["connections"] = len(connections)
     out("1. list_connections(): %d connection(s)" % len(connections))
     for connection in connections:
-        out("     - %s (id %s%s)" % (connection.get("name"), connection.get("id"),
-                                     ", " + connection["provider"] if connection.get("provider") else ""))
+        out(
+            "     - %s (id %s%s)"
+            % (
+                connection.get("name"),
+                connection.get("id"),
+                ", " + connection["provider"] if connection.get("provider") else "",
+            )
+        )
     if connection_id is None and connections:
         connection_id = str(connections[0].get("id"))
 
     if connection_id is not None:
         connection = client.get_connection(connection_id)
         summary["connection"] = connection.get("name")
-        out("2. get_connection(%r): %s" % (connection_id, ", ".join(
-            "%s %s" % (k, connection[k]) for k in ("name", "provider", "status") if k in connection)))
+        out(
+            "2. get_connection(%r): %s"
+            % (
+                connection_id,
+                ", ".join("%s %s" % (k, connection[k]) for k in ("name", "provider", "status") if k in connection),
+            )
+        )
 
         action_types = _items(client.list_action_types(connection_id))
         summary["action_types"] = len(action_types)
@@ -118,13 +139,16 @@ def run_altan(client: AltanActionsClient, *, connection_id: Optional[str] = None
         if action_type_id is not None:
             action_type = client.get_action_type(connection_id, action_type_id)
             summary["action_type"] = action_type.get("name")
-            out("4. get_action_type(%r, %r): %s, input schema:" % (
-                connection_id, action_type_id, action_type.get("name")))
+            out(
+                "4. get_action_type(%r, %r): %s, input schema:"
+                % (connection_id, action_type_id, action_type.get("name"))
+            )
             _show_schema(action_type, out)
 
             if payload is not None:
-                response = client.execute_action(connection_id=connection_id, action_type_id=action_type_id,
-                                                 payload=payload)
+                response = client.execute_action(
+                    connection_id=connection_id, action_type_id=action_type_id, payload=payload
+                )
                 summary["executed"] = response.get("status")
                 _show_execution("5. execute_action(%r, %r)" % (connection_id, action_type_id), response, out)
             else:
@@ -142,8 +166,10 @@ def run_altan(client: AltanActionsClient, *, connection_id: Optional[str] = None
         client.get_connection(MISSING_CONNECTION)
     except AltanActionError as error:
         summary["error"] = error.status_code
-        out("7. get_connection(%r): AltanActionError, status %s, detail %r, request id %s" % (
-            MISSING_CONNECTION, error.status_code, error.detail, error.request_id))
+        out(
+            "7. get_connection(%r): AltanActionError, status %s, detail %r, request id %s"
+            % (MISSING_CONNECTION, error.status_code, error.detail, error.request_id)
+        )
         if error.status_code != 404:
             raise
     else:
@@ -161,8 +187,14 @@ def altan_flow(env: Mapping[str, str], out: Out = print) -> bool:
         try:
             out("== Altan: offline, bundled replica at %s (set ALTAN_API_KEY for the real API) ==" % base_url)
             with AltanActionsClient(altan_replica.DEFAULT_API_KEY, base_url) as client:
-                run_altan(client, connection_id=OFFLINE_CONNECTION, action_type_id=OFFLINE_ACTION,
-                          payload=OFFLINE_PAYLOAD, failing=OFFLINE_FAILING, out=out)
+                run_altan(
+                    client,
+                    connection_id=OFFLINE_CONNECTION,
+                    action_type_id=OFFLINE_ACTION,
+                    payload=OFFLINE_PAYLOAD,
+                    failing=OFFLINE_FAILING,
+                    out=out,
+                )
         finally:
             altan_replica.stop(server)
         return True
@@ -171,8 +203,13 @@ def altan_flow(env: Mapping[str, str], out: Out = print) -> bool:
     payload = json.loads(env["ALTAN_DEMO_PAYLOAD"]) if env.get("ALTAN_DEMO_PAYLOAD") else None
     out("== Altan: live API at %s ==" % base_url)
     with AltanActionsClient(api_key, base_url) as client:
-        run_altan(client, connection_id=env.get("ALTAN_DEMO_CONNECTION_ID"),
-                  action_type_id=env.get("ALTAN_DEMO_ACTION_TYPE_ID"), payload=payload, out=out)
+        run_altan(
+            client,
+            connection_id=env.get("ALTAN_DEMO_CONNECTION_ID"),
+            action_type_id=env.get("ALTAN_DEMO_ACTION_TYPE_ID"),
+            payload=payload,
+            out=out,
+        )
     return True
 
 
@@ -208,12 +245,20 @@ def _brief(value: Any, limit: int = 100) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-def run_pipedream(client: SyncPipedreamClient, *, external_user_id: str = "demo-user",
-                  app: str = "slack", action: Optional[str] = None,
-                  action_props: Optional[Mapping[str, Any]] = None, trigger: Optional[str] = None,
-                  trigger_props: Optional[Mapping[str, Any]] = None, webhook_url: Optional[str] = None,
-                  workflow: Optional[str] = None, proxy: Optional[Tuple[str, str]] = None,
-                  out: Out = print) -> Dict[str, Any]:
+def run_pipedream(
+    client: SyncPipedreamClient,
+    *,
+    external_user_id: str = "demo-user",
+    app: str = "slack",
+    action: Optional[str] = None,
+    action_props: Optional[Mapping[str, Any]] = None,
+    trigger: Optional[str] = None,
+    trigger_props: Optional[Mapping[str, Any]] = None,
+    webhook_url: Optional[str] = None,
+    workflow: Optional[str] = None,
+    proxy: Optional[Tuple[str, str]] = None,
+    out: Out = print,
+) -> Dict[str, Any]:
     """A Pipedream Connect flow with ``client``; prints each step and returns a summary.
 
     ``action`` is run and ``trigger`` deployed (then deleted) only if given, ``workflow`` (a
@@ -231,16 +276,27 @@ def run_pipedream(client: SyncPipedreamClient, *, external_user_id: str = "demo-
 
     apps = client.get_apps(q=app, limit=3)
     summary["apps"] = [a.get("name_slug") for a in apps.get("data", [])]
-    out("3. get_apps(q=%r, limit=3): %s (%s matching in all)" % (app, ", ".join(
-        "%s (%s)" % (a.get("name"), a.get("name_slug")) for a in apps.get("data", [])) or "none",
-        (apps.get("page_info") or {}).get("total_count")))
+    out(
+        "3. get_apps(q=%r, limit=3): %s (%s matching in all)"
+        % (
+            app,
+            ", ".join("%s (%s)" % (a.get("name"), a.get("name_slug")) for a in apps.get("data", [])) or "none",
+            (apps.get("page_info") or {}).get("total_count"),
+        )
+    )
 
     accounts = client.get_accounts(external_user_id=user, limit=10)
     summary["accounts"] = len(accounts.get("data", []))
     out("4. get_accounts(external_user_id=%r): %d connected account(s)" % (user, summary["accounts"]))
     for account in accounts.get("data", []):
-        out("     - %s (%s, %s)" % (account.get("id"), (account.get("app") or {}).get("name_slug"),
-                                    "healthy" if account.get("healthy") else "unhealthy"))
+        out(
+            "     - %s (%s, %s)"
+            % (
+                account.get("id"),
+                (account.get("app") or {}).get("name_slug"),
+                "healthy" if account.get("healthy") else "unhealthy",
+            )
+        )
 
     components = client.get_components("actions", app_filter=app, limit=3)
     keys = [c.get("key") for c in components.get("data", [])]
@@ -251,8 +307,15 @@ def run_pipedream(client: SyncPipedreamClient, *, external_user_id: str = "demo-
     if key:
         component = client.get_component("actions", key)["data"]
         summary["component"] = component.get("name")
-        out("6. get_component('actions', %r): %s v%s, props: %s" % (key, component.get("name"), component.get(
-            "version"), ", ".join(p.get("name", "?") for p in component.get("configurable_props") or [])))
+        out(
+            "6. get_component('actions', %r): %s v%s, props: %s"
+            % (
+                key,
+                component.get("name"),
+                component.get("version"),
+                ", ".join(p.get("name", "?") for p in component.get("configurable_props") or []),
+            )
+        )
     else:
         out("6. get_component: skipped (no action listed)")
 
@@ -267,15 +330,23 @@ def run_pipedream(client: SyncPipedreamClient, *, external_user_id: str = "demo-
     if trigger:
         deployed = client.deploy_trigger(trigger, user, dict(trigger_props or {}), webhook_url=webhook_url)["data"]
         deployed_id = summary["deployed"] = deployed.get("id")
-        out("8. deploy_trigger(%r, %r, webhook_url=%r): %s %r, active %s" % (
-            trigger, user, webhook_url, deployed_id, deployed.get("name"), deployed.get("active")))
+        out(
+            "8. deploy_trigger(%r, %r, webhook_url=%r): %s %r, active %s"
+            % (trigger, user, webhook_url, deployed_id, deployed.get("name"), deployed.get("active"))
+        )
     else:
         out("8. deploy_trigger: skipped (no trigger given; a deployed trigger keeps running)")
 
     triggers = client.get_deployed_triggers(user, limit=10)
     summary["deployed_triggers"] = len(triggers.get("data", []))
-    out("9. get_deployed_triggers(%r): %d deployed trigger(s)%s" % (user, summary["deployed_triggers"], "".join(
-        "\n     - %s %r" % (t.get("id"), t.get("name")) for t in triggers.get("data", []))))
+    out(
+        "9. get_deployed_triggers(%r): %d deployed trigger(s)%s"
+        % (
+            user,
+            summary["deployed_triggers"],
+            "".join("\n     - %s %r" % (t.get("id"), t.get("name")) for t in triggers.get("data", [])),
+        )
+    )
 
     if workflow:
         reply = client.invoke_workflow_for_external_user(workflow, user, json_data={"hello": "from the demo"})
@@ -283,8 +354,12 @@ def run_pipedream(client: SyncPipedreamClient, *, external_user_id: str = "demo-
         if isinstance(reply, dict) and isinstance(reply.get("headers"), dict):  # the replica's echo
             headers = reply["headers"]
             reply_text = "the workflow got %s %s with X-PD-External-User-ID %s, X-PD-Environment %s, %s" % (
-                reply.get("method"), reply.get("path"), headers.get("x-pd-external-user-id"),
-                headers.get("x-pd-environment"), "a Bearer token" if "authorization" in headers else "no token")
+                reply.get("method"),
+                reply.get("path"),
+                headers.get("x-pd-external-user-id"),
+                headers.get("x-pd-environment"),
+                "a Bearer token" if "authorization" in headers else "no token",
+            )
         else:
             reply_text = _brief(reply)
         out("10. invoke_workflow_for_external_user(%r, %r): %s" % (workflow, user, reply_text))
@@ -293,12 +368,17 @@ def run_pipedream(client: SyncPipedreamClient, *, external_user_id: str = "demo-
 
     if proxy:
         url, account_id = proxy
-        reply = client.make_proxy_request({"external_user_id": user, "account_id": account_id},
-                                          {"url": url, "method": "GET"})
+        reply = client.make_proxy_request(
+            {"external_user_id": user, "account_id": account_id}, {"url": url, "method": "GET"}
+        )
         summary["proxy"] = reply
         if isinstance(reply, dict) and "external_user_id" in reply and "url" in reply:  # the replica's echo
             reply_text = "Pipedream would send %s %s with %s's %s credentials" % (
-                reply.get("method"), reply.get("url"), reply.get("external_user_id"), reply.get("app"))
+                reply.get("method"),
+                reply.get("url"),
+                reply.get("external_user_id"),
+                reply.get("app"),
+            )
         else:
             reply_text = _brief(reply)
         out("11. make_proxy_request(GET %s, account %s): %s" % (url, account_id, reply_text))
@@ -313,8 +393,10 @@ def run_pipedream(client: SyncPipedreamClient, *, external_user_id: str = "demo-
         client.get_app(PIPEDREAM_MISSING_APP)
     except PipedreamApiError as error:
         summary["error"] = error.status_code
-        out("12. get_app(%r): %s, status %s, detail %r, request id %s" % (
-            PIPEDREAM_MISSING_APP, type(error).__name__, error.status_code, error.detail, error.request_id))
+        out(
+            "12. get_app(%r): %s, status %s, detail %r, request id %s"
+            % (PIPEDREAM_MISSING_APP, type(error).__name__, error.status_code, error.detail, error.request_id)
+        )
         if error.status_code != 404:
             raise
     else:
@@ -335,38 +417,70 @@ def pipedream_flow(env: Mapping[str, str], out: Out = print) -> bool:
 
             server, base_url = pipedream_replica.start()  # loopback, a free port
             try:
-                out("== Pipedream: offline, bundled replica at %s (set %s for the real API) ==" % (
-                    base_url, ", ".join(PIPEDREAM_CREDENTIALS)))
-                with SyncPipedreamClient(server.client_id, server.client_secret, server.project_id, "development",
-                                         base_url=base_url, workflow_domain="127.0.0.1", proxy=False) as client:
-                    run_pipedream(client, external_user_id="user-1", action="slack-send-message",
-                                  action_props={"slack": {"authProvisionId": server.accounts[0]["id"]},
-                                                "conversation": "C0123", "text": "Hello from the demo"},
-                                  trigger="slack-new-message-in-channels",
-                                  trigger_props={"conversations": ["C0123"]},
-                                  webhook_url="https://example.com/hooks/pipedream",
-                                  workflow=server.workflow_url("demo"),
-                                  proxy=("https://slack.com/api/auth.test", server.accounts[0]["id"]), out=out)
+                out(
+                    "== Pipedream: offline, bundled replica at %s (set %s for the real API) =="
+                    % (base_url, ", ".join(PIPEDREAM_CREDENTIALS))
+                )
+                with SyncPipedreamClient(
+                    server.client_id,
+                    server.client_secret,
+                    server.project_id,
+                    "development",
+                    base_url=base_url,
+                    workflow_domain="127.0.0.1",
+                    proxy=False,
+                ) as client:
+                    run_pipedream(
+                        client,
+                        external_user_id="user-1",
+                        action="slack-send-message",
+                        action_props={
+                            "slack": {"authProvisionId": server.accounts[0]["id"]},
+                            "conversation": "C0123",
+                            "text": "Hello from the demo",
+                        },
+                        trigger="slack-new-message-in-channels",
+                        trigger_props={"conversations": ["C0123"]},
+                        webhook_url="https://example.com/hooks/pipedream",
+                        workflow=server.workflow_url("demo"),
+                        proxy=("https://slack.com/api/auth.test", server.accounts[0]["id"]),
+                        out=out,
+                    )
             finally:
                 pipedream_replica.stop(server)
             return True
 
         environment = env.get("PIPEDREAM_PROJECT_ENVIRONMENT") or "development"
         base_url = env.get("PIPEDREAM_BASE_URL") or None
-        out("== Pipedream: live API at %s, project %s (%s) ==" % (
-            base_url or "https://api.pipedream.com", env["PIPEDREAM_PROJECT_ID"], environment))
-        proxy = ((env["PIPEDREAM_DEMO_PROXY_URL"], env["PIPEDREAM_DEMO_ACCOUNT_ID"])
-                 if env.get("PIPEDREAM_DEMO_PROXY_URL") and env.get("PIPEDREAM_DEMO_ACCOUNT_ID") else None)
-        with SyncPipedreamClient(env["PIPEDREAM_CLIENT_ID"], env["PIPEDREAM_CLIENT_SECRET"],
-                                 env["PIPEDREAM_PROJECT_ID"], environment, base_url=base_url,
-                                 workflow_domain=env.get("PIPEDREAM_WORKFLOW_DOMAIN") or None) as client:
-            run_pipedream(client, external_user_id=env.get("PIPEDREAM_DEMO_EXTERNAL_USER_ID") or "demo-user",
-                          action=env.get("PIPEDREAM_DEMO_ACTION") or None,
-                          action_props=_json_env(env, "PIPEDREAM_DEMO_ACTION_PROPS"),
-                          trigger=env.get("PIPEDREAM_DEMO_TRIGGER") or None,
-                          trigger_props=_json_env(env, "PIPEDREAM_DEMO_TRIGGER_PROPS"),
-                          webhook_url=env.get("PIPEDREAM_DEMO_WEBHOOK_URL") or None,
-                          workflow=env.get("PIPEDREAM_DEMO_WORKFLOW") or None, proxy=proxy, out=out)
+        out(
+            "== Pipedream: live API at %s, project %s (%s) =="
+            % (base_url or "https://api.pipedream.com", env["PIPEDREAM_PROJECT_ID"], environment)
+        )
+        proxy = (
+            (env["PIPEDREAM_DEMO_PROXY_URL"], env["PIPEDREAM_DEMO_ACCOUNT_ID"])
+            if env.get("PIPEDREAM_DEMO_PROXY_URL") and env.get("PIPEDREAM_DEMO_ACCOUNT_ID")
+            else None
+        )
+        with SyncPipedreamClient(
+            env["PIPEDREAM_CLIENT_ID"],
+            env["PIPEDREAM_CLIENT_SECRET"],
+            env["PIPEDREAM_PROJECT_ID"],
+            environment,
+            base_url=base_url,
+            workflow_domain=env.get("PIPEDREAM_WORKFLOW_DOMAIN") or None,
+        ) as client:
+            run_pipedream(
+                client,
+                external_user_id=env.get("PIPEDREAM_DEMO_EXTERNAL_USER_ID") or "demo-user",
+                action=env.get("PIPEDREAM_DEMO_ACTION") or None,
+                action_props=_json_env(env, "PIPEDREAM_DEMO_ACTION_PROPS"),
+                trigger=env.get("PIPEDREAM_DEMO_TRIGGER") or None,
+                trigger_props=_json_env(env, "PIPEDREAM_DEMO_TRIGGER_PROPS"),
+                webhook_url=env.get("PIPEDREAM_DEMO_WEBHOOK_URL") or None,
+                workflow=env.get("PIPEDREAM_DEMO_WORKFLOW") or None,
+                proxy=proxy,
+                out=out,
+            )
         return True
     except PipedreamApiError as error:  # status, detail, method, URL, request id; never a secret
         print("Pipedream flow failed: %s" % error, file=sys.stderr)

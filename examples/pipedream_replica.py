@@ -122,8 +122,15 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 __all__ = [
-    "PipedreamReplica", "ReceivedRequest", "start", "stop", "main", "cursor",
-    "DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "DEFAULT_PROJECT_ID",
+    "PipedreamReplica",
+    "ReceivedRequest",
+    "start",
+    "stop",
+    "main",
+    "cursor",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "DEFAULT_PROJECT_ID",
 ]
 
 DEFAULT_CLIENT_ID = "demo-client"
@@ -204,9 +211,14 @@ def _make_apps() -> List[Dict[str, Any]]:
             "featured_weight": weight,
         }
         # Required by the official model (types/app.py), empty for apps without OAuth.
-        app["scope_profiles"] = [{"name": "read_only", "scopes": ["%s:read" % slug]},
-                                 {"name": "read_write", "scopes": ["%s:read" % slug, "%s:write" % slug]}
-                                 ] if auth_type == "oauth" else []
+        app["scope_profiles"] = (
+            [
+                {"name": "read_only", "scopes": ["%s:read" % slug]},
+                {"name": "read_write", "scopes": ["%s:read" % slug, "%s:write" % slug]},
+            ]
+            if auth_type == "oauth"
+            else []
+        )
         app["oauth_app_id"] = _stable_id("oa", slug, 6) if slug in ("slack", "github") else None
         apps.append(app)
     return apps
@@ -218,24 +230,63 @@ def _prop(name: str, type_: str, label: str, **extra: Any) -> Dict[str, Any]:
 
 # (key, app slug, component_type, name, props beyond the app prop)
 _COMPONENT_ROWS = [
-    ("slack-send-message", "slack", "action", "Send Message",
-     [_prop("conversation", "string", "Channel", remoteOptions=True),
-      _prop("text", "string", "Message Text")]),
+    (
+        "slack-send-message",
+        "slack",
+        "action",
+        "Send Message",
+        [_prop("conversation", "string", "Channel", remoteOptions=True), _prop("text", "string", "Message Text")],
+    ),
     ("slack-list-channels", "slack", "action", "List Channels", []),
-    ("slack-new-message-in-channels", "slack", "trigger", "New Message In Channels (Instant)",
-     [_prop("conversations", "string[]", "Channels", remoteOptions=True)]),
-    ("github-create-issue", "github", "action", "Create Issue",
-     [_prop("repoFullname", "string", "Repository", remoteOptions=True, reloadProps=True),
-      _prop("title", "string", "Title"), _prop("body", "string", "Description", optional=True)]),
-    ("github-new-commit", "github", "trigger", "New Commit (Instant)",
-     [_prop("repoFullname", "string", "Repository", remoteOptions=True)]),
-    ("google_sheets-add-single-row", "google_sheets", "action", "Add Single Row",
-     [_prop("sheetId", "string", "Spreadsheet", remoteOptions=True, reloadProps=True),
-      _prop("worksheetId", "string", "Worksheet", remoteOptions=True)]),
-    ("notion-create-page", "notion", "action", "Create Page",
-     [_prop("parent", "string", "Parent Page", remoteOptions=True), _prop("title", "string", "Page Title")]),
-    ("gmail-send-email", "gmail", "action", "Send Email",
-     [_prop("to", "string[]", "To"), _prop("subject", "string", "Subject"), _prop("body", "string", "Body")]),
+    (
+        "slack-new-message-in-channels",
+        "slack",
+        "trigger",
+        "New Message In Channels (Instant)",
+        [_prop("conversations", "string[]", "Channels", remoteOptions=True)],
+    ),
+    (
+        "github-create-issue",
+        "github",
+        "action",
+        "Create Issue",
+        [
+            _prop("repoFullname", "string", "Repository", remoteOptions=True, reloadProps=True),
+            _prop("title", "string", "Title"),
+            _prop("body", "string", "Description", optional=True),
+        ],
+    ),
+    (
+        "github-new-commit",
+        "github",
+        "trigger",
+        "New Commit (Instant)",
+        [_prop("repoFullname", "string", "Repository", remoteOptions=True)],
+    ),
+    (
+        "google_sheets-add-single-row",
+        "google_sheets",
+        "action",
+        "Add Single Row",
+        [
+            _prop("sheetId", "string", "Spreadsheet", remoteOptions=True, reloadProps=True),
+            _prop("worksheetId", "string", "Worksheet", remoteOptions=True),
+        ],
+    ),
+    (
+        "notion-create-page",
+        "notion",
+        "action",
+        "Create Page",
+        [_prop("parent", "string", "Parent Page", remoteOptions=True), _prop("title", "string", "Page Title")],
+    ),
+    (
+        "gmail-send-email",
+        "gmail",
+        "action",
+        "Send Email",
+        [_prop("to", "string[]", "To"), _prop("subject", "string", "Subject"), _prop("body", "string", "Body")],
+    ),
     ("gmail-new-email-received", "gmail", "trigger", "New Email Received", []),
 ]
 
@@ -243,21 +294,27 @@ _COMPONENT_ROWS = [
 def _make_components() -> List[Dict[str, Any]]:
     components = []
     for key, app, component_type, name, props in _COMPONENT_ROWS:
-        components.append({
-            "key": key,
-            "name": name,
-            "version": "0.%d.%d" % (len(key) % 3, len(name) % 7),
-            "configurable_props": [_prop(app, "app", app.replace("_", " ").title(), app=app)]
-            + [dict(p) for p in props],
-            "description": "%s with the %s app. [See the documentation](https://pipedream.com/apps/%s)" % (
-                name, app, app.replace("_", "-")),
-            "component_type": component_type,
-            "stash": "optional" if component_type == "action" else None,
-            "annotations": {"destructiveHint": component_type == "action" and "send" in key,
-                            "idempotentHint": "list" in key, "openWorldHint": True,
-                            "readOnlyHint": "list" in key, "title": name},
-            "_app": app,  # internal: the app filter
-        })
+        components.append(
+            {
+                "key": key,
+                "name": name,
+                "version": "0.%d.%d" % (len(key) % 3, len(name) % 7),
+                "configurable_props": [_prop(app, "app", app.replace("_", " ").title(), app=app)]
+                + [dict(p) for p in props],
+                "description": "%s with the %s app. [See the documentation](https://pipedream.com/apps/%s)"
+                % (name, app, app.replace("_", "-")),
+                "component_type": component_type,
+                "stash": "optional" if component_type == "action" else None,
+                "annotations": {
+                    "destructiveHint": component_type == "action" and "send" in key,
+                    "idempotentHint": "list" in key,
+                    "openWorldHint": True,
+                    "readOnlyHint": "list" in key,
+                    "title": name,
+                },
+                "_app": app,  # internal: the app filter
+            }
+        )
     return components
 
 
@@ -279,57 +336,82 @@ def _make_accounts(apps_by_slug: Dict[str, Dict[str, Any]]) -> List[Dict[str, An
     for index, (owner, slug, name) in enumerate(_ACCOUNT_ROWS):
         account_id = _stable_id("apn", owner + "/" + slug)
         created = _EPOCH + index * 86400
-        accounts.append({
-            "id": account_id,
-            "name": name,
-            "external_id": owner,
-            "healthy": True,
-            "dead": False,
-            "app": {k: v for k, v in apps_by_slug[slug].items() if not k.startswith("_")},
-            "created_at": _iso(created),
-            "updated_at": _iso(created + 3600),
-            "authorized_scopes": ["%s:read" % slug, "%s:write" % slug],
-            "expires_at": _iso(created + 7 * 86400),
-            "error": None,
-            "last_refreshed_at": _iso(created + 3600),
-            "next_refresh_at": _iso(created + 5400),
-            "_credentials": {
-                "oauth_client_id": "replica-oauth-client-" + slug,
-                "oauth_access_token": "replica-upstream-token-" + account_id,
-                "oauth_refresh_token": "replica-upstream-refresh-" + account_id,
-                "oauth_uid": owner + "@" + slug,
-                "oauth_signer_uri": None,
-            },
-        })
+        accounts.append(
+            {
+                "id": account_id,
+                "name": name,
+                "external_id": owner,
+                "healthy": True,
+                "dead": False,
+                "app": {k: v for k, v in apps_by_slug[slug].items() if not k.startswith("_")},
+                "created_at": _iso(created),
+                "updated_at": _iso(created + 3600),
+                "authorized_scopes": ["%s:read" % slug, "%s:write" % slug],
+                "expires_at": _iso(created + 7 * 86400),
+                "error": None,
+                "last_refreshed_at": _iso(created + 3600),
+                "next_refresh_at": _iso(created + 5400),
+                "_credentials": {
+                    "oauth_client_id": "replica-oauth-client-" + slug,
+                    "oauth_access_token": "replica-upstream-token-" + account_id,
+                    "oauth_refresh_token": "replica-upstream-refresh-" + account_id,
+                    "oauth_uid": owner + "@" + slug,
+                    "oauth_signer_uri": None,
+                },
+            }
+        )
     return accounts
 
 
 def _make_deployed(project_id: str, components: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
     rows: List[Tuple[str, str, Dict[str, Any]]] = [
-            ("user-1", "slack-new-message-in-channels", {"conversations": ["C0123"]}),
-            ("user-1", "github-new-commit", {"repoFullname": "acme/api"}),
-            ("user-1", "gmail-new-email-received", {})]
+        ("user-1", "slack-new-message-in-channels", {"conversations": ["C0123"]}),
+        ("user-1", "github-new-commit", {"repoFullname": "acme/api"}),
+        ("user-1", "gmail-new-email-received", {}),
+    ]
     deployed = []
     for index, (owner, key, props) in enumerate(rows):
         component = components[key]
         app = component["_app"]
         created = (_EPOCH + (index + 1) * 86400) * 1000
         dc_id = _stable_id("dc", "%s/%s" % (owner, key))
-        deployed.append(_deployed_component(
-            project_id, dc_id, owner, component,
-            dict({app: {"authProvisionId": _stable_id("apn", owner + "/" + app)}}, **props),
-            "%s %d" % (component["name"], index + 1), created, emit_on_deploy=True,
-        ))
+        deployed.append(
+            _deployed_component(
+                project_id,
+                dc_id,
+                owner,
+                component,
+                dict({app: {"authProvisionId": _stable_id("apn", owner + "/" + app)}}, **props),
+                "%s %d" % (component["name"], index + 1),
+                created,
+                emit_on_deploy=True,
+            )
+        )
         deployed[-1]["_webhook_urls"] = ["https://hooks.example.com/%s" % dc_id] if index == 0 else []
         deployed[-1]["_workflow_ids"] = ["p_%s" % _stable_id("wf", dc_id, 6)[3:]] if index == 1 else []
         deployed[-1]["_events"] = [
-            {"e": {"text": "event %d of %s" % (n, key)}, "k": "emit", "ts": created + n * 60000,
-             "id": "%d-%d" % (created + n * 60000, n), "sum": "Event %d" % n} for n in range(3, 0, -1)]
+            {
+                "e": {"text": "event %d of %s" % (n, key)},
+                "k": "emit",
+                "ts": created + n * 60000,
+                "id": "%d-%d" % (created + n * 60000, n),
+                "sum": "Event %d" % n,
+            }
+            for n in range(3, 0, -1)
+        ]
     return deployed
 
 
-def _deployed_component(project_id: str, dc_id: str, owner: str, component: Dict[str, Any], configured_props: Any,
-                        name: str, created_ms: int, emit_on_deploy: bool) -> Dict[str, Any]:
+def _deployed_component(
+    project_id: str,
+    dc_id: str,
+    owner: str,
+    component: Dict[str, Any],
+    configured_props: Any,
+    name: str,
+    created_ms: int,
+    emit_on_deploy: bool,
+) -> Dict[str, Any]:
     return {
         "type": "DeployedComponent",
         "id": dc_id,
@@ -353,10 +435,14 @@ def _deployed_component(project_id: str, dc_id: str, owner: str, component: Dict
 
 
 _CATEGORY_DESCRIPTIONS = {
-    "AI": "Models and assistants", "CRM": "Customers, deals and pipelines",
-    "Communication": "Chat, messaging and calls", "Customer Support": "Tickets and help desks",
-    "Databases": "Tables, records and queries", "Developer Tools": "Code, issues and deployments",
-    "Email": "Mailboxes and sending", "Payments": "Charges, invoices and subscriptions",
+    "AI": "Models and assistants",
+    "CRM": "Customers, deals and pipelines",
+    "Communication": "Chat, messaging and calls",
+    "Customer Support": "Tickets and help desks",
+    "Databases": "Tables, records and queries",
+    "Developer Tools": "Code, issues and deployments",
+    "Email": "Mailboxes and sending",
+    "Payments": "Charges, invoices and subscriptions",
     "Productivity": "Documents, spreadsheets and notes",
 }
 
@@ -371,16 +457,26 @@ def _app_view(app: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _make_app_overrides(project_id: str, apps: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
-    rows = [("slack", "Acme Slack workspace", {"subdomain": "acme"}),
-            ("zendesk", "Acme Zendesk", {"subdomain": "acme-support"}),
-            ("github", "GitHub Enterprise", {"base_url": "https://github.acme.example"})]
+    rows = [
+        ("slack", "Acme Slack workspace", {"subdomain": "acme"}),
+        ("zendesk", "Acme Zendesk", {"subdomain": "acme-support"}),
+        ("github", "GitHub Enterprise", {"base_url": "https://github.acme.example"}),
+    ]
     overrides = []
     for index, (slug, name, cfmap) in enumerate(rows):
         created = _EPOCH + (index + 1) * 7200
-        overrides.append({
-            "id": _stable_id("ao", project_id + "/" + slug), "name": name, "app": _app_view(apps[slug]),
-            "oauth_app_id": apps[slug]["oauth_app_id"], "cfmap": cfmap, "owner_id": _stable_id("o", project_id),
-            "created_at": _iso(created), "updated_at": _iso(created)})
+        overrides.append(
+            {
+                "id": _stable_id("ao", project_id + "/" + slug),
+                "name": name,
+                "app": _app_view(apps[slug]),
+                "oauth_app_id": apps[slug]["oauth_app_id"],
+                "cfmap": cfmap,
+                "owner_id": _stable_id("o", project_id),
+                "created_at": _iso(created),
+                "updated_at": _iso(created),
+            }
+        )
     return overrides
 
 
@@ -388,23 +484,47 @@ def _make_oauth_apps(project_id: str, apps: Dict[str, Dict[str, Any]]) -> List[D
     oauth_apps = []
     for index, slug in enumerate(("slack", "github")):
         created = _EPOCH + (index + 1) * 5400
-        oauth_apps.append(dict(
-            _app_view(apps[slug]), id=apps[slug]["oauth_app_id"], name="%s (Acme)" % apps[slug]["name"],
-            client_id="replica-%s-client-id" % slug, scopes=list(apps[slug]["scope_profiles"][0]["scopes"]),
-            additional_scopes=[], redirect_uri="https://api.pipedream.com/connect/oauth/%s/callback"
-            % apps[slug]["oauth_app_id"], owner_id=_stable_id("o", project_id), created_at=_iso(created),
-            updated_at=_iso(created), _client_secret="replica-%s-client-secret" % slug))
+        oauth_apps.append(
+            dict(
+                _app_view(apps[slug]),
+                id=apps[slug]["oauth_app_id"],
+                name="%s (Acme)" % apps[slug]["name"],
+                client_id="replica-%s-client-id" % slug,
+                scopes=list(apps[slug]["scope_profiles"][0]["scopes"]),
+                additional_scopes=[],
+                redirect_uri="https://api.pipedream.com/connect/oauth/%s/callback" % apps[slug]["oauth_app_id"],
+                owner_id=_stable_id("o", project_id),
+                created_at=_iso(created),
+                updated_at=_iso(created),
+                _client_secret="replica-%s-client-secret" % slug,
+            )
+        )
     return oauth_apps
 
 
 def _make_projects(project_id: str) -> List[Dict[str, Any]]:
     return [
-        {"id": project_id, "name": "Demo project", "app_name": "Acme", "support_email": "support@acme.example",
-         "connect_require_key_auth_test": False},
-        {"id": _stable_id("proj", "staging"), "name": "Staging", "app_name": "Acme (staging)",
-         "support_email": None, "connect_require_key_auth_test": True},
-        {"id": _stable_id("proj", "internal-tools"), "name": "Internal tools", "app_name": None,
-         "support_email": None, "connect_require_key_auth_test": False},
+        {
+            "id": project_id,
+            "name": "Demo project",
+            "app_name": "Acme",
+            "support_email": "support@acme.example",
+            "connect_require_key_auth_test": False,
+        },
+        {
+            "id": _stable_id("proj", "staging"),
+            "name": "Staging",
+            "app_name": "Acme (staging)",
+            "support_email": None,
+            "connect_require_key_auth_test": True,
+        },
+        {
+            "id": _stable_id("proj", "internal-tools"),
+            "name": "Internal tools",
+            "app_name": None,
+            "support_email": None,
+            "connect_require_key_auth_test": False,
+        },
     ]
 
 
@@ -468,14 +588,20 @@ class _Scripted:
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
-            self.path_contains is None or self.path_contains in path)
+            self.path_contains is None or self.path_contains in path
+        )
 
 
 class _Answer(Exception):
     """A response raised from inside a route: ``raise _Answer(404, {"error": ...})``."""
 
-    def __init__(self, status: int, data: Any = None, headers: Optional[Dict[str, str]] = None,
-                 content_type: str = "application/json") -> None:
+    def __init__(
+        self,
+        status: int,
+        data: Any = None,
+        headers: Optional[Dict[str, str]] = None,
+        content_type: str = "application/json",
+    ) -> None:
         super().__init__(status)
         self.status = status
         self.data = data
@@ -637,9 +763,13 @@ class PipedreamReplica(ThreadingHTTPServer):
         self.stash_files: Dict[str, bytes] = dict(_STASH_FILES)
         # The seeded webhook has been failing: reset_delivery_state has something to reset.
         failing = self._webhook(self.deployed[0], self.deployed[0]["_webhook_urls"][0])
-        failing["delivery_state"] = {"state": "penalty", "since": failing["created_at"] + 86400,
-                                     "last_error": "HTTP 502 from %s" % failing["url"], "consecutive_failures": 4,
-                                     "sheds": 1}
+        failing["delivery_state"] = {
+            "state": "penalty",
+            "since": failing["created_at"] + 86400,
+            "last_error": "HTTP 502 from %s" % failing["url"],
+            "consecutive_failures": 4,
+            "sheds": 1,
+        }
         self._routes = self._build_routes()
 
     # -- for tests and demos ------------------------------------------------------------------
@@ -690,9 +820,16 @@ class PipedreamReplica(ThreadingHTTPServer):
             self.token_requests = 0
             self.connections = 0
 
-    def fail_next(self, status: int, body: Union[str, bytes, Dict[str, Any], List[Any]] = b"", *,
-                  content_type: Optional[str] = None, headers: Optional[Dict[str, str]] = None,
-                  method: Optional[str] = None, path_contains: Optional[str] = None) -> None:
+    def fail_next(
+        self,
+        status: int,
+        body: Union[str, bytes, Dict[str, Any], List[Any]] = b"",
+        *,
+        content_type: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+        method: Optional[str] = None,
+        path_contains: Optional[str] = None,
+    ) -> None:
         """Answer the next request (matching ``method`` / ``path_contains`` if given) with this
         response instead of the normal one."""
         if isinstance(body, (dict, list)):
@@ -706,8 +843,12 @@ class PipedreamReplica(ThreadingHTTPServer):
 
     def start_background(self) -> "PipedreamReplica":
         # A short poll interval: stop() (shutdown) waits up to one interval, once per test.
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name="pipedream-replica:%d" % self.server_address[1], daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            name="pipedream-replica:%d" % self.server_address[1],
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -766,8 +907,11 @@ class PipedreamReplica(ThreadingHTTPServer):
             (r"/v1/connect/app_categories", {"GET": self._list_app_categories}, True),
             (r"/v1/connect/app_categories/(?P<category>[^/]+)", {"GET": self._get_app_category}, True),
             (r"/v1/connect/projects", {"GET": self._list_projects, "POST": self._create_project}, True),
-            (r"/v1/connect/projects/(?P<project>[^/]+)",
-             {"GET": self._get_project, "PATCH": self._update_project, "DELETE": self._delete_project}, True),
+            (
+                r"/v1/connect/projects/(?P<project>[^/]+)",
+                {"GET": self._get_project, "PATCH": self._update_project, "DELETE": self._delete_project},
+                True,
+            ),
             (r"/v1/connect/projects/(?P<project>[^/]+)/logo", {"POST": self._project_logo}, True),
             (r"/v1/connect/tokens/(?P<ctok>[^/]+)/validate", {"GET": self._validate_connect_token}, True),
             (r"/v1/connect/usage", {"GET": self._usage}, True),
@@ -781,13 +925,26 @@ class PipedreamReplica(ThreadingHTTPServer):
             (p + r"/users/(?P<user>[^/]+)", {"DELETE": self._delete_user}, True),
             (p + r"/users/(?P<user>[^/]+)/accounts", {"GET": self._accounts_of_user}, True),
             (p + r"/app_overrides", {"GET": self._list_app_overrides, "POST": self._create_app_override}, True),
-            (p + r"/app_overrides/(?P<id>[^/]+)", {"GET": self._get_app_override, "PUT": self._update_app_override,
-                                                   "DELETE": self._delete_app_override}, True),
+            (
+                p + r"/app_overrides/(?P<id>[^/]+)",
+                {"GET": self._get_app_override, "PUT": self._update_app_override, "DELETE": self._delete_app_override},
+                True,
+            ),
             (p + r"/oauth_apps", {"GET": self._list_oauth_apps, "POST": self._create_oauth_app}, True),
-            (p + r"/oauth_apps/(?P<id>[^/]+)", {"GET": self._get_oauth_app, "PUT": self._update_oauth_app,
-                                                "DELETE": self._delete_oauth_app}, True),
-            (p + r"/webhook", {"GET": self._get_project_webhook, "PUT": self._put_project_webhook,
-                               "DELETE": self._delete_project_webhook}, True),
+            (
+                p + r"/oauth_apps/(?P<id>[^/]+)",
+                {"GET": self._get_oauth_app, "PUT": self._update_oauth_app, "DELETE": self._delete_oauth_app},
+                True,
+            ),
+            (
+                p + r"/webhook",
+                {
+                    "GET": self._get_project_webhook,
+                    "PUT": self._put_project_webhook,
+                    "DELETE": self._delete_project_webhook,
+                },
+                True,
+            ),
             (p + r"/webhook/regenerate_signing_key", {"POST": self._regenerate_project_webhook_key}, True),
             (p + r"/file_stash/download", {"GET": self._download_file}, True),
             (p + r"/actions/run", {"POST": self._run_action}, True),
@@ -816,8 +973,9 @@ class PipedreamReplica(ThreadingHTTPServer):
             if match is None:
                 continue
             if request.method not in methods:
-                return _Answer(405, {"error": "method %s not allowed" % request.method},
-                               {"Allow": ", ".join(sorted(methods))})
+                return _Answer(
+                    405, {"error": "method %s not allowed" % request.method}, {"Allow": ", ".join(sorted(methods))}
+                )
             params = {k: unquote(v, errors="replace") for k, v in match.groupdict().items()}
             try:
                 if needs_auth:
@@ -846,8 +1004,9 @@ class PipedreamReplica(ThreadingHTTPServer):
         if environment is None:
             raise _error(400, "the x-pd-environment header is required (development or production)")
         if environment not in self.environments:
-            raise _error(400, "x-pd-environment must be one of %s, got %r" % (
-                ", ".join(self.environments), environment))
+            raise _error(
+                400, "x-pd-environment must be one of %s, got %r" % (", ".join(self.environments), environment)
+            )
         limit_token = request.headers.get("x-pd-rate-limit")
         if limit_token is not None:
             self._apply_rate_limit(limit_token)
@@ -883,7 +1042,7 @@ class PipedreamReplica(ThreadingHTTPServer):
                     end = ids.index(item_id)
         if before and not after:
             start = max(start, end - limit)
-        page = items[start:min(end, start + limit)]
+        page = items[start : min(end, start + limit)]
         more = start + len(page) < len(items) and bool(page)
         return {
             "data": [_public(item) for item in page],
@@ -927,13 +1086,23 @@ class PipedreamReplica(ThreadingHTTPServer):
             raise _error(400, "window_size_seconds and requests_per_window must be positive")
         token = "rl_" + self._new_id("x", 24)[2:]
         with self.lock:
-            self.rate_limits[token] = {"window_size_seconds": window, "requests_per_window": per_window,
-                                       "window_start": self.clock(), "used": 0}
+            self.rate_limits[token] = {
+                "window_size_seconds": window,
+                "requests_per_window": per_window,
+                "window_start": self.clock(),
+                "used": 0,
+            }
         return {"token": token}
 
     def _project_info(self, call: _Call) -> Any:
-        return {"apps": [{"id": app["oauth_app_id"], "name_slug": app["name_slug"]} if app["oauth_app_id"]
-                         else {"name_slug": app["name_slug"]} for app in self.apps[:3]]}
+        return {
+            "apps": [
+                {"id": app["oauth_app_id"], "name_slug": app["name_slug"]}
+                if app["oauth_app_id"]
+                else {"name_slug": app["name_slug"]}
+                for app in self.apps[:3]
+            ]
+        }
 
     def _find_app(self, id_or_slug: str) -> Dict[str, Any]:
         for app in self.apps:
@@ -950,8 +1119,11 @@ class PipedreamReplica(ThreadingHTTPServer):
         apps = []
         for app in self.apps:
             kinds = {c["component_type"] for c in self.components if c["_app"] == app["name_slug"]}
-            facts = {"has_components": bool(kinds), "has_actions": "action" in kinds,
-                     "has_triggers": "trigger" in kinds}
+            facts = {
+                "has_components": bool(kinds),
+                "has_actions": "action" in kinds,
+                "has_triggers": "trigger" in kinds,
+            }
             if q and q not in app["name"].lower() and q not in app["name_slug"]:
                 continue
             if any(wanted is not None and facts[name] != wanted for name, wanted in flags.items()):
@@ -960,8 +1132,9 @@ class PipedreamReplica(ThreadingHTTPServer):
                 continue
             apps.append(app)
         if sort_key:
-            apps.sort(key=lambda a: a[sort_key] if sort_key != "name" else a["name"].lower(),
-                      reverse=direction == "desc")
+            apps.sort(
+                key=lambda a: a[sort_key] if sort_key != "name" else a["name"].lower(), reverse=direction == "desc"
+            )
         elif direction == "desc":
             apps.reverse()
         return self._page(call, apps)
@@ -985,8 +1158,11 @@ class PipedreamReplica(ThreadingHTTPServer):
         token = "ctok_" + self._new_id("x", 32)[2:].lower()
         with self.lock:
             self._add_user(user)
-            self.connect_tokens[token] = dict(call.body(), _expires_at=self.clock() + (expires_in or CONNECT_TOKEN_TTL),
-                                              _environment=call.request.headers.get("x-pd-environment"))
+            self.connect_tokens[token] = dict(
+                call.body(),
+                _expires_at=self.clock() + (expires_in or CONNECT_TOKEN_TTL),
+                _environment=call.request.headers.get("x-pd-environment"),
+            )
         return {
             "token": token,
             "expires_at": _iso(self.clock() + (expires_in or CONNECT_TOKEN_TTL)),
@@ -1003,10 +1179,13 @@ class PipedreamReplica(ThreadingHTTPServer):
         user, app, oauth_app = call.q("external_user_id"), call.q("app"), call.q("oauth_app_id")
         include = call.q_bool("include_credentials")
         with self.lock:
-            accounts = [a for a in self.accounts
-                        if (user is None or a["external_id"] == user)
-                        and (app is None or app in (a["app"]["id"], a["app"]["name_slug"]))
-                        and (oauth_app is None or a["app"]["oauth_app_id"] == oauth_app)]
+            accounts = [
+                a
+                for a in self.accounts
+                if (user is None or a["external_id"] == user)
+                and (app is None or app in (a["app"]["id"], a["app"]["name_slug"]))
+                and (oauth_app is None or a["app"]["oauth_app_id"] == oauth_app)
+            ]
         page = self._page(call, accounts)
         by_id = {a["id"]: a for a in accounts}
         page["data"] = [self._account_view(by_id[a["id"]], include) for a in page["data"]]
@@ -1065,11 +1244,14 @@ class PipedreamReplica(ThreadingHTTPServer):
         registry = call.q_choice("registry", ("public", "private", "all"))
         component_type = call.q_choice("component_type", ("trigger", "action")) if ctype == "components" else None
         app_slug = self._find_app(app)["name_slug"] if app else None
-        components = [c for c in self._components_of(ctype)
-                      if (not q or q in c["name"].lower() or q in c["key"])
-                      and (app_slug is None or c["_app"] == app_slug)
-                      and (component_type is None or c["component_type"] == component_type)
-                      and registry != "private"]  # every replica component is public
+        components = [
+            c
+            for c in self._components_of(ctype)
+            if (not q or q in c["name"].lower() or q in c["key"])
+            and (app_slug is None or c["_app"] == app_slug)
+            and (component_type is None or c["component_type"] == component_type)
+            and registry != "private"
+        ]  # every replica component is public
         return self._page(call, components, id_key="key")
 
     def _get_component(self, call: _Call) -> Any:
@@ -1100,8 +1282,10 @@ class PipedreamReplica(ThreadingHTTPServer):
         if page < 0:
             raise _error(400, "page must be >= 0")
         start = page * 3
-        options = [{"label": "%s %d" % (props[prop_name]["label"], n + 1), "value": "%s-%d" % (prop_name, n + 1)}
-                   for n in range(start, start + 3)]
+        options = [
+            {"label": "%s %d" % (props[prop_name]["label"], n + 1), "value": "%s-%d" % (prop_name, n + 1)}
+            for n in range(start, start + 3)
+        ]
         if query:
             options = [o for o in options if query.lower() in o["label"].lower()]
         return {
@@ -1115,13 +1299,18 @@ class PipedreamReplica(ThreadingHTTPServer):
     def _reload_props(self, call: _Call) -> Any:
         component = self._component_from_body(call)
         configured = call.field("configured_props", dict) or {}
-        extra = [_prop("column_%s" % name, "string", "Column for %s" % name, optional=True)
-                 for name in sorted(configured) if name != component["_app"]]
+        extra = [
+            _prop("column_%s" % name, "string", "Column for %s" % name, optional=True)
+            for name in sorted(configured)
+            if name != component["_app"]
+        ]
         return {
             "observations": [],
             "errors": [],
-            "dynamicProps": {"id": _stable_id("dyp", json.dumps(configured, sort_keys=True)),
-                             "configurableProps": [dict(p) for p in component["configurable_props"]] + extra},
+            "dynamicProps": {
+                "id": _stable_id("dyp", json.dumps(configured, sort_keys=True)),
+                "configurableProps": [dict(p) for p in component["configurable_props"]] + extra,
+            },
         }
 
     def _run_action(self, call: _Call) -> Any:
@@ -1153,8 +1342,16 @@ class PipedreamReplica(ThreadingHTTPServer):
         emit_on_deploy = call.field("emit_on_deploy", bool)
         component = self._find_component("triggers", key)
         now_ms = int(self.clock() * 1000)
-        deployed = _deployed_component(self.project_id, self._new_id("dc"), user, component, configured,
-                                       component["name"], now_ms, emit_on_deploy is not False)
+        deployed = _deployed_component(
+            self.project_id,
+            self._new_id("dc"),
+            user,
+            component,
+            configured,
+            component["name"],
+            now_ms,
+            emit_on_deploy is not False,
+        )
         deployed["_webhook_urls"] = [webhook_url] if webhook_url else []
         deployed["_workflow_ids"] = [workflow_id] if workflow_id else []
         view = _public(deployed)
@@ -1218,20 +1415,32 @@ class PipedreamReplica(ThreadingHTTPServer):
             if url not in states:
                 since = deployed["created_at"] // 1000
                 states[url] = {
-                    "id": _stable_id("hook", deployed["id"] + url), "url": url,
-                    "signing_key": "whsec_" + _stable_id("k", deployed["id"] + url, 24)[2:], "signing_key_set": True,
-                    "active": True, "delivery_backend": "jvm",
-                    "delivery_state": {"state": "happy", "since": since, "last_error": None,
-                                       "consecutive_failures": 0, "sheds": 0},
-                    "created_at": since, "updated_at": since}
+                    "id": _stable_id("hook", deployed["id"] + url),
+                    "url": url,
+                    "signing_key": "whsec_" + _stable_id("k", deployed["id"] + url, 24)[2:],
+                    "signing_key_set": True,
+                    "active": True,
+                    "delivery_backend": "jvm",
+                    "delivery_state": {
+                        "state": "happy",
+                        "since": since,
+                        "last_error": None,
+                        "consecutive_failures": 0,
+                        "sheds": 0,
+                    },
+                    "created_at": since,
+                    "updated_at": since,
+                }
             return states[url]
 
     def _webhooks_view(self, deployed: Dict[str, Any]) -> Dict[str, Any]:
         hooks = [self._webhook(deployed, url) for url in deployed["_webhook_urls"]]
         return {
             "webhook_urls": list(deployed["_webhook_urls"]),
-            "webhooks": [{k: hook[k] for k in ("id", "url", "signing_key_set", "active", "delivery_backend",
-                                               "delivery_state")} for hook in hooks],
+            "webhooks": [
+                {k: hook[k] for k in ("id", "url", "signing_key_set", "active", "delivery_backend", "delivery_state")}
+                for hook in hooks
+            ],
         }
 
     def _find_webhook(self, call: _Call) -> Dict[str, Any]:
@@ -1249,8 +1458,13 @@ class PipedreamReplica(ThreadingHTTPServer):
         hook = self._find_webhook(call)
         now = int(self.clock())
         with self.lock:
-            hook["delivery_state"] = {"state": "happy", "since": now, "last_error": None, "consecutive_failures": 0,
-                                      "sheds": 0}
+            hook["delivery_state"] = {
+                "state": "happy",
+                "since": now,
+                "last_error": None,
+                "consecutive_failures": 0,
+                "sheds": 0,
+            }
             hook["updated_at"] = now
         return {"data": dict(hook)}
 
@@ -1288,8 +1502,12 @@ class PipedreamReplica(ThreadingHTTPServer):
             self.users.setdefault(user, self.clock())
 
     def _user_view(self, user: str, created: float) -> Dict[str, Any]:
-        return {"id": _stable_id("exu", self.project_id + "/" + user), "external_id": user,
-                "created_at": _iso(created), "updated_at": _iso(created)}
+        return {
+            "id": _stable_id("exu", self.project_id + "/" + user),
+            "external_id": user,
+            "created_at": _iso(created),
+            "updated_at": _iso(created),
+        }
 
     def _list_users(self, call: _Call) -> Any:
         q = (call.q("q") or "").lower()
@@ -1301,8 +1519,11 @@ class PipedreamReplica(ThreadingHTTPServer):
         user, app = call.params["user"], call.q("app")
         include = call.q_bool("include_credentials")
         with self.lock:
-            accounts = [a for a in self.accounts if a["external_id"] == user
-                        and (app is None or app in (a["app"]["id"], a["app"]["name_slug"]))]
+            accounts = [
+                a
+                for a in self.accounts
+                if a["external_id"] == user and (app is None or app in (a["app"]["id"], a["app"]["name_slug"]))
+            ]
         return [self._account_view(a, include) for a in accounts]
 
     def _create_account(self, call: _Call) -> Any:
@@ -1332,10 +1553,20 @@ class PipedreamReplica(ThreadingHTTPServer):
             if account["external_id"] != user or account["app"]["id"] != app["id"]:
                 raise _error(400, "account %s cannot be reconnected with this token and app" % reconnect)
         else:
-            account = {"id": self._new_id("apn"), "name": name or "%s account" % app["name"], "external_id": user,
-                       "healthy": True, "dead": False, "app": _app_view(app), "created_at": now,
-                       "authorized_scopes": [], "expires_at": None, "error": None, "last_refreshed_at": None,
-                       "next_refresh_at": None}
+            account = {
+                "id": self._new_id("apn"),
+                "name": name or "%s account" % app["name"],
+                "external_id": user,
+                "healthy": True,
+                "dead": False,
+                "app": _app_view(app),
+                "created_at": now,
+                "authorized_scopes": [],
+                "expires_at": None,
+                "error": None,
+                "last_refreshed_at": None,
+                "next_refresh_at": None,
+            }
         with self.lock:
             account.update(updated_at=now, _credentials={k: v for k, v in credentials.items()})
             if name:
@@ -1354,12 +1585,15 @@ class PipedreamReplica(ThreadingHTTPServer):
         app_ref = call.q("app_id") or token.get("app_id")
         project = self._find_project(self.project_id)
         result: Dict[str, Any] = {
-            "success": True, "error": None,
+            "success": True,
+            "error": None,
             "app": _app_view(self._find_app(app_ref)) if app_ref else None,
             "oauth_app_id": call.q("oauth_app_id") or token.get("oauth_app_id"),
             "app_override_id": call.q("app_override_id"),
-            "project_id": self.project_id, "project_environment": token["_environment"],
-            "project_app_name": project["app_name"], "project_support_email": project["support_email"],
+            "project_id": self.project_id,
+            "project_environment": token["_environment"],
+            "project_app_name": project["app_name"],
+            "project_support_email": project["support_email"],
             "success_redirect_uri": token.get("success_redirect_uri"),
             "error_redirect_uri": token.get("error_redirect_uri"),
         }
@@ -1396,9 +1630,16 @@ class PipedreamReplica(ThreadingHTTPServer):
         app = self._find_app(call.field("app", str, required=True))
         name = call.field("name", str, required=True)
         now = _iso(self.clock())
-        override = {"id": self._new_id("ao"), "name": name, "app": _app_view(app),
-                    "oauth_app_id": call.field("oauth_app_id", str), "cfmap": call.field("cfmap", dict) or {},
-                    "owner_id": _stable_id("o", self.project_id), "created_at": now, "updated_at": now}
+        override = {
+            "id": self._new_id("ao"),
+            "name": name,
+            "app": _app_view(app),
+            "oauth_app_id": call.field("oauth_app_id", str),
+            "cfmap": call.field("cfmap", dict) or {},
+            "owner_id": _stable_id("o", self.project_id),
+            "created_at": now,
+            "updated_at": now,
+        }
         with self.lock:
             self.app_overrides.append(override)
         return dict(override)
@@ -1429,14 +1670,24 @@ class PipedreamReplica(ThreadingHTTPServer):
     def _list_oauth_apps(self, call: _Call) -> Any:
         app, q = call.q("app"), (call.q("q") or "").lower()
         with self.lock:
-            items = [o for o in self.oauth_apps if (app is None or app in (o["name_slug"], _stable_id(
-                "app", o["name_slug"], 6))) and (not q or q in o["name"].lower())]
+            items = [
+                o
+                for o in self.oauth_apps
+                if (app is None or app in (o["name_slug"], _stable_id("app", o["name_slug"], 6)))
+                and (not q or q in o["name"].lower())
+            ]
         return self._page(call, items)
 
     def _oauth_app_fields(self, call: _Call) -> Dict[str, Any]:
         fields: Dict[str, Any] = {}
-        for name, kind in (("client_id", str), ("client_secret", str), ("name", str), ("description", str),
-                           ("scopes", list), ("additional_scopes", list)):
+        for name, kind in (
+            ("client_id", str),
+            ("client_secret", str),
+            ("name", str),
+            ("description", str),
+            ("scopes", list),
+            ("additional_scopes", list),
+        ):
             value = call.field(name, kind)
             if value is not None and value != "":  # blank keeps the current value
                 fields["_client_secret" if name == "client_secret" else name] = value
@@ -1447,10 +1698,19 @@ class PipedreamReplica(ThreadingHTTPServer):
         fields = self._oauth_app_fields(call)
         now = _iso(self.clock())
         oauth_app_id = self._new_id("oa", 6)
-        oauth_app = dict(_app_view(app), id=oauth_app_id, name=app["name"], client_id=None, scopes=[],
-                         additional_scopes=[], owner_id=_stable_id("o", self.project_id), created_at=now,
-                         redirect_uri="https://api.pipedream.com/connect/oauth/%s/callback" % oauth_app_id,
-                         updated_at=now, _client_secret=None)
+        oauth_app = dict(
+            _app_view(app),
+            id=oauth_app_id,
+            name=app["name"],
+            client_id=None,
+            scopes=[],
+            additional_scopes=[],
+            owner_id=_stable_id("o", self.project_id),
+            created_at=now,
+            redirect_uri="https://api.pipedream.com/connect/oauth/%s/callback" % oauth_app_id,
+            updated_at=now,
+            _client_secret=None,
+        )
         oauth_app.update(fields)
         with self.lock:
             self.oauth_apps.append(oauth_app)
@@ -1485,8 +1745,12 @@ class PipedreamReplica(ThreadingHTTPServer):
 
     def _project_fields(self, call: _Call, required: bool) -> Dict[str, Any]:
         fields: Dict[str, Any] = {}
-        for name, kind in (("name", str), ("app_name", str), ("support_email", str),
-                           ("connect_require_key_auth_test", bool)):
+        for name, kind in (
+            ("name", str),
+            ("app_name", str),
+            ("support_email", str),
+            ("connect_require_key_auth_test", bool),
+        ):
             value = call.field(name, kind, required=required and name == "name")
             if value is not None:
                 fields[name] = value
@@ -1494,8 +1758,13 @@ class PipedreamReplica(ThreadingHTTPServer):
 
     def _create_project(self, call: _Call) -> Any:
         fields = self._project_fields(call, True)
-        project = {"id": self._new_id("proj"), "name": fields.pop("name"), "app_name": None, "support_email": None,
-                   "connect_require_key_auth_test": False}
+        project = {
+            "id": self._new_id("proj"),
+            "name": fields.pop("name"),
+            "app_name": None,
+            "support_email": None,
+            "connect_require_key_auth_test": False,
+        }
         project.update(fields)
         with self.lock:
             self.projects.append(project)
@@ -1544,9 +1813,14 @@ class PipedreamReplica(ThreadingHTTPServer):
         with self.lock:
             created = self.project_webhook is None
             if created:
-                self.project_webhook = {"id": self._new_id("hook"), "url": url, "signing_key_set": True,
-                                        "signing_key": "whsec_" + self._new_id("k", 24)[2:], "created_at": now,
-                                        "updated_at": now}
+                self.project_webhook = {
+                    "id": self._new_id("hook"),
+                    "url": url,
+                    "signing_key_set": True,
+                    "signing_key": "whsec_" + self._new_id("k", 24)[2:],
+                    "created_at": now,
+                    "updated_at": now,
+                }
             else:
                 self.project_webhook.update(url=url, updated_at=now)  # type: ignore[union-attr]
             return {"data": self._project_webhook_view(created)}  # the signing key only when created
@@ -1562,12 +1836,11 @@ class PipedreamReplica(ThreadingHTTPServer):
         with self.lock:
             if self.project_webhook is None:
                 raise _error(404, "the project has no webhook")
-            self.project_webhook.update(signing_key="whsec_" + self._new_id("k", 24)[2:],
-                                        updated_at=int(self.clock()))
+            self.project_webhook.update(signing_key="whsec_" + self._new_id("k", 24)[2:], updated_at=int(self.clock()))
             return {"data": self._project_webhook_view(True)}
 
     def _usage(self, call: _Call) -> Any:
-        start, end = call.q_int("start_ts", 0, 2 ** 40), call.q_int("end_ts", 0, 2 ** 40)
+        start, end = call.q_int("start_ts", 0, 2**40), call.q_int("end_ts", 0, 2**40)
         if start is None or end is None:
             raise _error(400, "start_ts and end_ts are required")
         if end <= start or end - start > 92 * 86400:
@@ -1577,9 +1850,16 @@ class PipedreamReplica(ThreadingHTTPServer):
         while day < end:
             seed = int(hashlib.sha256(("%s/%d" % (self.project_id, day)).encode()).hexdigest()[:8], 16)
             actions, proxy, emits = seed % 50, seed // 50 % 30, seed // 1500 % 20
-            buckets.append({"credits_used": actions + proxy + emits, "action_run_credits_used": actions,
-                            "proxy_credits_used": proxy, "source_emit_credits_used": emits,
-                            "usage_start_ts": max(day, start), "usage_end_ts": min(day + 86400, end)})
+            buckets.append(
+                {
+                    "credits_used": actions + proxy + emits,
+                    "action_run_credits_used": actions,
+                    "proxy_credits_used": proxy,
+                    "source_emit_credits_used": emits,
+                    "usage_start_ts": max(day, start),
+                    "usage_end_ts": min(day + 86400, end),
+                }
+            )
             day += 86400
         return {"data": buckets}
 
@@ -1625,7 +1905,7 @@ class PipedreamReplica(ThreadingHTTPServer):
         headers = {}
         for name, value in call.request.headers.items():
             if name.startswith("x-pd-proxy-"):
-                headers[name[len("x-pd-proxy-"):]] = value
+                headers[name[len("x-pd-proxy-") :]] = value
         raw = call.request.body
         body: Any = None
         if raw:
@@ -1641,16 +1921,29 @@ class PipedreamReplica(ThreadingHTTPServer):
             raise _Answer(200, "plain text from %s" % target, content_type="text/plain; charset=utf-8")
         if parts.path.endswith("/empty"):
             return None
-        return {"method": call.request.method, "url": target, "headers": headers, "body": body,
-                "external_user_id": user, "account_id": account_id, "app": account["app"]["name_slug"]}
+        return {
+            "method": call.request.method,
+            "url": target,
+            "headers": headers,
+            "body": body,
+            "external_user_id": user,
+            "account_id": account_id,
+            "app": account["app"]["name_slug"],
+        }
 
     def _workflow(self, call: _Call) -> Any:
         request = call.request
         if request.path.endswith("/not-found"):
-            raise _Answer(404, "Pipedream Connect Error: Required account for hubspot not found for external user ID "
-                          "%s in %s" % (request.headers.get("x-pd-external-user-id", "(none)"),
-                                        request.headers.get("x-pd-environment", "(none)")),
-                          content_type="text/plain; charset=utf-8")
+            raise _Answer(
+                404,
+                "Pipedream Connect Error: Required account for hubspot not found for external user ID "
+                "%s in %s"
+                % (
+                    request.headers.get("x-pd-external-user-id", "(none)"),
+                    request.headers.get("x-pd-environment", "(none)"),
+                ),
+                content_type="text/plain; charset=utf-8",
+            )
         raw = request.body
         body: Any = None
         if raw:
@@ -1663,8 +1956,13 @@ class PipedreamReplica(ThreadingHTTPServer):
             else:
                 body = raw.decode("utf-8", "replace")
         # The path as the workflow sees it: relative to the workflow's root, /wf here.
-        return {"method": request.method, "path": request.path[len("/wf"):] or "/", "query": request.query_dict(),
-                "headers": dict(request.headers), "body": body}
+        return {
+            "method": request.method,
+            "path": request.path[len("/wf") :] or "/",
+            "query": request.query_dict(),
+            "headers": dict(request.headers),
+            "body": body,
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1731,9 +2029,12 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.path
         path, _, query = target.partition("?")
         request = ReceivedRequest(
-            method=method, target=target, path=path,
+            method=method,
+            target=target,
+            path=path,
             query=parse_qsl(query, keep_blank_values=True),
-            headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
         )
         request_id = self.server._record(request)
         answer = self.server.handle_request_data(request)
@@ -1788,8 +2089,16 @@ def start(
     ``client_secret``) and one project; tokens it issues last ``expires_in`` seconds of
     ``clock()`` (default ``time.time``)."""
     server = PipedreamReplica(
-        (host, port), client_id, client_secret, project_id, expires_in=expires_in, environments=environments,
-        page_size=page_size, clock=clock, seed=seed, verbose=verbose,
+        (host, port),
+        client_id,
+        client_secret,
+        project_id,
+        expires_in=expires_in,
+        environments=environments,
+        page_size=page_size,
+        clock=clock,
+        seed=seed,
+        verbose=verbose,
     ).start_background()
     with _started_lock:
         _started.append(server)
@@ -1812,18 +2121,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8766, help="port to listen on (0 picks a free one; default 8766)")
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="accepted OAuth client id (default %(default)s)")
-    parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET,
-                        help="accepted OAuth client secret (default %(default)s)")
+    parser.add_argument(
+        "--client-secret", default=DEFAULT_CLIENT_SECRET, help="accepted OAuth client secret (default %(default)s)"
+    )
     parser.add_argument("--project-id", default=DEFAULT_PROJECT_ID, help="project id (default %(default)s)")
     parser.add_argument("--expires-in", type=int, default=3600, help="access token lifetime, seconds (default 3600)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     args = parser.parse_args(argv)
-    server = PipedreamReplica((args.host, args.port), args.client_id, args.client_secret, args.project_id,
-                              expires_in=args.expires_in, verbose=not args.quiet)
-    print("Pipedream Connect replica listening on %s (client %s, project %s); workflows under %s; Ctrl-C to stop"
-          % (server.base_url, server.client_id, server.project_id, server.workflow_url()), flush=True)
-    print("  export PIPEDREAM_BASE_URL=%s PIPEDREAM_CLIENT_ID=%s PIPEDREAM_CLIENT_SECRET=%s PIPEDREAM_PROJECT_ID=%s"
-          % (server.base_url, server.client_id, server.client_secret, server.project_id), flush=True)
+    server = PipedreamReplica(
+        (args.host, args.port),
+        args.client_id,
+        args.client_secret,
+        args.project_id,
+        expires_in=args.expires_in,
+        verbose=not args.quiet,
+    )
+    print(
+        "Pipedream Connect replica listening on %s (client %s, project %s); workflows under %s; Ctrl-C to stop"
+        % (server.base_url, server.client_id, server.project_id, server.workflow_url()),
+        flush=True,
+    )
+    print(
+        "  export PIPEDREAM_BASE_URL=%s PIPEDREAM_CLIENT_ID=%s PIPEDREAM_CLIENT_SECRET=%s PIPEDREAM_PROJECT_ID=%s"
+        % (server.base_url, server.client_id, server.client_secret, server.project_id),
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -81,8 +81,11 @@ def scrub_response(api_key: str) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
     it back (an error body that quotes the request, a header, the reason phrase), with
     Content-Length kept right.
     Responses that do not echo a key are recorded unchanged."""
-    replacements = [(key, placeholder) for key, placeholder in
-                    ((api_key, KEY_PLACEHOLDER), (INVALID_API_KEY, INVALID_KEY_PLACEHOLDER)) if key]
+    replacements = [
+        (key, placeholder)
+        for key, placeholder in ((api_key, KEY_PLACEHOLDER), (INVALID_API_KEY, INVALID_KEY_PLACEHOLDER))
+        if key
+    ]
 
     def scrub_text(value: Any) -> Any:
         for key, placeholder in replacements:
@@ -96,8 +99,10 @@ def scrub_response(api_key: str) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
         response = drop_volatile_headers(response)
         body = response.get("body", {}).get("string")
         scrubbed = scrub_text(body)
-        headers = {name: [scrub_text(v) for v in values] if isinstance(values, list) else scrub_text(values)
-                   for name, values in response["headers"].items()}
+        headers = {
+            name: [scrub_text(v) for v in values] if isinstance(values, list) else scrub_text(values)
+            for name, values in response["headers"].items()
+        }
         if scrubbed != body:
             response["body"] = dict(response["body"], string=scrubbed)
             for name in headers:
@@ -118,7 +123,7 @@ def rewrite_origin(recorded_base: str, stored_base: str = REAL_BASE_URL) -> Call
 
     def rewrite(request: Any) -> Any:
         if request.uri.startswith(recorded_base + "/") or request.uri == recorded_base:
-            request.uri = stored_base + request.uri[len(recorded_base):]
+            request.uri = stored_base + request.uri[len(recorded_base) :]
         return request
 
     return rewrite

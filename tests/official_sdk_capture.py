@@ -75,11 +75,15 @@ def describe(request: httpx.Request) -> Dict[str, Any]:
 
 def main() -> int:
     spec = json.load(sys.stdin)
-    common = dict(project_id=spec["project_id"], project_environment=spec["environment"], base_url=spec["base_url"],
-                  max_retries=0)
+    common = dict(
+        project_id=spec["project_id"], project_environment=spec["environment"], base_url=spec["base_url"], max_retries=0
+    )
     token_client = pipedream.Pipedream(access_token=spec["access_token"], **common)
-    output: Dict[str, Any] = {"sdk_version": getattr(pipedream, "__version__", None) or _version(),
-                              "endpoints": endpoints(token_client), "results": {}}
+    output: Dict[str, Any] = {
+        "sdk_version": getattr(pipedream, "__version__", None) or _version(),
+        "endpoints": endpoints(token_client),
+        "results": {},
+    }
     current: Dict[str, Any] = {}
     sent: List[httpx.Request] = []
 
@@ -99,8 +103,7 @@ def main() -> int:
             sent.clear()
             client = token_client
             if call.get("credentials"):  # a new client: its first request fetches a token
-                client = pipedream.Pipedream(client_id=spec["client_id"], client_secret=spec["client_secret"],
-                                             **common)
+                client = pipedream.Pipedream(client_id=spec["client_id"], client_secret=spec["client_secret"], **common)
             resource_name, method_name = call["call"].split(".")
             error = None
             try:

@@ -210,8 +210,10 @@ GITHUB_OAUTH_APP = _r._stable_id("oa", "github", 6)
 OTHER_PROJECT = _r._stable_id("proj", "staging")
 TRIGGER_1_WEBHOOK = _r._stable_id("hook", TRIGGER_1 + "https://hooks.example.com/" + TRIGGER_1)
 USERS_PAGE_1_END = _r.cursor(_r._stable_id("exu", PROJECT_ID + "/some-unique-user-id"))
-LOGO = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQA"
-        "AAAABJRU5ErkJggg==")
+LOGO = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQA"
+    "AAAABJRU5ErkJggg=="
+)
 USAGE_START = 1767225600  # 2026-01-01T00:00:00Z
 
 
@@ -225,6 +227,7 @@ class From:
 
 def step_arguments(step: "Step", results: List[Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
     """The step's positional and keyword arguments, ``From`` values computed."""
+
     def value(v: Any) -> Any:
         return v.compute(results) if isinstance(v, From) else v
 
@@ -259,9 +262,12 @@ def _with(step: Step, **changes: Any) -> Step:
     return step
 
 
-PROXY_POST = {"url": "https://slack.com/api/chat.postMessage?unfurl_links=false", "method": "POST",
-              "headers": {"Content-Type": "application/json; charset=utf-8", "X-Custom-Header": "demo"},
-              "body": {"channel": "C0123", "text": "Hello from the proxy"}}
+PROXY_POST = {
+    "url": "https://slack.com/api/chat.postMessage?unfurl_links=false",
+    "method": "POST",
+    "headers": {"Content-Type": "application/json; charset=utf-8", "X-Custom-Header": "demo"},
+    "body": {"channel": "C0123", "text": "Hello from the proxy"},
+}
 
 SCENARIOS: Dict[str, List[Step]] = {
     "get_project_info": [
@@ -275,8 +281,14 @@ SCENARIOS: Dict[str, List[Step]] = {
         S("get_apps", limit=3),
         S("get_apps", limit=3, after=APPS_PAGE_1_END),  # page 2
         S("get_apps", has_actions=True, has_triggers=False, has_components=True),  # booleans as true/false
-        S("get_apps", q="o", sort_key="name", sort_direction="desc",
-          category_ids=["appcat_communication", "appcat_productivity"], limit=4),
+        S(
+            "get_apps",
+            q="o",
+            sort_key="name",
+            sort_direction="desc",
+            category_ids=["appcat_communication", "appcat_productivity"],
+            limit=4,
+        ),
         S("get_apps", limit=500),  # 400
     ],
     "get_app": [
@@ -286,10 +298,19 @@ SCENARIOS: Dict[str, List[Step]] = {
     ],
     "create_connect_token": [
         S("create_connect_token", USER),
-        S("create_connect_token", USER, ["https://app.example.com"], "https://app.example.com/ok",
-          "https://app.example.com/error", "https://app.example.com/hooks/pipedream",
-          expires_in=600, scope="connect:*", allow_progressive_scopes=True, app_id="slack",
-          oauth_app_id=SLACK_OAUTH_APP),
+        S(
+            "create_connect_token",
+            USER,
+            ["https://app.example.com"],
+            "https://app.example.com/ok",
+            "https://app.example.com/error",
+            "https://app.example.com/hooks/pipedream",
+            expires_in=600,
+            scope="connect:*",
+            allow_progressive_scopes=True,
+            app_id="slack",
+            oauth_app_id=SLACK_OAUTH_APP,
+        ),
         S("create_connect_token", USER, expires_in=99999),  # 400
     ],
     "get_accounts": [
@@ -334,32 +355,78 @@ SCENARIOS: Dict[str, List[Step]] = {
     ],
     "configure_component": [
         S("configure_component", "actions", "slack-send-message", "conversation", USER, SLACK_PROPS),
-        S("configure_component", "actions", "slack-send-message", "conversation", USER, SLACK_PROPS,
-          "dyp_abc123", 1, {"page": 1}, "Channel", blocking=True),
-        S("configure_component", "triggers", "github-new-commit", "repoFullname", USER,
-          {"github": {"authProvisionId": GITHUB_ACCOUNT}}),
+        S(
+            "configure_component",
+            "actions",
+            "slack-send-message",
+            "conversation",
+            USER,
+            SLACK_PROPS,
+            "dyp_abc123",
+            1,
+            {"page": 1},
+            "Channel",
+            blocking=True,
+        ),
+        S(
+            "configure_component",
+            "triggers",
+            "github-new-commit",
+            "repoFullname",
+            USER,
+            {"github": {"authProvisionId": GITHUB_ACCOUNT}},
+        ),
         S("configure_component", "actions", "slack-send-message", "no_such_prop", USER, SLACK_PROPS),  # 400
         S("configure_component", "actions", "no-such-action", "conversation", USER),  # 404
     ],
     "reload_component_props": [
-        S("reload_component_props", "actions", "github-create-issue", USER,
-          {"github": {"authProvisionId": GITHUB_ACCOUNT}, "repoFullname": "acme/api"}),
-        S("reload_component_props", "components", "google_sheets-add-single-row", USER,
-          {"sheetId": "sheet-1"}, "dyp_abc123"),
+        S(
+            "reload_component_props",
+            "actions",
+            "github-create-issue",
+            USER,
+            {"github": {"authProvisionId": GITHUB_ACCOUNT}, "repoFullname": "acme/api"},
+        ),
+        S(
+            "reload_component_props",
+            "components",
+            "google_sheets-add-single-row",
+            USER,
+            {"sheetId": "sheet-1"},
+            "dyp_abc123",
+        ),
         S("reload_component_props", "actions", "no-such-action", USER),  # 404
     ],
     "run_action": [
         S("run_action", "slack-send-message", USER, dict(SLACK_PROPS, conversation="C0123", text="hi")),
-        S("run_action", "gmail-send-email", USER, {"to": ["a@example.com"], "subject": "Hi", "body": "Hello"},
-          "dyp_abc123", stash_id=True),
+        S(
+            "run_action",
+            "gmail-send-email",
+            USER,
+            {"to": ["a@example.com"], "subject": "Hi", "body": "Hello"},
+            "dyp_abc123",
+            stash_id=True,
+        ),
         S("run_action", "no-such-action", USER),  # 404
         S("run_action", "slack-send-message", USER, {"text": ["not", "an", "object"]}, stash_id=3.5),  # 400
     ],
     "deploy_trigger": [
-        S("deploy_trigger", "slack-new-message-in-channels", USER, dict(SLACK_PROPS, conversations=["C0123"]),
-          "https://app.example.com/hooks/slack", "p_abc123"),  # the seed's webhookUrl / workflowId
-        S("deploy_trigger", "github-new-commit", USER, {"repoFullname": "acme/api"},
-          webhook_url="https://app.example.com/hooks/github", emit_on_deploy=False),
+        S(
+            "deploy_trigger",
+            "slack-new-message-in-channels",
+            USER,
+            dict(SLACK_PROPS, conversations=["C0123"]),
+            "https://app.example.com/hooks/slack",
+            "p_abc123",
+        ),  # the seed's webhookUrl / workflowId
+        S(
+            "deploy_trigger",
+            "github-new-commit",
+            USER,
+            {"repoFullname": "acme/api"},
+            webhook_url="https://app.example.com/hooks/github",
+            emit_on_deploy=False,
+        ),
         S("deploy_trigger", "no-such-trigger", USER),  # 404
     ],
     "get_deployed_triggers": [
@@ -379,8 +446,14 @@ SCENARIOS: Dict[str, List[Step]] = {
     ],
     "update_deployed_trigger": [
         S("update_deployed_trigger", TRIGGER_1, USER, False, "Paused Slack trigger"),
-        S("update_deployed_trigger", TRIGGER_1, USER, active=True,
-          configured_props=dict(SLACK_PROPS, conversations=["C0456"]), emit_on_deploy=False),
+        S(
+            "update_deployed_trigger",
+            TRIGGER_1,
+            USER,
+            active=True,
+            configured_props=dict(SLACK_PROPS, conversations=["C0456"]),
+            emit_on_deploy=False,
+        ),
         S("update_deployed_trigger", UNKNOWN_TRIGGER, USER, active=True),  # 404
     ],
     "get_deployed_trigger_events": [
@@ -395,8 +468,12 @@ SCENARIOS: Dict[str, List[Step]] = {
     ],
     "update_deployed_trigger_webhooks": [
         S("update_deployed_trigger_webhooks", TRIGGER_3, USER, ["https://app.example.com/hooks/a"]),  # webhookUrls
-        S("update_deployed_trigger_webhooks", TRIGGER_3, USER,
-          webhook_urls=["https://app.example.com/hooks/a", "https://app.example.com/hooks/b"]),
+        S(
+            "update_deployed_trigger_webhooks",
+            TRIGGER_3,
+            USER,
+            webhook_urls=["https://app.example.com/hooks/a", "https://app.example.com/hooks/b"],
+        ),
         S("update_deployed_trigger_webhooks", UNKNOWN_TRIGGER, USER, []),  # 404
     ],
     "get_deployed_trigger_workflows": [
@@ -412,29 +489,51 @@ SCENARIOS: Dict[str, List[Step]] = {
     "create_rate_limit": [
         S("create_rate_limit", 60, 2),
         # The token of step 1 sent as x-pd-rate-limit: two calls pass, the third is 429.
-        *[_with(S("get_project_info"), options=lambda results: {"rate_limit_token": results[0]["token"]})
-          for _ in range(3)],
+        *[
+            _with(S("get_project_info"), options=lambda results: {"rate_limit_token": results[0]["token"]})
+            for _ in range(3)
+        ],
         _with(S("get_project_info"), options=lambda results: {"rate_limit_token": "rl_unknown"}),  # 400
     ],
     "make_proxy_request": [
         S("make_proxy_request", {"external_user_id": USER, "account_id": SLACK_ACCOUNT}, PROXY_POST),
         # the TypeScript SDK's shape: searchParams and options
-        S("make_proxy_request", {"searchParams": {"external_user_id": USER, "account_id": SLACK_ACCOUNT}},
-          {"url": "https://slack.com/api/conversations.list?limit=2",
-           "options": {"method": "GET", "headers": {"Accept": "application/json"}}}),
-        S("make_proxy_request", {"external_user_id": USER, "account_id": SLACK_ACCOUNT},
-          {"url": "https://slack.com/api/text", "method": "PUT"}),  # no body: {} is sent; text/plain back
-        S("make_proxy_request", {"external_user_id": USER, "account_id": SLACK_ACCOUNT},
-          {"url": "https://slack.com/api/status/403", "method": "GET"}),  # upstream 403
-        S("make_proxy_request", {"external_user_id": USER, "account_id": OTHER_USERS_ACCOUNT},
-          {"url": "https://slack.com/api/auth.test"}),  # 404: not this user's account
+        S(
+            "make_proxy_request",
+            {"searchParams": {"external_user_id": USER, "account_id": SLACK_ACCOUNT}},
+            {
+                "url": "https://slack.com/api/conversations.list?limit=2",
+                "options": {"method": "GET", "headers": {"Accept": "application/json"}},
+            },
+        ),
+        S(
+            "make_proxy_request",
+            {"external_user_id": USER, "account_id": SLACK_ACCOUNT},
+            {"url": "https://slack.com/api/text", "method": "PUT"},
+        ),  # no body: {} is sent; text/plain back
+        S(
+            "make_proxy_request",
+            {"external_user_id": USER, "account_id": SLACK_ACCOUNT},
+            {"url": "https://slack.com/api/status/403", "method": "GET"},
+        ),  # upstream 403
+        S(
+            "make_proxy_request",
+            {"external_user_id": USER, "account_id": OTHER_USERS_ACCOUNT},
+            {"url": "https://slack.com/api/auth.test"},
+        ),  # 404: not this user's account
     ],
     "invoke_workflow": [
         S("invoke_workflow", WORKFLOW_ID, json_data={"order": 42}),
         S("invoke_workflow", WORKFLOW_ORIGIN + "/orders/42?expand=items", "GET", {"X-Trace": "t-1"}),
         S("invoke_workflow", WORKFLOW_ID, "POST", None, {"a": 1}, auth_type="oauth"),
-        S("invoke_workflow", WORKFLOW_ORIGIN + "/static", "PUT",
-          {"Authorization": "Bearer " + WORKFLOW_STATIC_TOKEN}, data="plain text", auth_type="static_bearer_token"),
+        S(
+            "invoke_workflow",
+            WORKFLOW_ORIGIN + "/static",
+            "PUT",
+            {"Authorization": "Bearer " + WORKFLOW_STATIC_TOKEN},
+            data="plain text",
+            auth_type="static_bearer_token",
+        ),
         S("invoke_workflow", WORKFLOW_ORIGIN + "/not-found", json_data={}),  # 404 text/plain
     ],
     "invoke_workflow_for_external_user": [
@@ -449,163 +548,194 @@ SCENARIOS: Dict[str, List[Step]] = {
 _TOKEN = From(lambda results: results[0]["token"])  # the Connect token of the scenario's first step
 _NEW_BUFFER = From(lambda results: io.BytesIO())  # download_file's destination, fresh each time
 
-SCENARIOS.update({
-    "get_projects": [
-        S("get_projects", limit=2),
-        S("get_projects", limit=2, after=_r.cursor(OTHER_PROJECT)),
-        S("get_projects", "staging"),
-        S("get_projects", limit=0),  # 400
-    ],
-    "create_project": [
-        S("create_project", "Acme Connect", app_name="Acme", support_email="help@acme.example",
-          connect_require_key_auth_test=True),
-        S("create_project", "Bare"),
-        S("create_project", "Acme", connect_require_key_auth_test="yes"),  # 400: not a boolean
-    ],
-    "get_project": [
-        S("get_project", PROJECT_ID),
-        S("get_project", "proj_missing"),  # 404
-    ],
-    "update_project": [
-        S("update_project", OTHER_PROJECT, name="Staging EU", support_email="ops@acme.example"),
-        S("update_project", OTHER_PROJECT, connect_require_key_auth_test=False),
-        S("update_project", "proj_missing", name="x"),  # 404
-    ],
-    "delete_project": [
-        S("delete_project", OTHER_PROJECT),  # 204
-        S("delete_project", OTHER_PROJECT),  # 404 now
-    ],
-    "update_project_logo": [
-        S("update_project_logo", PROJECT_ID, LOGO),  # 204
-        S("update_project_logo", PROJECT_ID, "https://acme.example/logo.png"),  # 400: not a data URI
-    ],
-    "get_project_webhook": [
-        S("get_project_webhook"),  # {"data": null}
-        S("update_project_webhook", "https://app.example.com/hooks/connect"),
-        S("get_project_webhook"),  # without the signing key
-    ],
-    "update_project_webhook": [
-        S("update_project_webhook", "https://app.example.com/hooks/connect"),  # created: with signing_key
-        S("update_project_webhook", "https://app.example.com/hooks/connect-v2"),  # updated: without
-        S("update_project_webhook", "not a url"),  # 400
-    ],
-    "delete_project_webhook": [
-        S("update_project_webhook", "https://app.example.com/hooks/connect"),
-        S("delete_project_webhook"),  # 204
-        S("delete_project_webhook"),  # 404 now
-    ],
-    "regenerate_project_webhook_signing_key": [
-        S("regenerate_project_webhook_signing_key"),  # 404: no webhook yet
-        S("update_project_webhook", "https://app.example.com/hooks/connect"),
-        S("regenerate_project_webhook_signing_key"),
-    ],
-    "get_usage": [
-        S("get_usage", USAGE_START, USAGE_START + 3 * 86400),
-        S("get_usage", USAGE_START + 3600, USAGE_START + 7200),  # part of one day
-        S("get_usage", USAGE_START, USAGE_START),  # 400: empty range
-    ],
-    "get_app_categories": [S("get_app_categories")],
-    "get_app_category": [
-        S("get_app_category", "appcat_communication"),
-        S("get_app_category", "appcat_unknown"),  # 404
-    ],
-    "get_app_overrides": [
-        S("get_app_overrides", limit=2),
-        S("get_app_overrides", limit=2, after=_r.cursor(APP_OVERRIDES[1])),
-        S("get_app_overrides", "zendesk"),
-    ],
-    "create_app_override": [
-        S("create_app_override", "slack", "EU workspace", oauth_app_id=SLACK_OAUTH_APP,
-          cfmap={"subdomain": "acme-eu"}),
-        S("create_app_override", "stripe", "Stripe sandbox"),
-        S("create_app_override", "no-such-app", "x"),  # 404
-    ],
-    "get_app_override": [
-        S("get_app_override", APP_OVERRIDES[0]),
-        S("get_app_override", "ao_missing"),  # 404
-    ],
-    "update_app_override": [
-        S("update_app_override", APP_OVERRIDES[0], name="Acme Slack (renamed)", cfmap={"subdomain": "acme2"}),
-        S("update_app_override", APP_OVERRIDES[0], oauth_app_id=None),  # null clears it
-        S("update_app_override", "ao_missing", name="x"),  # 404
-    ],
-    "delete_app_override": [
-        S("delete_app_override", APP_OVERRIDES[2]),  # 204
-        S("delete_app_override", APP_OVERRIDES[2]),  # 404 now
-    ],
-    "get_oauth_apps": [
-        S("get_oauth_apps", limit=1),
-        S("get_oauth_apps", limit=1, after=_r.cursor(SLACK_OAUTH_APP)),
-        S("get_oauth_apps", "github"),
-        S("get_oauth_apps", q="slack"),
-    ],
-    "create_oauth_app": [
-        S("create_oauth_app", "notion", client_id="notion-client-id", client_secret=OAUTH_APP_SECRET,
-          name="Notion (Acme)", description="Our own Notion OAuth client", scopes=["read_content"],
-          additional_scopes=["insert_content"]),
-        S("create_oauth_app", "no-such-app"),  # 404
-    ],
-    "get_oauth_app": [
-        S("get_oauth_app", SLACK_OAUTH_APP),
-        S("get_oauth_app", "oa_missing"),  # 404
-    ],
-    "update_oauth_app": [
-        S("update_oauth_app", GITHUB_OAUTH_APP, name="GitHub (EU)", client_secret=OAUTH_APP_SECRET,
-          scopes=["repo", "read:user"]),
-        S("update_oauth_app", GITHUB_OAUTH_APP, description=""),  # blank: kept
-        S("update_oauth_app", "oa_missing", name="x"),  # 404
-    ],
-    "delete_oauth_app": [
-        S("delete_oauth_app", GITHUB_OAUTH_APP),  # 204
-        S("delete_oauth_app", GITHUB_OAUTH_APP),  # 404 now
-    ],
-    "validate_connect_token": [
-        S("create_connect_token", USER, success_redirect_uri="https://app.example.com/ok", app_id="slack"),
-        S("validate_connect_token", _TOKEN),
-        S("validate_connect_token", _TOKEN, app_id="github", account_id=SLACK_ACCOUNT, oauth_app_id=GITHUB_OAUTH_APP),
-        S("validate_connect_token", _TOKEN, account_id=OTHER_USERS_ACCOUNT),  # success false: not the user's
-        S("validate_connect_token", "ctok_unknown"),  # success false
-    ],
-    "get_users": [
-        S("get_users", limit=2),
-        S("get_users", limit=2, after=USERS_PAGE_1_END),
-        S("get_users", "user-"),  # a part of the external id
-    ],
-    "get_accounts_by_external_user": [
-        S("get_accounts_by_external_user", USER),
-        S("get_accounts_by_external_user", USER, "slack", True),  # app=slack, include_credentials=true
-        S("get_accounts_by_external_user", "nobody"),  # []
-    ],
-    "create_account": [
-        S("create_connect_token", USER),
-        S("create_account", "openai", '{"api_key":"%s"}' % ACCOUNT_API_KEY, _TOKEN, USER, name="OpenAI"),
-        S("create_account", "stripe", {"api_key": ACCOUNT_API_KEY}, _TOKEN),  # a mapping, encoded
-        S("create_account", "openai", "{}", _TOKEN),  # 400: no credentials
-        S("create_account", "openai", '{"api_key":"x"}', "ctok_unknown"),  # 400
-    ],
-    "download_file": [
-        S("download_file", "stash/demo/report.csv", _NEW_BUFFER),
-        S("download_file", "stash/demo/empty.txt", _NEW_BUFFER),
-        S("download_file", "stash/missing.bin", _NEW_BUFFER),  # 404
-    ],
-    "get_deployed_trigger_webhook": [
-        S("get_deployed_trigger_webhook", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),
-        S("get_deployed_trigger_webhook", TRIGGER_1, "hook_missing", USER),  # 404
-    ],
-    "reset_deployed_trigger_webhook_delivery_state": [
-        S("reset_deployed_trigger_webhook_delivery_state", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),
-        S("reset_deployed_trigger_webhook_delivery_state", TRIGGER_1, TRIGGER_1_WEBHOOK, "user-2"),  # 404
-    ],
-    "regenerate_deployed_trigger_webhook_signing_key": [
-        S("regenerate_deployed_trigger_webhook_signing_key", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),
-        S("get_deployed_trigger_webhook", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),  # the new key
-        S("regenerate_deployed_trigger_webhook_signing_key", UNKNOWN_TRIGGER, TRIGGER_1_WEBHOOK, USER),  # 404
-    ],
-})
+SCENARIOS.update(
+    {
+        "get_projects": [
+            S("get_projects", limit=2),
+            S("get_projects", limit=2, after=_r.cursor(OTHER_PROJECT)),
+            S("get_projects", "staging"),
+            S("get_projects", limit=0),  # 400
+        ],
+        "create_project": [
+            S(
+                "create_project",
+                "Acme Connect",
+                app_name="Acme",
+                support_email="help@acme.example",
+                connect_require_key_auth_test=True,
+            ),
+            S("create_project", "Bare"),
+            S("create_project", "Acme", connect_require_key_auth_test="yes"),  # 400: not a boolean
+        ],
+        "get_project": [
+            S("get_project", PROJECT_ID),
+            S("get_project", "proj_missing"),  # 404
+        ],
+        "update_project": [
+            S("update_project", OTHER_PROJECT, name="Staging EU", support_email="ops@acme.example"),
+            S("update_project", OTHER_PROJECT, connect_require_key_auth_test=False),
+            S("update_project", "proj_missing", name="x"),  # 404
+        ],
+        "delete_project": [
+            S("delete_project", OTHER_PROJECT),  # 204
+            S("delete_project", OTHER_PROJECT),  # 404 now
+        ],
+        "update_project_logo": [
+            S("update_project_logo", PROJECT_ID, LOGO),  # 204
+            S("update_project_logo", PROJECT_ID, "https://acme.example/logo.png"),  # 400: not a data URI
+        ],
+        "get_project_webhook": [
+            S("get_project_webhook"),  # {"data": null}
+            S("update_project_webhook", "https://app.example.com/hooks/connect"),
+            S("get_project_webhook"),  # without the signing key
+        ],
+        "update_project_webhook": [
+            S("update_project_webhook", "https://app.example.com/hooks/connect"),  # created: with signing_key
+            S("update_project_webhook", "https://app.example.com/hooks/connect-v2"),  # updated: without
+            S("update_project_webhook", "not a url"),  # 400
+        ],
+        "delete_project_webhook": [
+            S("update_project_webhook", "https://app.example.com/hooks/connect"),
+            S("delete_project_webhook"),  # 204
+            S("delete_project_webhook"),  # 404 now
+        ],
+        "regenerate_project_webhook_signing_key": [
+            S("regenerate_project_webhook_signing_key"),  # 404: no webhook yet
+            S("update_project_webhook", "https://app.example.com/hooks/connect"),
+            S("regenerate_project_webhook_signing_key"),
+        ],
+        "get_usage": [
+            S("get_usage", USAGE_START, USAGE_START + 3 * 86400),
+            S("get_usage", USAGE_START + 3600, USAGE_START + 7200),  # part of one day
+            S("get_usage", USAGE_START, USAGE_START),  # 400: empty range
+        ],
+        "get_app_categories": [S("get_app_categories")],
+        "get_app_category": [
+            S("get_app_category", "appcat_communication"),
+            S("get_app_category", "appcat_unknown"),  # 404
+        ],
+        "get_app_overrides": [
+            S("get_app_overrides", limit=2),
+            S("get_app_overrides", limit=2, after=_r.cursor(APP_OVERRIDES[1])),
+            S("get_app_overrides", "zendesk"),
+        ],
+        "create_app_override": [
+            S(
+                "create_app_override",
+                "slack",
+                "EU workspace",
+                oauth_app_id=SLACK_OAUTH_APP,
+                cfmap={"subdomain": "acme-eu"},
+            ),
+            S("create_app_override", "stripe", "Stripe sandbox"),
+            S("create_app_override", "no-such-app", "x"),  # 404
+        ],
+        "get_app_override": [
+            S("get_app_override", APP_OVERRIDES[0]),
+            S("get_app_override", "ao_missing"),  # 404
+        ],
+        "update_app_override": [
+            S("update_app_override", APP_OVERRIDES[0], name="Acme Slack (renamed)", cfmap={"subdomain": "acme2"}),
+            S("update_app_override", APP_OVERRIDES[0], oauth_app_id=None),  # null clears it
+            S("update_app_override", "ao_missing", name="x"),  # 404
+        ],
+        "delete_app_override": [
+            S("delete_app_override", APP_OVERRIDES[2]),  # 204
+            S("delete_app_override", APP_OVERRIDES[2]),  # 404 now
+        ],
+        "get_oauth_apps": [
+            S("get_oauth_apps", limit=1),
+            S("get_oauth_apps", limit=1, after=_r.cursor(SLACK_OAUTH_APP)),
+            S("get_oauth_apps", "github"),
+            S("get_oauth_apps", q="slack"),
+        ],
+        "create_oauth_app": [
+            S(
+                "create_oauth_app",
+                "notion",
+                client_id="notion-client-id",
+                client_secret=OAUTH_APP_SECRET,
+                name="Notion (Acme)",
+                description="Our own Notion OAuth client",
+                scopes=["read_content"],
+                additional_scopes=["insert_content"],
+            ),
+            S("create_oauth_app", "no-such-app"),  # 404
+        ],
+        "get_oauth_app": [
+            S("get_oauth_app", SLACK_OAUTH_APP),
+            S("get_oauth_app", "oa_missing"),  # 404
+        ],
+        "update_oauth_app": [
+            S(
+                "update_oauth_app",
+                GITHUB_OAUTH_APP,
+                name="GitHub (EU)",
+                client_secret=OAUTH_APP_SECRET,
+                scopes=["repo", "read:user"],
+            ),
+            S("update_oauth_app", GITHUB_OAUTH_APP, description=""),  # blank: kept
+            S("update_oauth_app", "oa_missing", name="x"),  # 404
+        ],
+        "delete_oauth_app": [
+            S("delete_oauth_app", GITHUB_OAUTH_APP),  # 204
+            S("delete_oauth_app", GITHUB_OAUTH_APP),  # 404 now
+        ],
+        "validate_connect_token": [
+            S("create_connect_token", USER, success_redirect_uri="https://app.example.com/ok", app_id="slack"),
+            S("validate_connect_token", _TOKEN),
+            S(
+                "validate_connect_token",
+                _TOKEN,
+                app_id="github",
+                account_id=SLACK_ACCOUNT,
+                oauth_app_id=GITHUB_OAUTH_APP,
+            ),
+            S("validate_connect_token", _TOKEN, account_id=OTHER_USERS_ACCOUNT),  # success false: not the user's
+            S("validate_connect_token", "ctok_unknown"),  # success false
+        ],
+        "get_users": [
+            S("get_users", limit=2),
+            S("get_users", limit=2, after=USERS_PAGE_1_END),
+            S("get_users", "user-"),  # a part of the external id
+        ],
+        "get_accounts_by_external_user": [
+            S("get_accounts_by_external_user", USER),
+            S("get_accounts_by_external_user", USER, "slack", True),  # app=slack, include_credentials=true
+            S("get_accounts_by_external_user", "nobody"),  # []
+        ],
+        "create_account": [
+            S("create_connect_token", USER),
+            S("create_account", "openai", '{"api_key":"%s"}' % ACCOUNT_API_KEY, _TOKEN, USER, name="OpenAI"),
+            S("create_account", "stripe", {"api_key": ACCOUNT_API_KEY}, _TOKEN),  # a mapping, encoded
+            S("create_account", "openai", "{}", _TOKEN),  # 400: no credentials
+            S("create_account", "openai", '{"api_key":"x"}', "ctok_unknown"),  # 400
+        ],
+        "download_file": [
+            S("download_file", "stash/demo/report.csv", _NEW_BUFFER),
+            S("download_file", "stash/demo/empty.txt", _NEW_BUFFER),
+            S("download_file", "stash/missing.bin", _NEW_BUFFER),  # 404
+        ],
+        "get_deployed_trigger_webhook": [
+            S("get_deployed_trigger_webhook", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),
+            S("get_deployed_trigger_webhook", TRIGGER_1, "hook_missing", USER),  # 404
+        ],
+        "reset_deployed_trigger_webhook_delivery_state": [
+            S("reset_deployed_trigger_webhook_delivery_state", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),
+            S("reset_deployed_trigger_webhook_delivery_state", TRIGGER_1, TRIGGER_1_WEBHOOK, "user-2"),  # 404
+        ],
+        "regenerate_deployed_trigger_webhook_signing_key": [
+            S("regenerate_deployed_trigger_webhook_signing_key", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),
+            S("get_deployed_trigger_webhook", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),  # the new key
+            S("regenerate_deployed_trigger_webhook_signing_key", UNKNOWN_TRIGGER, TRIGGER_1_WEBHOOK, USER),  # 404
+        ],
+    }
+)
 
 
-def make_clients(factory: Callable[..., Any], *, base_url: Optional[str] = None,
-                 workflow_domain: Optional[str] = None) -> Dict[str, Any]:
+def make_clients(
+    factory: Callable[..., Any], *, base_url: Optional[str] = None, workflow_domain: Optional[str] = None
+) -> Dict[str, Any]:
     """The clients a scenario uses, made with ``factory`` (SyncPipedreamClient or
     PipedreamClient). No retries, so that every call is exactly one recorded interaction."""
     common: Dict[str, Any] = dict(base_url=base_url, workflow_domain=workflow_domain, max_retries=0, proxy=False)

@@ -43,7 +43,13 @@ import vcr  # noqa: E402
 import altan  # noqa: E402
 import altan_replica  # noqa: E402
 from altan_vcr import (  # noqa: E402
-    CASSETTE_DIR, INVALID_API_KEY, REAL_BASE_URL, TEST_API_KEY, register_matchers, rewrite_origin, vcr_config,
+    CASSETTE_DIR,
+    INVALID_API_KEY,
+    REAL_BASE_URL,
+    TEST_API_KEY,
+    register_matchers,
+    rewrite_origin,
+    vcr_config,
 )
 from vcr_safety import thread_safe_cassette  # noqa: E402
 
@@ -81,8 +87,11 @@ SCENARIOS: Dict[str, List[Step]] = {
         Step("list_action_types", ("abc123",)),
         Step("list_action_types", ("def456",)),
         Step("list_action_types", ("missing-connection",)),  # 404
-        Step("list_action_types", ("abc123",),
-             fault=(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", {})),
+        Step(
+            "list_action_types",
+            ("abc123",),
+            fault=(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", {}),
+        ),
     ],
     "get_action_type": [
         Step("get_action_type", ("abc123", "send-email")),
@@ -92,15 +101,27 @@ SCENARIOS: Dict[str, List[Step]] = {
     ],
     "execute_action": [
         Step("execute_action", ("abc123", "send-email", EMAIL)),
-        *[Step("execute_action", ("abc123", "send-email", {"to": "user%d@example.com" % i, "subject": "Email %d" % i,
-                                                           "body": "Message %d" % i})) for i in range(3)],
+        *[
+            Step(
+                "execute_action",
+                (
+                    "abc123",
+                    "send-email",
+                    {"to": "user%d@example.com" % i, "subject": "Email %d" % i, "body": "Message %d" % i},
+                ),
+            )
+            for i in range(3)
+        ],
         Step("execute_action", ("def456", "send_message", {"channel": "C123", "text": "hi"})),
         Step("execute_action", ("def456", "send_message", {"channel": "C999", "text": "hi"})),  # 200 success:false
         Step("execute_action", ("abc123", "send-email", dict(EMAIL, to="rejected@example.com"))),  # 200 success:false
         Step("execute_action", ("abc123", "send-email", {"to": 42})),  # 422
         Step("execute_action", ("abc123", "invalid-action", {})),  # 404, the README's error example
-        Step("execute_action", ("abc123", "send-email", EMAIL),
-             fault=(500, "Internal Server Error", "text/plain; charset=utf-8", {})),
+        Step(
+            "execute_action",
+            ("abc123", "send-email", EMAIL),
+            fault=(500, "Internal Server Error", "text/plain; charset=utf-8", {}),
+        ),
         Step("execute_action", ("abc123", "send-email", EMAIL), invalid_key=True),  # 401
     ],
 }
@@ -114,9 +135,15 @@ def _run_step(step: Step, client: altan.AltanActionsClient) -> str:
     return "%s -> ok %s" % (step.method, json.dumps(result)[:80])
 
 
-def record(out_dir: pathlib.Path, *, base_url: str, api_key: str, scenarios: Dict[str, List[Step]],
-           server: Optional[altan_replica.AltanReplica] = None,
-           log: Callable[[str], None] = print) -> List[pathlib.Path]:
+def record(
+    out_dir: pathlib.Path,
+    *,
+    base_url: str,
+    api_key: str,
+    scenarios: Dict[str, List[Step]],
+    server: Optional[altan_replica.AltanReplica] = None,
+    log: Callable[[str], None] = print,
+) -> List[pathlib.Path]:
     """Record ``scenarios`` into ``out_dir``; returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     recorder = vcr.VCR(record_mode="all")
@@ -134,8 +161,9 @@ def record(out_dir: pathlib.Path, *, base_url: str, api_key: str, scenarios: Dic
         with recorder.use_cassette(str(path), **config) as cassette, thread_safe_cassette(cassette):
             # Clients are made inside the cassette (their connections must be vcrpy's) and
             # closed before it ends. No retries: one recorded interaction per call.
-            with altan.AltanActionsClient(api_key, base_url, max_retries=0) as good, \
-                    altan.AltanActionsClient(INVALID_API_KEY, base_url, max_retries=0) as bad:
+            with altan.AltanActionsClient(api_key, base_url, max_retries=0) as good, altan.AltanActionsClient(
+                INVALID_API_KEY, base_url, max_retries=0
+            ) as bad:
                 for step in steps:
                     if step.fault is not None:
                         if server is None:
@@ -144,8 +172,7 @@ def record(out_dir: pathlib.Path, *, base_url: str, api_key: str, scenarios: Dic
                         server.fail_next(status, body, content_type=content_type, headers=headers)
                     log("  %s: %s" % (name, _run_step(step, bad if step.invalid_key else good)))
         written.append(path)
-        log("wrote %s (%d interactions)" % (os.path.relpath(path, ROOT),
-                                              len(cassette)))
+        log("wrote %s (%d interactions)" % (os.path.relpath(path, ROOT), len(cassette)))
     return written
 
 
@@ -161,23 +188,35 @@ def live_scenarios(connection_id: str, action_type_id: str, payload: Optional[Di
     scenarios = {
         "list_connections": [Step("list_connections"), Step("list_connections", invalid_key=True)],
         "get_connection": [Step("get_connection", (connection_id,)), Step("get_connection", ("missing-connection",))],
-        "list_action_types": [Step("list_action_types", (connection_id,)),
-                              Step("list_action_types", ("missing-connection",))],
-        "get_action_type": [Step("get_action_type", (connection_id, action_type_id)),
-                            Step("get_action_type", (connection_id, "no-such-action"))],
+        "list_action_types": [
+            Step("list_action_types", (connection_id,)),
+            Step("list_action_types", ("missing-connection",)),
+        ],
+        "get_action_type": [
+            Step("get_action_type", (connection_id, action_type_id)),
+            Step("get_action_type", (connection_id, "no-such-action")),
+        ],
     }
     if payload is not None:
-        scenarios["execute_action"] = [Step("execute_action", (connection_id, action_type_id, payload)),
-                                       Step("execute_action", (connection_id, "no-such-action", {}))]
+        scenarios["execute_action"] = [
+            Step("execute_action", (connection_id, action_type_id, payload)),
+            Step("execute_action", (connection_id, "no-such-action", {})),
+        ]
     return scenarios
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=pathlib.Path, help="output directory (default cassettes/altan, "
-                                                           "or cassettes/altan-live with --live)")
-    parser.add_argument("--check", action="store_true",
-                        help="record from the replica into a temporary directory and compare with cassettes/altan")
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        help="output directory (default cassettes/altan, or cassettes/altan-live with --live)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="record from the replica into a temporary directory and compare with cassettes/altan",
+    )
     parser.add_argument("--live", action="store_true", help="record against the real API (needs ALTAN_API_KEY)")
     parser.add_argument("--connection-id", help="--live: an existing connection id")
     parser.add_argument("--action-type-id", help="--live: an action type of that connection")
@@ -207,8 +246,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("--live needs --connection-id and --action-type-id")
     base_url = os.environ.get("ALTAN_BASE_URL") or altan.DEFAULT_BASE_URL
     payload = json.loads(args.payload) if args.execute else None
-    record(args.out or ROOT / "cassettes" / "altan-live", base_url=base_url, api_key=api_key,
-           scenarios=live_scenarios(args.connection_id, args.action_type_id, payload))
+    record(
+        args.out or ROOT / "cassettes" / "altan-live",
+        base_url=base_url,
+        api_key=api_key,
+        scenarios=live_scenarios(args.connection_id, args.action_type_id, payload),
+    )
     return 0
 
 

@@ -56,21 +56,25 @@ def rewrite_origin(replica_url: str) -> Callable[[Any], Any]:
 
     def rewrite(request: Any) -> Any:
         if request.uri.startswith(workflow_root):
-            request.uri = pv.WORKFLOW_ORIGIN + (request.uri[len(workflow_root):] or "/")
+            request.uri = pv.WORKFLOW_ORIGIN + (request.uri[len(workflow_root) :] or "/")
         elif request.uri.startswith(replica_url):
-            request.uri = pv.API_ORIGIN + request.uri[len(replica_url):]
+            request.uri = pv.API_ORIGIN + request.uri[len(replica_url) :]
         return request
 
     return rewrite
 
 
 # Secrets a client sends, and their placeholders: a server may echo them back in a response.
-SENT_SECRETS = {pv.TEST_CLIENT_SECRET: pv.SECRET_PLACEHOLDER, pv.INVALID_CLIENT_SECRET: pv.INVALID_SECRET_PLACEHOLDER,
-                pv.OAUTH_APP_SECRET: pv.OAUTH_APP_SECRET_PLACEHOLDER}
+SENT_SECRETS = {
+    pv.TEST_CLIENT_SECRET: pv.SECRET_PLACEHOLDER,
+    pv.INVALID_CLIENT_SECRET: pv.INVALID_SECRET_PLACEHOLDER,
+    pv.OAUTH_APP_SECRET: pv.OAUTH_APP_SECRET_PLACEHOLDER,
+}
 
 
-def scrub_response(replica_url: Optional[str], tokens: Callable[[], List[str]],
-                   secrets: Optional[Dict[str, str]] = None) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+def scrub_response(
+    replica_url: Optional[str], tokens: Callable[[], List[str]], secrets: Optional[Dict[str, str]] = None
+) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
     """A ``before_record_response``: no access token (issued ones become the placeholder), no
     client secret echoed by a server (in the body, a header or the reason phrase), no volatile
     header, the replica's host shown as the workflow host, Content-Length kept right."""
@@ -81,8 +85,9 @@ def scrub_response(replica_url: Optional[str], tokens: Callable[[], List[str]],
     def scrub_secrets(text: str) -> str:
         """Access tokens (issued by the replica, or seen in a token response) and secrets the
         client sent, wherever a server echoed them."""
-        replacements = dict(secret_placeholders, **{token: pv.ACCESS_TOKEN_PLACEHOLDER
-                                                    for token in set(tokens()) | tokens_seen})
+        replacements = dict(
+            secret_placeholders, **{token: pv.ACCESS_TOKEN_PLACEHOLDER for token in set(tokens()) | tokens_seen}
+        )
         replacements[pv.WORKFLOW_STATIC_TOKEN] = pv.STATIC_TOKEN_PLACEHOLDER
         for secret, placeholder in sorted(replacements.items(), key=lambda item: -len(item[0])):
             text = text.replace(secret, placeholder)
@@ -98,8 +103,11 @@ def scrub_response(replica_url: Optional[str], tokens: Callable[[], List[str]],
                 pass
             if isinstance(data, dict) and isinstance(data.get("access_token"), str):  # the token response
                 tokens_seen.add(data["access_token"])
-        headers = {k: [scrub_secrets(x) if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
-                   for k, v in response["headers"].items() if k.lower() not in pv.VOLATILE_RESPONSE_HEADERS}
+        headers = {
+            k: [scrub_secrets(x) if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
+            for k, v in response["headers"].items()
+            if k.lower() not in pv.VOLATILE_RESPONSE_HEADERS
+        }
         status = response.get("status")
         if isinstance(status, dict) and isinstance(status.get("message"), str):
             response = dict(response, status=dict(status, message=scrub_secrets(status["message"])))
@@ -157,7 +165,7 @@ def _to_replica(value: Any, replica_url: str) -> Any:
     if value == pv.WORKFLOW_ID:
         return replica_url + "/wf/"
     if isinstance(value, str) and value.startswith(pv.WORKFLOW_ORIGIN):
-        return replica_url + "/wf" + (value[len(pv.WORKFLOW_ORIGIN):] or "/")
+        return replica_url + "/wf" + (value[len(pv.WORKFLOW_ORIGIN) :] or "/")
     return value
 
 
@@ -174,8 +182,13 @@ def run_step(step: pv.Step, clients: Dict[str, Any], results: List[Any], replica
     return "%s -> ok %s" % (step.method, json.dumps(result)[:90])
 
 
-def record(out_dir: pathlib.Path, scenarios: Dict[str, List[pv.Step]], *, live: Optional[Dict[str, str]] = None,
-           log: Callable[[str], None] = print) -> List[pathlib.Path]:
+def record(
+    out_dir: pathlib.Path,
+    scenarios: Dict[str, List[pv.Step]],
+    *,
+    live: Optional[Dict[str, str]] = None,
+    log: Callable[[str], None] = print,
+) -> List[pathlib.Path]:
     """Record ``scenarios`` into ``out_dir`` (one file per entry); returns the files written.
     Without ``live``, each cassette is recorded against a fresh replica."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -189,8 +202,14 @@ def record(out_dir: pathlib.Path, scenarios: Dict[str, List[pv.Step]], *, live: 
         server = None
         if live is None:
             server, replica_url = pipedream_replica.start(
-                0, pv.TEST_CLIENT_ID, pv.TEST_CLIENT_SECRET, pv.PROJECT_ID, host=RECORDING_HOST,
-                clock=lambda: RECORDING_CLOCK, seed=0)
+                0,
+                pv.TEST_CLIENT_ID,
+                pv.TEST_CLIENT_SECRET,
+                pv.PROJECT_ID,
+                host=RECORDING_HOST,
+                clock=lambda: RECORDING_CLOCK,
+                seed=0,
+            )
             client_options: Dict[str, Any] = dict(base_url=replica_url, workflow_domain=RECORDING_HOST)
         else:
             replica_url = None
@@ -201,8 +220,10 @@ def record(out_dir: pathlib.Path, scenarios: Dict[str, List[pv.Step]], *, live: 
         if replica_url:
             config["before_record_request"] = config["before_record_request"] + [rewrite_origin(replica_url)]
         config["before_record_response"] = scrub_response(
-            replica_url, functools.partial(_issued_tokens, server),
-            {live["client_secret"]: pv.SECRET_PLACEHOLDER} if live is not None else None)
+            replica_url,
+            functools.partial(_issued_tokens, server),
+            {live["client_secret"]: pv.SECRET_PLACEHOLDER} if live is not None else None,
+        )
         try:
             with recorder.use_cassette(str(path), **config) as cassette, thread_safe_cassette(cassette):
                 # Clients are made inside the cassette (their connections must be vcrpy's) and
@@ -210,9 +231,16 @@ def record(out_dir: pathlib.Path, scenarios: Dict[str, List[pv.Step]], *, live: 
                 if live is None:
                     clients = pv.make_clients(pipedream.SyncPipedreamClient, **client_options)
                 else:
-                    clients = {"good": pipedream.SyncPipedreamClient(
-                        live["client_id"], live["client_secret"], live["project_id"], live["environment"],
-                        max_retries=0, **client_options)}
+                    clients = {
+                        "good": pipedream.SyncPipedreamClient(
+                            live["client_id"],
+                            live["client_secret"],
+                            live["project_id"],
+                            live["environment"],
+                            max_retries=0,
+                            **client_options,
+                        )
+                    }
                 results: List[Any] = []
                 try:
                     for step in steps:
@@ -244,8 +272,10 @@ def live_scenarios(external_user_id: str) -> Dict[str, List[pv.Step]]:
         "get_accounts": [S("get_accounts", external_user_id=external_user_id, limit=2)],
         "get_account_by_id": [S("get_account_by_id", "apn_doesnotexist")],
         "get_components": [S("get_components", "actions", "slack", limit=3)],
-        "get_component": [S("get_component", "actions", "slack-send-message"),
-                          S("get_component", "actions", "no-such-component-xyz")],
+        "get_component": [
+            S("get_component", "actions", "slack-send-message"),
+            S("get_component", "actions", "no-such-component-xyz"),
+        ],
         "get_deployed_triggers": [S("get_deployed_triggers", external_user_id, 2)],
         "get_deployed_trigger": [S("get_deployed_trigger", "dc_doesnotexist", external_user_id)],
         "get_users": [S("get_users", limit=2)],
@@ -260,13 +290,22 @@ def live_scenarios(external_user_id: str) -> Dict[str, List[pv.Step]]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=pathlib.Path, help="output directory (default cassettes/pipedream, "
-                                                           "or cassettes/pipedream-live with --live)")
-    parser.add_argument("--check", action="store_true",
-                        help="record from the replica into a temporary directory and compare with cassettes/pipedream")
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        help="output directory (default cassettes/pipedream, or cassettes/pipedream-live with --live)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="record from the replica into a temporary directory and compare with cassettes/pipedream",
+    )
     parser.add_argument("--only", action="append", metavar="METHOD", help="record only this cassette (repeatable)")
-    parser.add_argument("--live", action="store_true",
-                        help="record against the real API (PIPEDREAM_CLIENT_ID, _CLIENT_SECRET, _PROJECT_ID)")
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="record against the real API (PIPEDREAM_CLIENT_ID, _CLIENT_SECRET, _PROJECT_ID)",
+    )
     parser.add_argument("--external-user-id", default="user-1", help="--live: an external user id of the project")
     parser.add_argument("--environment", default="development", help="--live: development or production")
     args = parser.parse_args(argv)
@@ -292,8 +331,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         record(args.out or pv.CASSETTE_DIR, scenarios)
         return 0
 
-    live = {name: os.environ.get("PIPEDREAM_" + name.upper(), "")
-            for name in ("client_id", "client_secret", "project_id")}
+    live = {
+        name: os.environ.get("PIPEDREAM_" + name.upper(), "") for name in ("client_id", "client_secret", "project_id")
+    }
     if not all(live.values()):
         parser.error("--live needs PIPEDREAM_CLIENT_ID, PIPEDREAM_CLIENT_SECRET and PIPEDREAM_PROJECT_ID")
     live["environment"] = args.environment

@@ -47,8 +47,16 @@ class Op:
     """A client call (``method(*args, **kwargs)``) and the request it sends. ``args`` may be a
     function of the server's URL (for workflow URLs)."""
 
-    def __init__(self, label: str, method: str, args: Any = (), kwargs: Optional[Dict[str, Any]] = None, *,
-                 http: str = "GET", path: str = "/") -> None:
+    def __init__(
+        self,
+        label: str,
+        method: str,
+        args: Any = (),
+        kwargs: Optional[Dict[str, Any]] = None,
+        *,
+        http: str = "GET",
+        path: str = "/",
+    ) -> None:
         self.label = label
         self.method = method
         self._args = args
@@ -65,40 +73,93 @@ class Op:
 
 WRITES: Dict[str, List[Op]] = {
     "altan": [
-        Op("execute_action", "execute_action", ("c1", "send-email", {"to": "a@example.com"}), http="POST",
-           path="/connection/c1/actions/send-email/execute"),
+        Op(
+            "execute_action",
+            "execute_action",
+            ("c1", "send-email", {"to": "a@example.com"}),
+            http="POST",
+            path="/connection/c1/actions/send-email/execute",
+        ),
     ],
     "pipedream": [
-        Op("run_action", "run_action", ("slack-send-message", "user-1", {"text": "hi"}), http="POST",
-           path=P + "/actions/run"),
-        Op("deploy_trigger", "deploy_trigger", ("slack-new-message", "user-1", {"c": 1}),
-           {"webhook_url": "https://example.com/hook"}, http="POST", path=P + "/triggers/deploy"),
+        Op(
+            "run_action",
+            "run_action",
+            ("slack-send-message", "user-1", {"text": "hi"}),
+            http="POST",
+            path=P + "/actions/run",
+        ),
+        Op(
+            "deploy_trigger",
+            "deploy_trigger",
+            ("slack-new-message", "user-1", {"c": 1}),
+            {"webhook_url": "https://example.com/hook"},
+            http="POST",
+            path=P + "/triggers/deploy",
+        ),
         Op("create_connect_token", "create_connect_token", ("user-1",), http="POST", path=P + "/tokens"),
-        Op("update_deployed_trigger(PUT)", "update_deployed_trigger", ("dc_1", "user-1"), {"active": False},
-           http="PUT", path=P + "/deployed-triggers/dc_1"),
-        Op("update_deployed_trigger_webhooks(PUT)", "update_deployed_trigger_webhooks",
-           ("dc_1", "user-1", ["https://example.com/h"]), http="PUT", path=P + "/deployed-triggers/dc_1/webhooks"),
-        Op("update_deployed_trigger_workflows(PUT)", "update_deployed_trigger_workflows",
-           ("dc_1", "user-1", ["p_1"]), http="PUT", path=P + "/deployed-triggers/dc_1/pipelines"),
+        Op(
+            "update_deployed_trigger(PUT)",
+            "update_deployed_trigger",
+            ("dc_1", "user-1"),
+            {"active": False},
+            http="PUT",
+            path=P + "/deployed-triggers/dc_1",
+        ),
+        Op(
+            "update_deployed_trigger_webhooks(PUT)",
+            "update_deployed_trigger_webhooks",
+            ("dc_1", "user-1", ["https://example.com/h"]),
+            http="PUT",
+            path=P + "/deployed-triggers/dc_1/webhooks",
+        ),
+        Op(
+            "update_deployed_trigger_workflows(PUT)",
+            "update_deployed_trigger_workflows",
+            ("dc_1", "user-1", ["p_1"]),
+            http="PUT",
+            path=P + "/deployed-triggers/dc_1/pipelines",
+        ),
         Op("create_rate_limit", "create_rate_limit", (60, 10), http="POST", path="/v1/connect/rate_limits"),
-        Op("make_proxy_request(POST)", "make_proxy_request",
-           ({"external_user_id": "user-1", "account_id": "apn_1"}, SLACK_POST), http="POST", path=PROXY_PATH),
-        Op("invoke_workflow", "invoke_workflow", lambda url: (url + "/wf/hook",), {"json_data": {"n": 1}},
-           http="POST", path="/wf/hook"),
+        Op(
+            "make_proxy_request(POST)",
+            "make_proxy_request",
+            ({"external_user_id": "user-1", "account_id": "apn_1"}, SLACK_POST),
+            http="POST",
+            path=PROXY_PATH,
+        ),
+        Op(
+            "invoke_workflow",
+            "invoke_workflow",
+            lambda url: (url + "/wf/hook",),
+            {"json_data": {"n": 1}},
+            http="POST",
+            path="/wf/hook",
+        ),
     ],
 }
 READS: Dict[str, List[Op]] = {
     "altan": [
         Op("list_connections", "list_connections", http="GET", path="/connection"),
-        Op("get_action_type", "get_action_type", ("c1", "send-email"), http="GET",
-           path="/connection/c1/actions/send-email"),
+        Op(
+            "get_action_type",
+            "get_action_type",
+            ("c1", "send-email"),
+            http="GET",
+            path="/connection/c1/actions/send-email",
+        ),
     ],
     "pipedream": [
         Op("get_project_info", "get_project_info", http="GET", path=P + "/projects/info"),
         Op("get_app", "get_app", ("slack",), http="GET", path="/v1/connect/apps/slack"),
         Op("delete_account", "delete_account", ("apn_1",), http="DELETE", path=P + "/accounts/apn_1"),
-        Op("configure_component", "configure_component", ("actions", "slack-send-message", "channel", "user-1"),
-           http="POST", path=P + "/actions/configure"),
+        Op(
+            "configure_component",
+            "configure_component",
+            ("actions", "slack-send-message", "channel", "user-1"),
+            http="POST",
+            path=P + "/actions/configure",
+        ),
     ],
 }
 
@@ -112,8 +173,9 @@ def read(module: str) -> Op:
     return READS[module][0]
 
 
-def as_pipedream(server: Server, handler: Optional[Callable[[Request], Response]] = None,
-                 **token_options: Any) -> OAuthTokens:
+def as_pipedream(
+    server: Server, handler: Optional[Callable[[Request], Response]] = None, **token_options: Any
+) -> OAuthTokens:
     """Make ``server`` play Pipedream: ``POST /v1/oauth/token`` issues tokens for the suite's
     client id and secret; every other path needs a live token (401 otherwise) and is answered
     by ``handler`` (default: ``servers.echo``), except workflow paths (``/wf/...``), which
@@ -149,8 +211,9 @@ class Api:
             cls = pipedream.PipedreamClient if self.is_async else pipedream.SyncPipedreamClient
             credentials = {} if "access_token" in options else {"client_id": PD_CLIENT_ID, "client_secret": PD_SECRET}
             options.setdefault("workflow_domain", "127.0.0.1")
-            self.client = cls(project_id=PD_PROJECT, environment="development", base_url=server.url,
-                              **credentials, **options)
+            self.client = cls(
+                project_id=PD_PROJECT, environment="development", base_url=server.url, **credentials, **options
+            )
 
     def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.run(getattr(self.client, method), *args, **kwargs)
@@ -226,8 +289,11 @@ def open_fds() -> int:
 
 def client_threads() -> List[threading.Thread]:
     """Live threads that are not the test servers' (nor pytest's main thread)."""
-    return [t for t in threading.enumerate()
-            if t.is_alive() and t is not threading.main_thread() and not t.name.startswith("test-")]
+    return [
+        t
+        for t in threading.enumerate()
+        if t.is_alive() and t is not threading.main_thread() and not t.name.startswith("test-")
+    ]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:

@@ -46,15 +46,39 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 __all__ = [
-    "Response", "Request", "Connection", "Server", "ConnectProxy",
-    "http_date", "free_port", "rate_limited", "html_error", "burst", "OAuthTokens", "echo",
+    "Response",
+    "Request",
+    "Connection",
+    "Server",
+    "ConnectProxy",
+    "http_date",
+    "free_port",
+    "rate_limited",
+    "html_error",
+    "burst",
+    "OAuthTokens",
+    "echo",
 ]
 
 _REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 302: "Found", 303: "See Other",
-    307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized",
-    403: "Forbidden", 404: "Not Found", 408: "Request Timeout", 422: "Unprocessable Entity",
-    429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
     504: "Gateway Timeout",
 }
 _MISSING: Any = object()
@@ -144,8 +168,10 @@ def rate_limited(
 
 def html_error(status: int = 502, text: str = "Bad Gateway") -> Response:
     """An HTML error page, as a load balancer or proxy sends."""
-    page = "<html><head><title>%d %s</title></head><body><center><h1>%d %s</h1></center><hr>" \
-           "<center>nginx</center></body></html>" % (status, text, status, text)
+    page = (
+        "<html><head><title>%d %s</title></head><body><center><h1>%d %s</h1></center><hr>"
+        "<center>nginx</center></body></html>" % (status, text, status, text)
+    )
     return Response(status, page, content_type="text/html")
 
 
@@ -169,14 +195,27 @@ class Connection:
 
     def __repr__(self) -> str:
         return "<Connection #%d port=%d requests=%d state=%s closed_by=%s>" % (
-            self.number, self.client_port, self.requests, self.state, self.closed_by)
+            self.number,
+            self.client_port,
+            self.requests,
+            self.state,
+            self.closed_by,
+        )
 
 
 class Request:
     """One request as received: ``path`` has no query; ``headers`` has lower-case names."""
 
-    def __init__(self, method: str, target: str, version: str, headers: List[Tuple[str, str]], body: bytes,
-                 connection: Connection, index: int) -> None:
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        version: str,
+        headers: List[Tuple[str, str]],
+        body: bytes,
+        connection: Connection,
+        index: int,
+    ) -> None:
         self.method = method
         self.target = target
         self.version = version
@@ -316,8 +355,10 @@ class _Base:
         with self.cond:
             result = self.cond.wait_for(predicate, timeout)
         if not result:
-            raise AssertionError("server did not reach the expected state%s within %g s: %r" % (
-                " (" + what + ")" if what else "", timeout, self.connections))
+            raise AssertionError(
+                "server did not reach the expected state%s within %g s: %r"
+                % (" (" + what + ")" if what else "", timeout, self.connections)
+            )
         return result
 
     def wait_connections_closed(self, n: int = 1, by: Optional[str] = None, timeout: float = WAIT_TIMEOUT) -> None:
@@ -366,8 +407,11 @@ class Server(_Base):
                     answer = queue.pop(0)
                     break
             else:
-                answer = self._routes.get((request.method, request.path)) or self._routes.get(
-                    (None, request.path)) or self.default
+                answer = (
+                    self._routes.get((request.method, request.path))
+                    or self._routes.get((None, request.path))
+                    or self.default
+                )
         return answer(request) if callable(answer) else answer
 
     # -- inspection ---------------------------------------------------------------------------
@@ -380,10 +424,12 @@ class Server(_Base):
         with self.cond:
             return [r for r in self.requests if path in (None, r.path) and method in (None, r.method)]
 
-    def wait_requests(self, n: int, path: Optional[str] = None, method: Optional[str] = None,
-                      timeout: float = WAIT_TIMEOUT) -> None:
-        self.wait_for(lambda: self.count(path, method) >= n, timeout,
-                      "%d request(s) %s %s" % (n, method or "", path or ""))
+    def wait_requests(
+        self, n: int, path: Optional[str] = None, method: Optional[str] = None, timeout: float = WAIT_TIMEOUT
+    ) -> None:
+        self.wait_for(
+            lambda: self.count(path, method) >= n, timeout, "%d request(s) %s %s" % (n, method or "", path or "")
+        )
 
     def close_idle(self, timeout: float = WAIT_TIMEOUT, reset: bool = False, half: bool = False) -> int:
         """Close every keep-alive connection that is waiting for a request, as a server whose
@@ -397,8 +443,9 @@ class Server(_Base):
 
         It first waits until no connection is busy: a client has its response as soon as the
         last byte is sent, a moment before the server thread goes back to waiting."""
-        self.wait_for(lambda: not any(c.state in ("open", "busy") for c in self.connections), timeout,
-                      "all connections idle")
+        self.wait_for(
+            lambda: not any(c.state in ("open", "busy") for c in self.connections), timeout, "all connections idle"
+        )
         with self.cond:
             idle = [c for c in self.connections if c.state == "idle"]
             for conn in idle:
@@ -516,8 +563,9 @@ class Server(_Base):
             # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return "fault"
-        close = (response.close or response.fault == "truncate"
-                 or request.headers.get("connection", "").lower() == "close")
+        close = (
+            response.close or response.fault == "truncate" or request.headers.get("connection", "").lower() == "close"
+        )
         lines = ["HTTP/1.1 %d %s" % (response.status, response.reason)]
         names = {k.lower() for k in response.headers}
         if "content-type" not in names and (response.body or response.chunks):
@@ -550,7 +598,7 @@ class Server(_Base):
                 for i in range(0, len(body), size):
                     if self._pause(interval):
                         return "stop"
-                    sock.sendall(body[i:i + size])
+                    sock.sendall(body[i : i + size])
             elif response.body_delay:
                 half = len(body) // 2
                 sock.sendall(head + body[:half])
@@ -648,8 +696,16 @@ class ConnectProxy(_Base):
 def echo(request: Request) -> Response:
     """What the server received, as JSON: method, path (raw, percent-encoded as sent), query,
     lower-case headers and the body as text."""
-    return Response(200, json={"method": request.method, "path": request.path, "query": request.query,
-                               "headers": request.headers, "body": request.body.decode("utf-8", "replace")})
+    return Response(
+        200,
+        json={
+            "method": request.method,
+            "path": request.path,
+            "query": request.query,
+            "headers": request.headers,
+            "body": request.body.decode("utf-8", "replace"),
+        },
+    )
 
 
 class OAuthTokens:
@@ -710,17 +766,27 @@ class OAuthTokens:
                 from urllib.parse import parse_qsl
 
                 body = dict(parse_qsl(request.body.decode("latin-1")))
-            if not isinstance(body, dict) or (body.get("client_id"), body.get("client_secret")) != (
-                    self.client_id, self.client_secret) or body.get("grant_type") != "client_credentials":
-                return Response(401, json={"error": "invalid_client",
-                                           "error_description": "Client authentication failed"},
-                                delay=self.delay, hold=self.hold)
+            if (
+                not isinstance(body, dict)
+                or (body.get("client_id"), body.get("client_secret")) != (self.client_id, self.client_secret)
+                or body.get("grant_type") != "client_credentials"
+            ):
+                return Response(
+                    401,
+                    json={"error": "invalid_client", "error_description": "Client authentication failed"},
+                    delay=self.delay,
+                    hold=self.hold,
+                )
             token = "tok-%d-%s" % (len(self.issued) + 1, secrets.token_hex(12))
             self.issued.append(token)
             self.issued_at[token] = time.monotonic()
             self.live.add(token)
-        return Response(200, json={"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in},
-                        delay=self.delay, hold=self.hold)
+        return Response(
+            200,
+            json={"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in},
+            delay=self.delay,
+            hold=self.hold,
+        )
 
     def valid(self, request: Request) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

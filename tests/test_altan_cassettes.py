@@ -35,7 +35,13 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 import altan
 from altan import AltanActionError, AltanActionsClient, AsyncAltanActionsClient
 from altan_vcr import (
-    CASSETTE_DIR, INVALID_API_KEY, KEY_PLACEHOLDER, PLACEHOLDERS, REAL_BASE_URL, TEST_API_KEY, register_matchers,
+    CASSETTE_DIR,
+    INVALID_API_KEY,
+    KEY_PLACEHOLDER,
+    PLACEHOLDERS,
+    REAL_BASE_URL,
+    TEST_API_KEY,
+    register_matchers,
     vcr_config as altan_vcr_config,
 )
 from vcr_safety import CassetteBypassError, thread_safe_cassette
@@ -48,11 +54,17 @@ CONNECTIONS = [
     {"id": "connection-id", "name": "Example Connection", "provider": "example", "status": "active"},
 ]
 SEND_EMAIL = {
-    "id": "send-email", "name": "Send Email", "description": "Send an email from the connected account",
+    "id": "send-email",
+    "name": "Send Email",
+    "description": "Send an email from the connected account",
     "input_schema": {
         "type": "object",
-        "properties": {"to": {"type": "string"}, "subject": {"type": "string"}, "body": {"type": "string"},
-                       "cc": {"type": "array"}},
+        "properties": {
+            "to": {"type": "string"},
+            "subject": {"type": "string"},
+            "body": {"type": "string"},
+            "cc": {"type": "array"},
+        },
         "required": ["to", "subject", "body"],
     },
 }
@@ -224,8 +236,9 @@ def test_list_action_types(make_api: Callable[..., Api], cassette: Any) -> None:
 
     with pytest.raises(AltanActionError) as caught:
         api.list_action_types("missing-connection")
-    assert_error(caught.value, 404, "Connection not found", "req_000003", "GET",
-                 "/connection/missing-connection/actions")
+    assert_error(
+        caught.value, 404, "Connection not found", "req_000003", "GET", "/connection/missing-connection/actions"
+    )
 
     with pytest.raises(AltanActionError) as caught:
         api.list_action_types("abc123")
@@ -239,20 +252,28 @@ def test_list_action_types(make_api: Callable[..., Api], cassette: Any) -> None:
 @pytest.mark.default_cassette("get_action_type")
 def test_get_action_type(make_api: Callable[..., Api], cassette: Any) -> None:
     api = make_api()
-    email, slack = api.gather([lambda c: c.get_action_type("abc123", "send-email"),
-                               lambda c: c.get_action_type("def456", "send_message")])
+    email, slack = api.gather(
+        [lambda c: c.get_action_type("abc123", "send-email"), lambda c: c.get_action_type("def456", "send_message")]
+    )
     assert email == SEND_EMAIL
     assert slack["name"] == "Send Message" and slack["input_schema"]["required"] == ["channel"]
 
     with pytest.raises(AltanActionError) as caught:
         api.get_action_type("abc123", "no-such-action")
-    assert_error(caught.value, 404, "Action type not found", "req_000003", "GET",
-                 "/connection/abc123/actions/no-such-action")
+    assert_error(
+        caught.value, 404, "Action type not found", "req_000003", "GET", "/connection/abc123/actions/no-such-action"
+    )
 
     with pytest.raises(AltanActionError) as caught:
         api.get_action_type("missing-connection", "send-email")
-    assert_error(caught.value, 404, "Connection not found", "req_000004", "GET",
-                 "/connection/missing-connection/actions/send-email")
+    assert_error(
+        caught.value,
+        404,
+        "Connection not found",
+        "req_000004",
+        "GET",
+        "/connection/missing-connection/actions/send-email",
+    )
     assert_all_played(cassette, 4)
 
 
@@ -267,12 +288,18 @@ def test_execute_action(make_api: Callable[..., Api], cassette: Any) -> None:
     # Altan's {"success", "data"} unchanged, plus the README's keys
     assert result == {"success": True, "data": data, "status": "success", "result": data}
 
-    results = api.gather([
-        (lambda c, i=i: c.execute_action("abc123", "send-email",
-                                         {"to": "user%d@example.com" % i, "subject": "Email %d" % i,
-                                          "body": "Message %d" % i}))
-        for i in range(3)
-    ])
+    results = api.gather(
+        [
+            (
+                lambda c, i=i: c.execute_action(
+                    "abc123",
+                    "send-email",
+                    {"to": "user%d@example.com" % i, "subject": "Email %d" % i, "body": "Message %d" % i},
+                )
+            )
+            for i in range(3)
+        ]
+    )
     assert [r["status"] for r in results] == ["success"] * 3
     assert [r["result"]["message_id"] for r in results] == ["b6a462e964", "1e93617f2a", "e2e8135766"]
 
@@ -282,23 +309,37 @@ def test_execute_action(make_api: Callable[..., Api], cassette: Any) -> None:
 
     # Failures reported with HTTP 200 are returned, not raised
     failed = api.execute_action("def456", "send_message", {"channel": "C999", "text": "hi"})
-    assert failed == {"success": False, "data": {"error": "channel_not_found"}, "status": "error",
-                      "error": {"error": "channel_not_found"}}
+    assert failed == {
+        "success": False,
+        "data": {"error": "channel_not_found"},
+        "status": "error",
+        "error": {"error": "channel_not_found"},
+    }
     rejected = api.execute_action("abc123", "send-email", dict(EMAIL, to="rejected@example.com"))
     assert rejected["status"] == "error" and rejected["error"] == {"error": "Recipient address rejected"}
     assert "result" not in rejected
 
     with pytest.raises(AltanActionError) as caught:
         api.execute_action("abc123", "send-email", {"to": 42})
-    assert_error(caught.value, 422, "Field required; Field required; Input should be a valid string",
-                 "req_000008", "POST", path)
+    assert_error(
+        caught.value, 422, "Field required; Field required; Input should be a valid string", "req_000008", "POST", path
+    )
     assert [e["loc"] for e in caught.value.response_data["detail"]] == [
-        ["body", "payload", "subject"], ["body", "payload", "body"], ["body", "payload", "to"]]
+        ["body", "payload", "subject"],
+        ["body", "payload", "body"],
+        ["body", "payload", "to"],
+    ]
 
     with pytest.raises(AltanActionError) as caught:
         api.execute_action(connection_id="abc123", action_type_id="invalid-action", payload={})
-    assert_error(caught.value, 404, "Action type not found", "req_000009", "POST",
-                 "/connection/abc123/actions/invalid-action/execute")
+    assert_error(
+        caught.value,
+        404,
+        "Action type not found",
+        "req_000009",
+        "POST",
+        "/connection/abc123/actions/invalid-action/execute",
+    )
 
     with pytest.raises(AltanActionError) as caught:
         api.execute_action("abc123", "send-email", EMAIL)
@@ -318,13 +359,17 @@ def test_execute_action(make_api: Callable[..., Api], cassette: Any) -> None:
 
 @pytest.mark.vcr
 @pytest.mark.default_cassette("execute_action")
-@pytest.mark.parametrize("call", [
-    pytest.param(lambda c: c.get_connection("not-recorded"), id="path"),
-    pytest.param(lambda c: c.execute_action("abc123", "list-messages", {}), id="path-same-method"),
-    pytest.param(lambda c: c.execute_action("abc123", "send-email", dict(EMAIL, body="changed")), id="body"),
-])
-def test_a_request_not_in_the_cassette_is_refused(make_api: Callable[..., Api], cassette: Any,
-                                                   call: Callable[[Any], Any]) -> None:
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda c: c.get_connection("not-recorded"), id="path"),
+        pytest.param(lambda c: c.execute_action("abc123", "list-messages", {}), id="path-same-method"),
+        pytest.param(lambda c: c.execute_action("abc123", "send-email", dict(EMAIL, body="changed")), id="body"),
+    ],
+)
+def test_a_request_not_in_the_cassette_is_refused(
+    make_api: Callable[..., Api], cassette: Any, call: Callable[[Any], Any]
+) -> None:
     api = make_api()
     [result] = api.gather([call])
     assert isinstance(result, CannotOverwriteExistingCassetteException)
@@ -388,7 +433,8 @@ def test_cassettes_are_reproducible_from_the_replica(tmp_path: pathlib.Path) -> 
     assert sorted(p.name for p in written) == sorted(n + ".yaml" for n in METHODS)
     for path in written:
         assert path.read_bytes() == (CASSETTE_DIR / path.name).read_bytes(), (
-            "%s differs from a fresh recording: run python tests/record_altan_cassettes.py" % path.name)
+            "%s differs from a fresh recording: run python tests/record_altan_cassettes.py" % path.name
+        )
 
 
 def test_the_client_replays_under_plain_vcrpy() -> None:
@@ -407,15 +453,20 @@ def test_the_client_replays_under_plain_vcrpy() -> None:
 
 
 @contextlib.contextmanager
-def loopback_cassette(tmp_path: pathlib.Path, base_url: str, names: List[str], guarded: bool = True,
-                      keep: Optional[Callable[[Dict[str, Any]], bool]] = None) -> Iterator[Any]:
+def loopback_cassette(
+    tmp_path: pathlib.Path,
+    base_url: str,
+    names: List[str],
+    guarded: bool = True,
+    keep: Optional[Callable[[Dict[str, Any]], bool]] = None,
+) -> Iterator[Any]:
     """The committed interactions of ``names``, re-addressed to ``base_url``, replayed
     (record mode none); with ``guarded`` under ``thread_safe_cassette``."""
     interactions = []
     for name in names:
         for interaction in load_interactions(name):
             if keep is None or keep(interaction):
-                interaction["request"]["uri"] = base_url + interaction["request"]["uri"][len(BASE):]
+                interaction["request"]["uri"] = base_url + interaction["request"]["uri"][len(BASE) :]
                 interactions.append(interaction)
     path = tmp_path / ("loopback-%d.yaml" % len(list(tmp_path.iterdir())))
     path.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}), encoding="utf-8")
@@ -438,11 +489,21 @@ def success_calls() -> List[Callable[[Any], Any]]:
     """One call per successful interaction of the merged cassettes below, in any order."""
     calls: List[Callable[[Any], Any]] = [lambda c: c.list_connections() for _ in range(6)]
     calls += [lambda c: c.get_connection("abc123"), lambda c: c.get_connection("def456")]
-    calls += [lambda c: c.get_action_type("abc123", "send-email"),
-              lambda c: c.get_action_type("def456", "send_message")]
+    calls += [
+        lambda c: c.get_action_type("abc123", "send-email"),
+        lambda c: c.get_action_type("def456", "send_message"),
+    ]
     calls += [lambda c: c.execute_action("abc123", "send-email", EMAIL)]
-    calls += [(lambda c, i=i: c.execute_action("abc123", "send-email", {
-        "to": "user%d@example.com" % i, "subject": "Email %d" % i, "body": "Message %d" % i})) for i in range(3)]
+    calls += [
+        (
+            lambda c, i=i: c.execute_action(
+                "abc123",
+                "send-email",
+                {"to": "user%d@example.com" % i, "subject": "Email %d" % i, "body": "Message %d" % i},
+            )
+        )
+        for i in range(3)
+    ]
     calls += [lambda c: c.execute_action("def456", "send_message", {"channel": "C123", "text": "hi"})]
     return calls
 
@@ -450,9 +511,12 @@ def success_calls() -> List[Callable[[Any], Any]]:
 def test_many_concurrent_async_calls_all_come_from_the_cassette(tmp_path: pathlib.Path, altan_replica: Any) -> None:
     calls = success_calls()
     for _ in range(3):  # a few rounds, each with fresh clients, threads and cassette
-        with loopback_cassette(tmp_path, altan_replica.base_url,
-                               ["list_connections", "get_connection", "get_action_type", "execute_action"],
-                               keep=is_success) as (cassette, _):
+        with loopback_cassette(
+            tmp_path,
+            altan_replica.base_url,
+            ["list_connections", "get_connection", "get_action_type", "execute_action"],
+            keep=is_success,
+        ) as (cassette, _):
             api = Api("async", TEST_API_KEY, altan_replica.base_url)
             try:
                 results = api.gather(calls)
@@ -465,8 +529,9 @@ def test_many_concurrent_async_calls_all_come_from_the_cassette(tmp_path: pathli
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_a_request_not_in_a_loopback_cassette_never_reaches_the_server(tmp_path: pathlib.Path, altan_replica: Any,
-                                                                       mode: str) -> None:
+def test_a_request_not_in_a_loopback_cassette_never_reaches_the_server(
+    tmp_path: pathlib.Path, altan_replica: Any, mode: str
+) -> None:
     with loopback_cassette(tmp_path, altan_replica.base_url, ["get_connection"]) as (cassette, lock):
         api = Api(mode, TEST_API_KEY, altan_replica.base_url)
         try:
@@ -503,7 +568,8 @@ def force_reset_window_in_another_thread() -> Iterator[threading.Event]:
 
 
 def test_control_without_the_guard_a_force_reset_window_lets_a_request_escape(
-        tmp_path: pathlib.Path, altan_replica: Any) -> None:
+    tmp_path: pathlib.Path, altan_replica: Any
+) -> None:
     """The hazard is real (vcrpy #212): while another thread is inside force_reset(), a new
     connection is a real one, and the request reaches the server."""
     with loopback_cassette(tmp_path, altan_replica.base_url, ["get_connection"], guarded=False) as (cassette, _):
@@ -515,7 +581,8 @@ def test_control_without_the_guard_a_force_reset_window_lets_a_request_escape(
 
 
 def test_with_the_guard_a_force_reset_window_delays_a_request_which_then_replays(
-        tmp_path: pathlib.Path, altan_replica: Any) -> None:
+    tmp_path: pathlib.Path, altan_replica: Any
+) -> None:
     with loopback_cassette(tmp_path, altan_replica.base_url, ["get_connection"]) as (cassette, lock):
         result: List[Any] = []
 
@@ -539,7 +606,8 @@ def test_with_the_guard_a_force_reset_window_delays_a_request_which_then_replays
 
 
 def test_control_without_the_guard_a_connection_pooled_before_the_cassette_escapes(
-        tmp_path: pathlib.Path, altan_replica: Any) -> None:
+    tmp_path: pathlib.Path, altan_replica: Any
+) -> None:
     with AltanActionsClient(TEST_API_KEY, altan_replica.base_url, max_retries=0) as client:
         client.get_connection("abc123")  # pools a real kept-alive connection
         with loopback_cassette(tmp_path, altan_replica.base_url, ["get_connection"], guarded=False) as (cassette, _):
@@ -549,7 +617,8 @@ def test_control_without_the_guard_a_connection_pooled_before_the_cassette_escap
 
 
 def test_with_the_guard_a_connection_pooled_before_the_cassette_is_refused(
-        tmp_path: pathlib.Path, altan_replica: Any) -> None:
+    tmp_path: pathlib.Path, altan_replica: Any
+) -> None:
     with AltanActionsClient(TEST_API_KEY, altan_replica.base_url, max_retries=0) as client:
         client.get_connection("abc123")
         with loopback_cassette(tmp_path, altan_replica.base_url, ["get_connection"]) as (cassette, lock):
@@ -562,11 +631,19 @@ def test_with_the_guard_a_connection_pooled_before_the_cassette_is_refused(
 def test_the_guard_restores_everything_it_patched(tmp_path: pathlib.Path, altan_replica: Any) -> None:
     import vcr.stubs
 
-    before = (vcr.patch.force_reset, vcr.stubs.VCRConnection.getresponse, altan._Transport._checkout,
-              hasattr(vcr.stubs.VCRHTTPResponse, "will_close"))
+    before = (
+        vcr.patch.force_reset,
+        vcr.stubs.VCRConnection.getresponse,
+        altan._Transport._checkout,
+        hasattr(vcr.stubs.VCRHTTPResponse, "will_close"),
+    )
     with loopback_cassette(tmp_path, altan_replica.base_url, ["get_connection"]) as (cassette, lock):
         assert vcr.patch.force_reset is not before[0] and altan._Transport._checkout is not before[2]
         assert "play_response" in vars(cassette)
-    assert (vcr.patch.force_reset, vcr.stubs.VCRConnection.getresponse, altan._Transport._checkout,
-            hasattr(vcr.stubs.VCRHTTPResponse, "will_close")) == before
+    assert (
+        vcr.patch.force_reset,
+        vcr.stubs.VCRConnection.getresponse,
+        altan._Transport._checkout,
+        hasattr(vcr.stubs.VCRHTTPResponse, "will_close"),
+    ) == before
     assert "play_response" not in vars(cassette)

@@ -44,8 +44,9 @@ class Untouched:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        assert (self.server.request_count, self.server.connection_count) == (self.requests, self.connections), \
+        assert (self.server.request_count, self.server.connection_count) == (self.requests, self.connections), (
             "bad input reached the network"
+        )
 
 
 def call_both(altan_replica: Any, call: Callable[[Any], Any]) -> List[BaseException]:
@@ -73,8 +74,9 @@ def call_both(altan_replica: Any, call: Callable[[Any], Any]) -> List[BaseExcept
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", ["", "   ", "\t\n", None, 123, b"bytes-key", ["key"], "key\nInjected: 1",
-                                 "key\r", "key\x00"], ids=repr)
+@pytest.mark.parametrize(
+    "key", ["", "   ", "\t\n", None, 123, b"bytes-key", ["key"], "key\nInjected: 1", "key\r", "key\x00"], ids=repr
+)
 @pytest.mark.parametrize("cls", [AltanActionsClient, AsyncAltanActionsClient])
 def test_a_bad_api_key_is_refused_at_construction(altan_replica: Any, cls: type, key: Any) -> None:
     with Untouched(altan_replica), pytest.raises(ValueError, match="api_key"):
@@ -96,12 +98,12 @@ def test_an_api_key_that_cannot_be_sent_is_refused_at_construction(altan_replica
 # ---------------------------------------------------------------------------------------------
 
 ID_CALLS = {
-    "get_connection": lambda bad: (lambda c: c.get_connection(bad)),
-    "list_action_types": lambda bad: (lambda c: c.list_action_types(bad)),
-    "get_action_type(cid)": lambda bad: (lambda c: c.get_action_type(bad, "send-email")),
-    "get_action_type(aid)": lambda bad: (lambda c: c.get_action_type("abc123", bad)),
-    "execute_action(cid)": lambda bad: (lambda c: c.execute_action(bad, "send-email", {})),
-    "execute_action(aid)": lambda bad: (lambda c: c.execute_action("abc123", bad, {})),
+    "get_connection": lambda bad: lambda c: c.get_connection(bad),
+    "list_action_types": lambda bad: lambda c: c.list_action_types(bad),
+    "get_action_type(cid)": lambda bad: lambda c: c.get_action_type(bad, "send-email"),
+    "get_action_type(aid)": lambda bad: lambda c: c.get_action_type("abc123", bad),
+    "execute_action(cid)": lambda bad: lambda c: c.execute_action(bad, "send-email", {}),
+    "execute_action(aid)": lambda bad: lambda c: c.execute_action("abc123", bad, {}),
 }
 
 
@@ -134,8 +136,9 @@ ENCODED = [
 
 
 @pytest.mark.parametrize("raw, encoded", ENCODED, ids=[e[1] for e in ENCODED])
-def test_an_id_travels_as_one_percent_encoded_segment(altan_replica: Any, client: AltanActionsClient,
-                                                      raw: str, encoded: str) -> None:
+def test_an_id_travels_as_one_percent_encoded_segment(
+    altan_replica: Any, client: AltanActionsClient, raw: str, encoded: str
+) -> None:
     with pytest.raises(AltanActionError) as caught:
         client.get_connection(raw)
     assert caught.value.status_code == 404 and caught.value.detail == "Connection not found"
@@ -146,8 +149,9 @@ def test_an_id_travels_as_one_percent_encoded_segment(altan_replica: Any, client
 
 
 @pytest.mark.parametrize("raw, encoded", ENCODED[:6], ids=[e[1] for e in ENCODED[:6]])
-def test_both_ids_of_execute_travel_as_one_segment_each(altan_replica: Any, client: AltanActionsClient,
-                                                        raw: str, encoded: str) -> None:
+def test_both_ids_of_execute_travel_as_one_segment_each(
+    altan_replica: Any, client: AltanActionsClient, raw: str, encoded: str
+) -> None:
     with pytest.raises(AltanActionError):
         client.execute_action(raw, raw, {"k": "v"})
     received = altan_replica.last_request
@@ -158,8 +162,11 @@ def test_both_ids_of_execute_travel_as_one_segment_each(altan_replica: Any, clie
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
-       .filter(lambda s: s.strip() and s not in (".", "..")))
+@given(
+    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(
+        lambda s: s.strip() and s not in (".", "..")
+    )
+)
 def test_any_id_arrives_as_exactly_one_segment(altan_replica: Any, client: AltanActionsClient, raw: str) -> None:
     with pytest.raises(AltanActionError):
         client.get_action_type("abc123", raw) if raw != "send-email" else client.get_action_type(raw, raw)
@@ -217,14 +224,18 @@ def test_a_payload_that_is_not_a_mapping_is_refused_before_any_request(altan_rep
         assert type(error) is ValueError and "payload must be a mapping" in str(error), repr(error)
 
 
-@pytest.mark.parametrize("payload, sent", [
-    (None, {}),
-    (types.MappingProxyType({"to": "x"}), {"to": "x"}),
-    (collections.OrderedDict(to="x", subject="s"), {"to": "x", "subject": "s"}),
-    ({"text": "h\u00e9llo \u2603", "n": 1, "f": 0.5, "l": [None, True]}, None),
-])
-def test_mappings_are_sent_as_the_payload_object(altan_replica: Any, client: AltanActionsClient,
-                                                  payload: Any, sent: Any) -> None:
+@pytest.mark.parametrize(
+    "payload, sent",
+    [
+        (None, {}),
+        (types.MappingProxyType({"to": "x"}), {"to": "x"}),
+        (collections.OrderedDict(to="x", subject="s"), {"to": "x", "subject": "s"}),
+        ({"text": "h\u00e9llo \u2603", "n": 1, "f": 0.5, "l": [None, True]}, None),
+    ],
+)
+def test_mappings_are_sent_as_the_payload_object(
+    altan_replica: Any, client: AltanActionsClient, payload: Any, sent: Any
+) -> None:
     try:
         client.execute_action("connection-id", "action-type-id", payload)
     except AltanActionError as error:
@@ -287,8 +298,13 @@ def test_async_close_waits_for_calls_in_flight(altan_replica: Any) -> None:
 def test_repr_shows_the_base_url_and_never_the_key(altan_replica: Any, cls: type) -> None:
     client = cls(TEST_API_KEY, altan_replica.base_url)
     try:
-        for text in (repr(client), str(client), "%r" % client, "{}".format(client),
-                     repr(client.with_options(timeout=5))):
+        for text in (
+            repr(client),
+            str(client),
+            "%r" % client,
+            "{}".format(client),
+            repr(client.with_options(timeout=5)),
+        ):
             assert TEST_API_KEY not in text
             assert altan_replica.base_url in text
     finally:

@@ -117,9 +117,16 @@ def run_for(runs: Dict[str, Any], heading: str, index: int = 0) -> Run:
 def test_the_readme_has_the_expected_blocks() -> None:
     assert [b.language for b in BLOCKS] == ["bash", "bash"] + ["python"] * 9
     assert [b.heading for b in PYTHON] == [
-        "Quick Start", "Initializing the Client", "Working with Connections", "Working with Connections",
-        "Working with Action Types", "Working with Action Types", "Executing Actions", "Async Support",
-        "Error Handling"]
+        "Quick Start",
+        "Initializing the Client",
+        "Working with Connections",
+        "Working with Connections",
+        "Working with Action Types",
+        "Working with Action Types",
+        "Executing Actions",
+        "Async Support",
+        "Error Handling",
+    ]
 
 
 def test_the_copy_is_the_seed() -> None:
@@ -134,7 +141,7 @@ def test_only_the_base_url_is_adapted(readme_replica: altan_replica.AltanReplica
     calls = sum(len(CLIENT_CALL.findall(b.code)) for b in PYTHON)
     assert calls == 4 and changed == 4  # Quick Start, Initializing, Async Support, Error Handling
     for a, b in zip(adapted, PYTHON):  # noqa: B905
-        assert a.replace(', base_url=%r' % readme_replica.base_url, "") == b.code
+        assert a.replace(", base_url=%r" % readme_replica.base_url, "") == b.code
 
 
 def test_quick_start(runs: Dict[str, Any]) -> None:
@@ -152,8 +159,11 @@ def test_initializing_the_client(runs: Dict[str, Any]) -> None:
 def test_working_with_connections(runs: Dict[str, Any]) -> None:
     listing = run_for(runs, "Working with Connections", 0).stdout.splitlines()
     assert listing[0].startswith("{'data': [{'id': 'abc123'")
-    assert listing[1:] == ["Connection: Work Gmail (ID: abc123)", "Connection: Team Slack (ID: def456)",
-                           "Connection: Example Connection (ID: connection-id)"]
+    assert listing[1:] == [
+        "Connection: Work Gmail (ID: abc123)",
+        "Connection: Team Slack (ID: def456)",
+        "Connection: Example Connection (ID: connection-id)",
+    ]
     one = run_for(runs, "Working with Connections", 1).stdout
     assert one.startswith("{'id': 'connection-id', 'name': 'Example Connection'")
 
@@ -162,8 +172,11 @@ def test_working_with_action_types(runs: Dict[str, Any]) -> None:
     listing = run_for(runs, "Working with Action Types", 0).stdout.splitlines()
     assert listing[1:] == ["Action: Example Action (ID: action-type-id)"]
     schema = run_for(runs, "Working with Action Types", 1).stdout.splitlines()
-    assert schema[1:] == ["Required parameters for 'Example Action':", "  - message (string): Required",
-                          "  - count (integer): Optional"]
+    assert schema[1:] == [
+        "Required parameters for 'Example Action':",
+        "  - message (string): Required",
+        "  - count (integer): Optional",
+    ]
 
 
 def test_executing_actions(runs: Dict[str, Any]) -> None:
@@ -183,8 +196,10 @@ def test_async_support(runs: Dict[str, Any]) -> None:
 
 def test_error_handling(runs: Dict[str, Any]) -> None:
     out = run_for(runs, "Error Handling").stdout
-    assert out.startswith("Error executing action: execute action failed: HTTP 404 Not Found: Action type not found "
-                          "[POST %s/connection/abc123/actions/invalid-action/execute" % runs["server"].base_url)
+    assert out.startswith(
+        "Error executing action: execute action failed: HTTP 404 Not Found: Action type not found "
+        "[POST %s/connection/abc123/actions/invalid-action/execute" % runs["server"].base_url
+    )
     assert README_KEY not in out
 
 
@@ -206,8 +221,13 @@ def test_what_the_replica_received(runs: Dict[str, Any]) -> None:
     for request in received:
         assert request.headers["x-altan-key"] == README_KEY
         assert request.headers["authorization"] == "Bearer " + README_KEY
-    assert received[0].json() == {"payload": {"to": "someone@example.com", "subject": "Test Email from Altan",
-                                              "body": "This email was sent through the Altan Actions API!"}}
+    assert received[0].json() == {
+        "payload": {
+            "to": "someone@example.com",
+            "subject": "Test Email from Altan",
+            "body": "This email was sent through the Altan Actions API!",
+        }
+    }
 
 
 def test_the_install_blocks_match_the_packaging() -> None:

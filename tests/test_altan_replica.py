@@ -34,8 +34,14 @@ class Raw:
         self.prefix = parts.path
         self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
 
-    def __call__(self, method: str, path: str, body: Any = None, key: Optional[str] = TEST_API_KEY,
-                 headers: Optional[Dict[str, str]] = None) -> Tuple[int, Dict[str, str], Any]:
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        key: Optional[str] = TEST_API_KEY,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> Tuple[int, Dict[str, str], Any]:
         sent = dict(headers or {})
         if key is not None:
             sent["X-Altan-Key"] = key
@@ -46,8 +52,11 @@ class Raw:
         response = self.conn.getresponse()
         data = response.read()
         content_type = response.getheader("Content-Type", "")
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, (
-            json.loads(data) if content_type.startswith("application/json") else data.decode())
+        return (
+            response.status,
+            {k.lower(): v for k, v in response.getheaders()},
+            (json.loads(data) if content_type.startswith("application/json") else data.decode()),
+        )
 
     def close(self) -> None:
         self.conn.close()
@@ -72,10 +81,15 @@ def test_start_gives_a_loopback_base_url_with_the_prefix(altan_replica: Any) -> 
 def test_the_readme_bodies(raw: Raw) -> None:
     status, _, body = raw("GET", "/connection")
     assert status == 200 and [c["id"] for c in body["data"]] == ["abc123", "def456", "connection-id"]
-    assert raw("GET", "/connection/abc123")[2] == {"id": "abc123", "name": "Work Gmail", "provider": "gmail",
-                                                  "status": "active"}
-    assert raw("GET", "/connection/abc123/actions")[2] == {"data": [{"id": "send-email", "name": "Send Email"},
-                                                                    {"id": "list-messages", "name": "List Messages"}]}
+    assert raw("GET", "/connection/abc123")[2] == {
+        "id": "abc123",
+        "name": "Work Gmail",
+        "provider": "gmail",
+        "status": "active",
+    }
+    assert raw("GET", "/connection/abc123/actions")[2] == {
+        "data": [{"id": "send-email", "name": "Send Email"}, {"id": "list-messages", "name": "List Messages"}]
+    }
     action = raw("GET", "/connection/abc123/actions/send-email")[2]
     assert action["input_schema"]["required"] == ["to", "subject", "body"]
 
@@ -114,16 +128,19 @@ def test_several_keys_can_be_accepted() -> None:
         altan_replica.stop(server)
 
 
-@pytest.mark.parametrize("path, detail", [
-    ("/connection/nope", "Connection not found"),
-    ("/connection/nope/actions", "Connection not found"),
-    ("/connection/abc123/actions/nope", "Action type not found"),
-    ("/connection/def456/actions/send-email", "Action type not found"),
-    ("/connections", "Not Found"),
-    ("/api/connections", "Not Found"),
-    ("/connection/abc123/actions/send-email/execute/extra", "Not Found"),
-    ("/connection//actions", "Not Found"),
-])
+@pytest.mark.parametrize(
+    "path, detail",
+    [
+        ("/connection/nope", "Connection not found"),
+        ("/connection/nope/actions", "Connection not found"),
+        ("/connection/abc123/actions/nope", "Action type not found"),
+        ("/connection/def456/actions/send-email", "Action type not found"),
+        ("/connections", "Not Found"),
+        ("/api/connections", "Not Found"),
+        ("/connection/abc123/actions/send-email/execute/extra", "Not Found"),
+        ("/connection//actions", "Not Found"),
+    ],
+)
 def test_unknown_ids_and_routes_are_404(raw: Raw, path: str, detail: str) -> None:
     status, _, body = raw("GET", path)
     assert (status, body) == (404, {"detail": detail})
@@ -136,21 +153,46 @@ def test_the_wrong_method_is_405(raw: Raw) -> None:
     assert (status, headers["allow"]) == (405, "GET")
 
 
-@pytest.mark.parametrize("body, error", [
-    (EMAIL, {"type": "missing", "loc": ["body", "payload"], "msg": "Field required", "input": EMAIL}),
-    (None, {"type": "missing", "loc": ["body", "payload"], "msg": "Field required", "input": None}),
-    ({"payload": ["to"]}, {"type": "dict_type", "loc": ["body", "payload"], "msg": "Input should be a valid dictionary",
-                           "input": ["to"]}),
-    ({"payload": {"to": "a", "subject": "b"}},
-     {"type": "missing", "loc": ["body", "payload", "body"], "msg": "Field required",
-      "input": {"to": "a", "subject": "b"}}),
-    ({"payload": dict(EMAIL, cc="x")},
-     {"type": "list_type", "loc": ["body", "payload", "cc"], "msg": "Input should be a valid list", "input": "x"}),
-])
-def test_an_invalid_execute_body_is_422_with_fastapis_validation_body(raw: Raw, body: Any,
-                                                                      error: Dict[str, Any]) -> None:
-    status, _, answer = raw("POST", EXECUTE, body if body is not None else b"",
-                            headers={"Content-Type": "application/json"})
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        (EMAIL, {"type": "missing", "loc": ["body", "payload"], "msg": "Field required", "input": EMAIL}),
+        (None, {"type": "missing", "loc": ["body", "payload"], "msg": "Field required", "input": None}),
+        (
+            {"payload": ["to"]},
+            {
+                "type": "dict_type",
+                "loc": ["body", "payload"],
+                "msg": "Input should be a valid dictionary",
+                "input": ["to"],
+            },
+        ),
+        (
+            {"payload": {"to": "a", "subject": "b"}},
+            {
+                "type": "missing",
+                "loc": ["body", "payload", "body"],
+                "msg": "Field required",
+                "input": {"to": "a", "subject": "b"},
+            },
+        ),
+        (
+            {"payload": dict(EMAIL, cc="x")},
+            {
+                "type": "list_type",
+                "loc": ["body", "payload", "cc"],
+                "msg": "Input should be a valid list",
+                "input": "x",
+            },
+        ),
+    ],
+)
+def test_an_invalid_execute_body_is_422_with_fastapis_validation_body(
+    raw: Raw, body: Any, error: Dict[str, Any]
+) -> None:
+    status, _, answer = raw(
+        "POST", EXECUTE, body if body is not None else b"", headers={"Content-Type": "application/json"}
+    )
     assert status == 422 and answer == {"detail": [error]}
 
 
@@ -160,11 +202,13 @@ def test_a_body_that_is_not_json_is_422(raw: Raw) -> None:
 
 
 def test_every_response_has_a_request_id(raw: Raw, altan_replica: Any) -> None:
-    ids = [raw("GET", "/connection")[1]["x-request-id"],
-           raw("GET", "/connection", key="wrong")[1]["x-request-id"],
-           raw("GET", "/nowhere")[1]["x-request-id"],
-           raw("GET", EXECUTE)[1]["x-request-id"],
-           raw("POST", EXECUTE, {"oops": 1})[1]["x-request-id"]]
+    ids = [
+        raw("GET", "/connection")[1]["x-request-id"],
+        raw("GET", "/connection", key="wrong")[1]["x-request-id"],
+        raw("GET", "/nowhere")[1]["x-request-id"],
+        raw("GET", EXECUTE)[1]["x-request-id"],
+        raw("POST", EXECUTE, {"oops": 1})[1]["x-request-id"],
+    ]
     assert ids == ["req_%06d" % i for i in range(1, 6)]
 
 
@@ -204,7 +248,7 @@ def test_a_chunked_request_body_is_read(raw: Raw, altan_replica: Any) -> None:
     raw.conn.putheader("Transfer-Encoding", "chunked")
     raw.conn.endheaders()
     for i in range(0, len(body), 10):
-        chunk = body[i:i + 10]
+        chunk = body[i : i + 10]
         raw.conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
     raw.conn.send(b"0\r\n\r\n")
     response = raw.conn.getresponse()
@@ -260,7 +304,10 @@ def test_module_stop_stops_every_started_replica(monkeypatch: pytest.MonkeyPatch
 def test_the_command_line_runs_a_replica() -> None:
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "examples" / "altan_replica.py"), "--port", "0", "--quiet", "--api-key", "cli-key"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline()  # type: ignore[union-attr]
         assert line.startswith("Altan replica listening on http://127.0.0.1:"), line
@@ -288,15 +335,19 @@ def test_the_demo_runs_offline_on_the_bundled_replica() -> None:
     assert code == 0
     text = "\n".join(lines)
     assert lines[0].startswith("== Altan: offline, bundled replica at http://127.0.0.1:")
-    for expected in ["1. list_connections(): 3 connection(s)", "2. get_connection('abc123'): name Work Gmail",
-                     "3. list_action_types('abc123'): 2 action type(s)",
-                     "4. get_action_type('abc123', 'send-email'): Send Email, input schema:",
-                     "     - to (string): required", "5. execute_action('abc123', 'send-email'): status success",
-                     "6. execute_action('def456', 'send_message') that fails upstream: status error, "
-                     "error {\"error\": \"channel_not_found\"}",
-                     "7. get_connection('does-not-exist-demo'): AltanActionError, status 404, "
-                     "detail 'Connection not found', request id req_000007",
-                     "Altan flow completed."]:
+    for expected in [
+        "1. list_connections(): 3 connection(s)",
+        "2. get_connection('abc123'): name Work Gmail",
+        "3. list_action_types('abc123'): 2 action type(s)",
+        "4. get_action_type('abc123', 'send-email'): Send Email, input schema:",
+        "     - to (string): required",
+        "5. execute_action('abc123', 'send-email'): status success",
+        "6. execute_action('def456', 'send_message') that fails upstream: status error, "
+        'error {"error": "channel_not_found"}',
+        "7. get_connection('does-not-exist-demo'): AltanActionError, status 404, "
+        "detail 'Connection not found', request id req_000007",
+        "Altan flow completed.",
+    ]:
         assert expected in text
 
 
@@ -304,8 +355,13 @@ def test_run_altan_defaults_to_the_first_connection_and_action_and_executes_noth
     lines: List[str] = []
     with AltanActionsClient(TEST_API_KEY, altan_replica.base_url) as client:
         summary = demo.run_altan(client, out=lines.append)
-    assert summary == {"connections": 3, "connection": "Work Gmail", "action_types": 2, "action_type": "Send Email",
-                       "error": 404}
+    assert summary == {
+        "connections": 3,
+        "connection": "Work Gmail",
+        "action_types": 2,
+        "action_type": "Send Email",
+        "error": 404,
+    }
     assert not any(r.method == "POST" for r in altan_replica.requests)
 
 
@@ -316,17 +372,22 @@ def test_the_demo_uses_the_real_api_settings_when_a_key_is_set(altan_replica: An
     assert "5. execute_action: skipped (no payload given; an action really runs)" in lines
     assert not any(r.method == "POST" for r in altan_replica.requests), "nothing executed without a payload"
 
-    env.update(ALTAN_DEMO_CONNECTION_ID="connection-id", ALTAN_DEMO_ACTION_TYPE_ID="action-type-id",
-               ALTAN_DEMO_PAYLOAD='{"message": "hi"}')
+    env.update(
+        ALTAN_DEMO_CONNECTION_ID="connection-id",
+        ALTAN_DEMO_ACTION_TYPE_ID="action-type-id",
+        ALTAN_DEMO_PAYLOAD='{"message": "hi"}',
+    )
     code, lines = run_demo(env)
     assert code == 0
-    assert ("5. execute_action('connection-id', 'action-type-id'): status success, "
-            "result {\"echo\": {\"message\": \"hi\"}}") in lines
+    assert (
+        '5. execute_action(\'connection-id\', \'action-type-id\'): status success, result {"echo": {"message": "hi"}}'
+    ) in lines
     assert altan_replica.last_request.segments == ["connection", "does-not-exist-demo"]
 
 
-def test_the_demo_fails_with_exit_status_1_and_no_key_in_the_message(altan_replica: Any,
-                                                                     capsys: pytest.CaptureFixture) -> None:
+def test_the_demo_fails_with_exit_status_1_and_no_key_in_the_message(
+    altan_replica: Any, capsys: pytest.CaptureFixture
+) -> None:
     code, lines = run_demo({"ALTAN_API_KEY": "wrong-key-123456", "ALTAN_BASE_URL": altan_replica.base_url})
     assert code == 1 and "Altan flow FAILED." in lines  # the Pipedream flow runs after it
     err = capsys.readouterr().err
@@ -340,7 +401,13 @@ def test_the_demo_offline_flag_ignores_credentials() -> None:
 
 def test_the_demo_script_exits_0_offline() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALTAN_", "PIPEDREAM_", "PD_"))}
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--only", "altan"],
-                            capture_output=True, text=True, env=env, timeout=60, cwd=str(ROOT / "examples"))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--only", "altan"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=str(ROOT / "examples"),
+    )
     assert result.returncode == 0, result.stderr
     assert "Altan flow completed." in result.stdout

@@ -29,10 +29,17 @@ PATTERNS = [
     ("access_token", re.compile(r"access_token" + _VALUE, re.IGNORECASE)),
     ("refresh_token", re.compile(r"refresh_token" + _VALUE, re.IGNORECASE)),
 ]
-CREDENTIAL_HEADERS = {"authorization", "x-altan-key", "x-api-key", "proxy-authorization", "cookie",
-                      "x-pd-client-secret"}
+CREDENTIAL_HEADERS = {
+    "authorization",
+    "x-altan-key",
+    "x-api-key",
+    "proxy-authorization",
+    "cookie",
+    "x-pd-client-secret",
+}
 _PLACEHOLDER = re.compile(
-    r"<[A-Za-z0-9_ .:-]+>|\[?(REDACTED|FILTERED|SCRUBBED|PLACEHOLDER|DUMMY)[A-Z_]*\]?|\*+|null|None", re.IGNORECASE)
+    r"<[A-Za-z0-9_ .:-]+>|\[?(REDACTED|FILTERED|SCRUBBED|PLACEHOLDER|DUMMY)[A-Z_]*\]?|\*+|null|None", re.IGNORECASE
+)
 
 
 def _vcr_settings_modules() -> List[Any]:
@@ -49,8 +56,12 @@ def _vcr_settings_modules() -> List[Any]:
 def declared_placeholders() -> Set[str]:
     """The placeholder values the recorders declare (``*_PLACEHOLDER`` constants), e.g.
     ``<ALTAN_API_KEY>`` or Pipedream's ``test-access-token``."""
-    return {v for m in _vcr_settings_modules() for k, v in vars(m).items()
-            if k.isupper() and k.endswith("PLACEHOLDER") and isinstance(v, str)}
+    return {
+        v
+        for m in _vcr_settings_modules()
+        for k, v in vars(m).items()
+        if k.isupper() and k.endswith("PLACEHOLDER") and isinstance(v, str)
+    }
 
 
 def is_placeholder(value: str, placeholders: Iterable[str] = ()) -> bool:
@@ -71,8 +82,14 @@ def known_secrets() -> List[str]:
     for module in _vcr_settings_modules():
         for name, value in vars(module).items():
             credential = any(word in name for word in ("KEY", "SECRET", "TOKEN"))
-            if (name.isupper() and credential and not name.endswith("PLACEHOLDER")
-                    and isinstance(value, str) and len(value) >= 8 and value not in placeholders):
+            if (
+                name.isupper()
+                and credential
+                and not name.endswith("PLACEHOLDER")
+                and isinstance(value, str)
+                and len(value) >= 8
+                and value not in placeholders
+            ):
                 secrets.append(value)
     for name in ("ALTAN_API_KEY", "PIPEDREAM_CLIENT_SECRET", "PD_CLIENT_SECRET"):
         value = os.environ.get(name)
@@ -125,14 +142,17 @@ def test_no_secret_in_cassette_file(path: pathlib.Path) -> None:
 # -- the scanner itself must catch what it is meant to catch --------------------------------------
 
 
-@pytest.mark.parametrize("text", [
-    "Authorization:\n      - Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig\n",
-    '{"access_token": "pd_live_8f3a9c2e1b7d4a6f", "token_type": "Bearer"}',
-    "client_secret=s3cr3t-value-123&grant_type=client_credentials",
-    "'{\"client_id\": \"abc\", \"client_secret\":\n        \"0123456789abcdef\"}'",
-    "refresh_token: r-abcdef123456",
-    "X-Altan-Key: " + TEST_API_KEY,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Authorization:\n      - Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig\n",
+        '{"access_token": "pd_live_8f3a9c2e1b7d4a6f", "token_type": "Bearer"}',
+        "client_secret=s3cr3t-value-123&grant_type=client_credentials",
+        '\'{"client_id": "abc", "client_secret":\n        "0123456789abcdef"}\'',
+        "refresh_token: r-abcdef123456",
+        "X-Altan-Key: " + TEST_API_KEY,
+    ],
+)
 def test_the_scanner_flags_secrets(text: str) -> None:
     assert findings_in_text(text, [TEST_API_KEY])
 
@@ -144,21 +164,30 @@ def test_the_recorders_keys_are_known_secrets() -> None:
     assert not set(known_secrets()) & declared_placeholders()
 
 
-@pytest.mark.parametrize("text", [
-    "Authorization:\n      - Bearer <ALTAN_API_KEY>\n",
-    '{"access_token": "<ACCESS_TOKEN>", "token_type": "Bearer", "expires_in": 3600}',
-    "client_secret=REDACTED&grant_type=client_credentials",
-    '"client_secret": "<PIPEDREAM_CLIENT_SECRET>"',
-    "the access_token value is scrubbed",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Authorization:\n      - Bearer <ALTAN_API_KEY>\n",
+        '{"access_token": "<ACCESS_TOKEN>", "token_type": "Bearer", "expires_in": 3600}',
+        "client_secret=REDACTED&grant_type=client_credentials",
+        '"client_secret": "<PIPEDREAM_CLIENT_SECRET>"',
+        "the access_token value is scrubbed",
+    ],
+)
 def test_the_scanner_accepts_placeholders(text: str) -> None:
     assert findings_in_text(text, [TEST_API_KEY]) == []
 
 
 def test_the_scanner_checks_credential_headers_in_cassettes() -> None:
-    cassette = yaml.safe_dump({"interactions": [
-        {"request": {"headers": {"X-Altan-Key": ["short-key"], "Authorization": ["Bearer <ALTAN_API_KEY>"]}}},
-        {"request": {"headers": {"x-api-key": ["<KEY>"], "Authorization": ["Basic dXNlcjpwYXNz"]}}},
-    ]})
-    assert findings_in_cassette(cassette) == [("X-Altan-Key header", "short-key"),
-                                              ("Authorization header", "Basic dXNlcjpwYXNz")]
+    cassette = yaml.safe_dump(
+        {
+            "interactions": [
+                {"request": {"headers": {"X-Altan-Key": ["short-key"], "Authorization": ["Bearer <ALTAN_API_KEY>"]}}},
+                {"request": {"headers": {"x-api-key": ["<KEY>"], "Authorization": ["Basic dXNlcjpwYXNz"]}}},
+            ]
+        }
+    )
+    assert findings_in_cassette(cassette) == [
+        ("X-Altan-Key header", "short-key"),
+        ("Authorization header", "Basic dXNlcjpwYXNz"),
+    ]

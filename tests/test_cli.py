@@ -18,8 +18,9 @@ ALTAN_COMMANDS = ["connections", "connection", "action-types", "action-type", "e
 def run(args, env, cwd=ROOT, stdin=None):
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("ALTAN_", "PIPEDREAM_"))}
     environment.update(env)
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=environment, input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=environment, input=stdin, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture
@@ -80,18 +81,29 @@ def test_a_vendored_copy_runs_as_a_script(altan_env, tmp_path):
 
 # -- python -m pipedream -------------------------------------------------------------------
 
-PIPEDREAM_COMMANDS = ["check", "apps", "app", "accounts", "components", "connect-token", "run-action",
-                      "invoke-workflow", "call"]
+PIPEDREAM_COMMANDS = [
+    "check",
+    "apps",
+    "app",
+    "accounts",
+    "components",
+    "connect-token",
+    "run-action",
+    "invoke-workflow",
+    "call",
+]
 
 
 @pytest.fixture
 def pipedream_env(pipedream_replica):
-    return {"PIPEDREAM_CLIENT_ID": pipedream_replica.client_id,
-            "PIPEDREAM_CLIENT_SECRET": pipedream_replica.client_secret,
-            "PIPEDREAM_PROJECT_ID": pipedream_replica.project_id,
-            "PIPEDREAM_PROJECT_ENVIRONMENT": "development",
-            "PIPEDREAM_BASE_URL": pipedream_replica.base_url,
-            "PIPEDREAM_WORKFLOW_DOMAIN": "127.0.0.1"}
+    return {
+        "PIPEDREAM_CLIENT_ID": pipedream_replica.client_id,
+        "PIPEDREAM_CLIENT_SECRET": pipedream_replica.client_secret,
+        "PIPEDREAM_PROJECT_ID": pipedream_replica.project_id,
+        "PIPEDREAM_PROJECT_ENVIRONMENT": "development",
+        "PIPEDREAM_BASE_URL": pipedream_replica.base_url,
+        "PIPEDREAM_WORKFLOW_DOMAIN": "127.0.0.1",
+    }
 
 
 def test_pipedream_help_lists_every_command_and_method():
@@ -114,8 +126,11 @@ def test_pipedream_check_lists_and_runs(pipedream_env, pipedream_replica):
     assert all(c["key"].startswith("slack-") for c in json.loads(components.stdout)["data"])
     accounts = run(["-m", "pipedream", "accounts", "--external-user-id", "user-1"], pipedream_env)
     assert accounts.returncode == 0 and json.loads(accounts.stdout)["data"]
-    ran = run(["-m", "pipedream", "run-action", "slack-send-message", "user-1", "-"], pipedream_env,
-              stdin=json.dumps({"text": "hi"}))
+    ran = run(
+        ["-m", "pipedream", "run-action", "slack-send-message", "user-1", "-"],
+        pipedream_env,
+        stdin=json.dumps({"text": "hi"}),
+    )
     assert ran.returncode == 0, ran.stderr
     assert "ret" in json.loads(ran.stdout)
     assert pipedream_replica.client_secret not in check.stderr + check.stdout
@@ -123,11 +138,11 @@ def test_pipedream_check_lists_and_runs(pipedream_env, pipedream_replica):
 
 def test_pipedream_invokes_a_workflow_and_calls_any_method(pipedream_env, pipedream_replica):
     url = pipedream_replica.workflow_url("cli")
-    invoked = run(["-m", "pipedream", "invoke-workflow", url, '{"a": 1}', "--external-user-id", "user-1"],
-                  pipedream_env)
+    invoked = run(
+        ["-m", "pipedream", "invoke-workflow", url, '{"a": 1}', "--external-user-id", "user-1"], pipedream_env
+    )
     assert invoked.returncode == 0, invoked.stderr
-    called = run(["-m", "pipedream", "call", "get_deployed_triggers", '{"external_user_id": "user-1"}'],
-                 pipedream_env)
+    called = run(["-m", "pipedream", "call", "get_deployed_triggers", '{"external_user_id": "user-1"}'], pipedream_env)
     assert called.returncode == 0, called.stderr
     assert "data" in json.loads(called.stdout)
 

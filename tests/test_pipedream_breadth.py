@@ -35,8 +35,15 @@ REPORT = b"id,name\n1,Alice\n2,Bob\n"
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CLIENT_ID", "CLIENT_SECRET", "PROJECT_ID", "PROJECT_ENVIRONMENT", "BASE_URL", "WORKFLOW_DOMAIN",
-                 "ACCESS_TOKEN"):
+    for name in (
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "PROJECT_ID",
+        "PROJECT_ENVIRONMENT",
+        "BASE_URL",
+        "WORKFLOW_DOMAIN",
+        "ACCESS_TOKEN",
+    ):
         monkeypatch.delenv("PIPEDREAM_" + name, raising=False)
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -49,14 +56,22 @@ def replica(pipedream_replica: Any) -> Any:
 
 @pytest.fixture
 def client(replica: Any) -> Iterator[SyncPipedreamClient]:
-    with SyncPipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url,
-                             workflow_domain="127.0.0.1") as sync_client:
+    with SyncPipedreamClient(
+        CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url, workflow_domain="127.0.0.1"
+    ) as sync_client:
         yield sync_client
 
 
 def async_client(replica: Any, **options: Any) -> PipedreamClient:
-    return PipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url,
-                           workflow_domain="127.0.0.1", **options)
+    return PipedreamClient(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        PROJECT_ID,
+        "development",
+        base_url=replica.base_url,
+        workflow_domain="127.0.0.1",
+        **options,
+    )
 
 
 def api_requests(replica: Any) -> List[Any]:
@@ -68,8 +83,9 @@ def api_requests(replica: Any) -> List[Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_raw_response_has_status_headers_request_id_and_the_usual_data(client: SyncPipedreamClient,
-                                                                         replica: Any) -> None:
+def test_raw_response_has_status_headers_request_id_and_the_usual_data(
+    client: SyncPipedreamClient, replica: Any
+) -> None:
     raw = client.with_raw_response.get_app("slack")
     assert isinstance(raw, RawResponse) and raw.status_code == 200
     assert raw.request_id == raw.headers["x-request-id"] == "req_000002"  # the call's, not the token's
@@ -84,8 +100,10 @@ def test_raw_response_of_every_kind_of_method(client: SyncPipedreamClient, repli
     raw = client.with_raw_response
     assert isinstance(raw.get_app_categories().data, list)  # a bare list body
     assert raw.run_action("slack-list-channels", USER).data["exports"]  # a write
-    assert raw.make_proxy_request({"external_user_id": USER, "account_id": pipedream_replica._stable_id(
-        "apn", "user-1/slack")}, {"url": "https://slack.com/api/text"}).data.startswith("plain text")
+    assert raw.make_proxy_request(
+        {"external_user_id": USER, "account_id": pipedream_replica._stable_id("apn", "user-1/slack")},
+        {"url": "https://slack.com/api/text"},
+    ).data.startswith("plain text")
     workflow = raw.invoke_workflow(replica.workflow_url("x"), json_data={"a": 1})
     assert workflow.status_code == 200 and workflow.data["body"] == {"a": 1}
     download = raw.download_file("stash/demo/report.csv", io.BytesIO())
@@ -148,8 +166,9 @@ def test_async_raw_responses(replica: Any) -> None:
     async def main() -> None:
         async with async_client(replica) as client:
             raw = client.with_raw_response
-            results = await asyncio.gather(raw.get_app("slack"), raw.get_projects(), raw.delete_project_webhook(),
-                                           return_exceptions=True)
+            results = await asyncio.gather(
+                raw.get_app("slack"), raw.get_projects(), raw.delete_project_webhook(), return_exceptions=True
+            )
             app, projects, missing = results
             assert isinstance(app, RawResponse) and app.data["data"]["name_slug"] == "slack"
             assert projects.data["data"][0]["id"] == PROJECT_ID and projects.request_id
@@ -173,8 +192,12 @@ def test_async_raw_responses(replica: Any) -> None:
 def test_extra_query_parameters_on_api_calls_only(client: SyncPipedreamClient, replica: Any) -> None:
     view = client.with_options(query={"limit": 1, "q": "slack", "category_ids": ["a", "b"]})
     view.get_apps(limit=5)  # the extra value wins, as in the official SDK
-    assert sorted(replica.last_request.query) == [("category_ids", "a"), ("category_ids", "b"), ("limit", "1"),
-                                                  ("q", "slack")]
+    assert sorted(replica.last_request.query) == [
+        ("category_ids", "a"),
+        ("category_ids", "b"),
+        ("limit", "1"),
+        ("q", "slack"),
+    ]
     client.with_options(query={"q": None}).get_apps(q="x", limit=2)  # None removes a parameter
     assert replica.last_request.query == [("limit", "2")]
     replica.revoke_tokens()
@@ -184,8 +207,10 @@ def test_extra_query_parameters_on_api_calls_only(client: SyncPipedreamClient, r
     assert call.query_dict() == {"limit": "1", "q": "slack", "category_ids": ["a", "b"], "trace": "t-1"}
     echo = view.invoke_workflow(replica.workflow_url("hook"), "GET")
     assert echo["query"] == {}  # not sent to workflows
-    view.make_proxy_request({"external_user_id": USER, "account_id": pipedream_replica._stable_id(
-        "apn", "user-1/slack")}, {"url": "https://slack.com/api/auth.test"})
+    view.make_proxy_request(
+        {"external_user_id": USER, "account_id": pipedream_replica._stable_id("apn", "user-1/slack")},
+        {"url": "https://slack.com/api/auth.test"},
+    )
     assert [k for k, _ in replica.last_request.query] == ["external_user_id", "account_id"]  # nor to the proxy
     client.get_apps(limit=3)
     assert replica.last_request.query == [("limit", "3")]  # the client itself is unchanged
@@ -245,8 +270,9 @@ def test_new_async_iterators(replica: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_download_to_a_path_streams_in_chunks(client: SyncPipedreamClient, replica: Any, tmp_path: pathlib.Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_to_a_path_streams_in_chunks(
+    client: SyncPipedreamClient, replica: Any, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     size = 3 * 1024 * 1024 + 17
     writes: List[int] = []
     import pipedream
@@ -287,13 +313,16 @@ def test_a_missing_file_leaves_an_existing_path_alone(client: SyncPipedreamClien
 
 
 def _static_client(server: Any, **options: Any) -> SyncPipedreamClient:
-    return SyncPipedreamClient(None, None, "proj_x", "development", access_token="static-token-1234",
-                               base_url=server.url, **options)
+    return SyncPipedreamClient(
+        None, None, "proj_x", "development", access_token="static-token-1234", base_url=server.url, **options
+    )
 
 
 def test_a_download_cut_off_half_way_removes_the_partial_file(http_server: Any, tmp_path: pathlib.Path) -> None:
-    http_server.add("/v1/connect/proj_x/file_stash/download",
-                    Response(200, body=b"x" * 200_000, content_type="application/octet-stream", fault="truncate"))
+    http_server.add(
+        "/v1/connect/proj_x/file_stash/download",
+        Response(200, body=b"x" * 200_000, content_type="application/octet-stream", fault="truncate"),
+    )
     target = tmp_path / "partial.bin"
     with _static_client(http_server) as client, pytest.raises(PipedreamApiError) as caught:
         client.download_file("big.bin", target)
@@ -303,8 +332,10 @@ def test_a_download_cut_off_half_way_removes_the_partial_file(http_server: Any, 
 
 
 def test_a_download_cut_off_half_way_cuts_a_file_object_back(http_server: Any) -> None:
-    http_server.add("/v1/connect/proj_x/file_stash/download",
-                    Response(200, body=b"x" * 200_000, content_type="application/octet-stream", fault="truncate"))
+    http_server.add(
+        "/v1/connect/proj_x/file_stash/download",
+        Response(200, body=b"x" * 200_000, content_type="application/octet-stream", fault="truncate"),
+    )
     buffer = io.BytesIO()
     buffer.write(b"kept")
     with _static_client(http_server) as client, pytest.raises(PipedreamApiError):
@@ -313,15 +344,19 @@ def test_a_download_cut_off_half_way_cuts_a_file_object_back(http_server: Any) -
 
 
 def test_a_download_is_retried_before_any_byte_arrived(http_server: Any, tmp_path: pathlib.Path) -> None:
-    http_server.add("/v1/connect/proj_x/file_stash/download", Response(503, json={"error": "busy"}),
-                    Response(200, body=REPORT, content_type="application/octet-stream"))
+    http_server.add(
+        "/v1/connect/proj_x/file_stash/download",
+        Response(503, json={"error": "busy"}),
+        Response(200, body=REPORT, content_type="application/octet-stream"),
+    )
     with _static_client(http_server) as client:
         assert client.download_file("report.csv", tmp_path / "r.csv") == len(REPORT)
     assert (tmp_path / "r.csv").read_bytes() == REPORT
 
 
-def test_a_redirect_to_a_storage_host_is_followed_without_credentials(client: SyncPipedreamClient, replica: Any,
-                                                                      tmp_path: pathlib.Path) -> None:
+def test_a_redirect_to_a_storage_host_is_followed_without_credentials(
+    client: SyncPipedreamClient, replica: Any, tmp_path: pathlib.Path
+) -> None:
     target = tmp_path / "report.csv"
     assert client.download_file("redirect/stash/demo/report.csv", target) == len(REPORT)
     assert target.read_bytes() == REPORT
@@ -349,16 +384,18 @@ def test_a_redirect_from_https_to_http_is_not_followed(client: SyncPipedreamClie
 def test_async_download(replica: Any, tmp_path: pathlib.Path) -> None:
     async def main() -> List[int]:
         async with async_client(replica) as client:
-            return list(await asyncio.gather(*(client.download_file("large/%d" % (100_000 + n), tmp_path / str(n))
-                                               for n in range(4))))
+            return list(
+                await asyncio.gather(
+                    *(client.download_file("large/%d" % (100_000 + n), tmp_path / str(n)) for n in range(4))
+                )
+            )
 
     assert asyncio.run(main()) == [100_000 + n for n in range(4)]
     assert (tmp_path / "3").read_bytes() == pipedream_replica._stash_bytes(100_003)
 
 
 @pytest.mark.parametrize("destination", [io.StringIO(), 42, None])
-def test_bad_download_destination_is_a_value_error(client: SyncPipedreamClient, replica: Any,
-                                                   destination: Any) -> None:
+def test_bad_download_destination_is_a_value_error(client: SyncPipedreamClient, replica: Any, destination: Any) -> None:
     with pytest.raises(ValueError, match="destination"):
         client.download_file("stash/demo/report.csv", destination)
     assert replica.request_count == 0
@@ -377,8 +414,7 @@ def test_update_app_override_sends_null_only_when_asked(client: SyncPipedreamCli
     assert replica.last_request.body == b'{"oauth_app_id":null}'
 
 
-def test_create_account_encodes_a_mapping_as_the_cfmap_json_string(client: SyncPipedreamClient,
-                                                                   replica: Any) -> None:
+def test_create_account_encodes_a_mapping_as_the_cfmap_json_string(client: SyncPipedreamClient, replica: Any) -> None:
     token = client.create_connect_token(USER)["token"]
     account = client.create_account("openai", {"api_key": "sk-1"}, token, USER)
     sent = replica.last_request
@@ -423,6 +459,7 @@ def test_writes_are_not_resent_and_reads_are(client: SyncPipedreamClient, replic
 
 def test_keyword_name_reaches_the_async_methods(replica: Any) -> None:
     """``name=`` used to collide with the async client's own parameter (TypeError)."""
+
     async def main() -> None:
         async with async_client(replica) as client:
             updated = await client.update_deployed_trigger(TRIGGER, USER, name="Renamed trigger")
@@ -462,8 +499,9 @@ BAD_CALLS: Dict[str, Callable[[SyncPipedreamClient], Any]] = {
 
 
 @pytest.mark.parametrize("call", list(BAD_CALLS.values()), ids=list(BAD_CALLS))
-def test_bad_input_is_a_value_error_before_any_request(call: Callable[[SyncPipedreamClient], Any],
-                                                        client: SyncPipedreamClient, replica: Any) -> None:
+def test_bad_input_is_a_value_error_before_any_request(
+    call: Callable[[SyncPipedreamClient], Any], client: SyncPipedreamClient, replica: Any
+) -> None:
     with pytest.raises(ValueError) as caught:
         call(client)
     assert str(caught.value)
@@ -487,15 +525,17 @@ def test_every_endpoint_method_has_an_async_twin() -> None:
 
 def test_a_static_token_client_reaches_every_new_endpoint_without_a_token_request(replica: Any) -> None:
     replica.tokens["static-token-5678"] = float("inf")
-    with SyncPipedreamClient(project_id=PROJECT_ID, environment="production", access_token="static-token-5678",
-                             base_url=replica.base_url) as client:
+    with SyncPipedreamClient(
+        project_id=PROJECT_ID, environment="production", access_token="static-token-5678", base_url=replica.base_url
+    ) as client:
         assert client.get_users()["data"] and client.get_projects()["data"] and client.get_app_categories()
     assert replica.token_requests == 0
     assert {r.headers["authorization"] for r in replica.requests} == {"Bearer static-token-5678"}
     assert {r.headers["x-pd-environment"] for r in replica.requests} == {"production"}
     with pytest.raises(PipedreamAuthError):
-        SyncPipedreamClient(project_id=PROJECT_ID, environment="production", access_token="wrong-token-0000",
-                            base_url=replica.base_url).get_users()
+        SyncPipedreamClient(
+            project_id=PROJECT_ID, environment="production", access_token="wrong-token-0000", base_url=replica.base_url
+        ).get_users()
 
 
 def test_json_error_bodies_of_new_endpoints(client: SyncPipedreamClient) -> None:

@@ -33,23 +33,68 @@ import pipedream_vcr as pv
 from pipedream import PipedreamApiError, PipedreamAuthError, PipedreamClient, SyncPipedreamClient
 
 SEED_METHODS = [
-    "get_project_info", "get_apps", "get_app", "create_connect_token", "get_accounts", "get_account_by_id",
-    "delete_account", "delete_accounts_by_app", "delete_external_user", "get_components", "get_component",
-    "configure_component", "reload_component_props", "run_action", "deploy_trigger", "get_deployed_triggers",
-    "get_deployed_trigger", "delete_deployed_trigger", "update_deployed_trigger", "get_deployed_trigger_events",
-    "get_deployed_trigger_webhooks", "update_deployed_trigger_webhooks", "get_deployed_trigger_workflows",
-    "update_deployed_trigger_workflows", "create_rate_limit", "make_proxy_request", "invoke_workflow",
+    "get_project_info",
+    "get_apps",
+    "get_app",
+    "create_connect_token",
+    "get_accounts",
+    "get_account_by_id",
+    "delete_account",
+    "delete_accounts_by_app",
+    "delete_external_user",
+    "get_components",
+    "get_component",
+    "configure_component",
+    "reload_component_props",
+    "run_action",
+    "deploy_trigger",
+    "get_deployed_triggers",
+    "get_deployed_trigger",
+    "delete_deployed_trigger",
+    "update_deployed_trigger",
+    "get_deployed_trigger_events",
+    "get_deployed_trigger_webhooks",
+    "update_deployed_trigger_webhooks",
+    "get_deployed_trigger_workflows",
+    "update_deployed_trigger_workflows",
+    "create_rate_limit",
+    "make_proxy_request",
+    "invoke_workflow",
     "invoke_workflow_for_external_user",
 ]
 # The methods added for the official SDK's other endpoints (reference section 6).
 NEW_METHODS = [
-    "get_projects", "create_project", "get_project", "update_project", "delete_project", "update_project_logo",
-    "get_project_webhook", "update_project_webhook", "delete_project_webhook", "regenerate_project_webhook_signing_key",
-    "get_usage", "get_app_categories", "get_app_category", "get_app_overrides", "create_app_override",
-    "get_app_override", "update_app_override", "delete_app_override", "get_oauth_apps", "create_oauth_app",
-    "get_oauth_app", "update_oauth_app", "delete_oauth_app", "validate_connect_token", "get_users",
-    "get_accounts_by_external_user", "create_account", "download_file", "get_deployed_trigger_webhook",
-    "reset_deployed_trigger_webhook_delivery_state", "regenerate_deployed_trigger_webhook_signing_key",
+    "get_projects",
+    "create_project",
+    "get_project",
+    "update_project",
+    "delete_project",
+    "update_project_logo",
+    "get_project_webhook",
+    "update_project_webhook",
+    "delete_project_webhook",
+    "regenerate_project_webhook_signing_key",
+    "get_usage",
+    "get_app_categories",
+    "get_app_category",
+    "get_app_overrides",
+    "create_app_override",
+    "get_app_override",
+    "update_app_override",
+    "delete_app_override",
+    "get_oauth_apps",
+    "create_oauth_app",
+    "get_oauth_app",
+    "update_oauth_app",
+    "delete_oauth_app",
+    "validate_connect_token",
+    "get_users",
+    "get_accounts_by_external_user",
+    "create_account",
+    "download_file",
+    "get_deployed_trigger_webhook",
+    "reset_deployed_trigger_webhook_delivery_state",
+    "regenerate_deployed_trigger_webhook_signing_key",
 ]
 METHODS = SEED_METHODS + NEW_METHODS
 
@@ -75,8 +120,15 @@ def vcr_config() -> Dict[str, Any]:
 @pytest.fixture(autouse=True)
 def _no_pipedream_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clients here take their settings from arguments only (defaults: the real API origin)."""
-    for name in ("CLIENT_ID", "CLIENT_SECRET", "PROJECT_ID", "PROJECT_ENVIRONMENT", "BASE_URL", "WORKFLOW_DOMAIN",
-                 "ACCESS_TOKEN"):
+    for name in (
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "PROJECT_ID",
+        "PROJECT_ENVIRONMENT",
+        "BASE_URL",
+        "WORKFLOW_DOMAIN",
+        "ACCESS_TOKEN",
+    ):
         monkeypatch.delenv("PIPEDREAM_" + name, raising=False)
 
 
@@ -204,7 +256,9 @@ def check_outcomes(name: str, outcomes: List[Outcome], cassette: Any) -> None:
         for secret in (pv.TEST_CLIENT_SECRET, pv.INVALID_CLIENT_SECRET, pv.INVALID_ACCESS_TOKEN):
             assert secret not in str(error) and secret not in repr(error), where
     assert cassette.all_played, "%s: interactions not played: %s" % (
-        name, sorted(set(range(len(cassette))) - _played(cassette)))
+        name,
+        sorted(set(range(len(cassette))) - _played(cassette)),
+    )
     assert cassette.play_count == len(cassette) == len(recorded)
     SHAPES[name]([o.value for o in outcomes])
 
@@ -231,8 +285,17 @@ def _apps(r: List[Any]) -> None:
     assert r[0]["page_info"]["end_cursor"] == pv.APPS_PAGE_1_END
     assert [a["name_slug"] for a in r[0]["data"]] == ["slack", "github", "google_sheets"]
     app = r[0]["data"][0]
-    assert {"id", "name_slug", "name", "auth_type", "description", "img_src", "custom_fields_json", "categories",
-            "featured_weight"} <= set(app)
+    assert {
+        "id",
+        "name_slug",
+        "name",
+        "auth_type",
+        "description",
+        "img_src",
+        "custom_fields_json",
+        "categories",
+        "featured_weight",
+    } <= set(app)
     assert isinstance(app["custom_fields_json"], str)  # a JSON string, not an object
     _page(r[1], 3, True)
     assert r[1]["data"][0]["name_slug"] == "notion"
@@ -244,8 +307,9 @@ def _apps(r: List[Any]) -> None:
 def _accounts(r: List[Any]) -> None:
     _page(r[0], 2, True)
     assert r[0]["page_info"]["end_cursor"] == pv.ACCOUNTS_PAGE_1_END
-    assert all(a["external_id"] == pv.USER and a["id"].startswith("apn_") and "credentials" not in a
-               for a in r[0]["data"])
+    assert all(
+        a["external_id"] == pv.USER and a["id"].startswith("apn_") and "credentials" not in a for a in r[0]["data"]
+    )
     _page(r[1], 2, False)
     assert [a["app"]["name_slug"] for a in r[2]["data"]] == ["slack"]
     assert "oauth_access_token" in r[2]["data"][0]["credentials"]
@@ -256,92 +320,149 @@ def _accounts(r: List[Any]) -> None:
 SHAPES: Dict[str, Callable[[List[Any]], None]] = {
     "get_project_info": lambda r: (
         [a["name_slug"] for a in r[0]["apps"]] == ["slack", "github", "google_sheets"] or pytest.fail(r[0]),
-        _status(r[1], 401), _status(r[2], 401), _status(r[3], 404), _status(r[4], 500)),
+        _status(r[1], 401),
+        _status(r[2], 401),
+        _status(r[3], 404),
+        _status(r[4], 500),
+    ),
     "get_apps": _apps,
     "get_app": lambda r: (
         set(r[0]) == {"data"} and r[0]["data"]["name_slug"] == "slack" or pytest.fail(r[0]),
-        r[1] == r[0] or pytest.fail(r[1]), _status(r[2], 404)),
+        r[1] == r[0] or pytest.fail(r[1]),
+        _status(r[2], 404),
+    ),
     "create_connect_token": lambda r: (
-        set(r[0]) == {"token", "expires_at", "connect_link_url"} and r[0]["token"].startswith("ctok_")
-        and ("token=" + r[0]["token"]) in r[0]["connect_link_url"] or pytest.fail(r[0]),
-        _status(r[2], 400)),
+        set(r[0]) == {"token", "expires_at", "connect_link_url"}
+        and r[0]["token"].startswith("ctok_")
+        and ("token=" + r[0]["token"]) in r[0]["connect_link_url"]
+        or pytest.fail(r[0]),
+        _status(r[2], 400),
+    ),
     "get_accounts": _accounts,
     "get_account_by_id": lambda r: (
         r[0]["id"] == pv.SLACK_ACCOUNT and "data" not in r[0] and "credentials" not in r[0] or pytest.fail(r[0]),
-        "credentials" in r[1] or pytest.fail(r[1]), _status(r[2], 404)),
+        "credentials" in r[1] or pytest.fail(r[1]),
+        _status(r[2], 404),
+    ),
     "delete_account": lambda r: (r[0] is None or pytest.fail(r[0]), _status(r[1], 404)),
     "delete_accounts_by_app": lambda r: (r[0] is None and r[1] is None or pytest.fail(r), _status(r[2], 404)),
     "delete_external_user": lambda r: (r[0] is None or pytest.fail(r[0]), _status(r[1], 404), _status(r[2], 404)),
     "get_components": lambda r: (
-        _page(r[0], 3, True), r[0]["page_info"]["end_cursor"] == pv.ACTIONS_PAGE_1_END or pytest.fail(r[0]),
+        _page(r[0], 3, True),
+        r[0]["page_info"]["end_cursor"] == pv.ACTIONS_PAGE_1_END or pytest.fail(r[0]),
         _page(r[1], 3, False),
         all(c["component_type"] == "action" for c in r[0]["data"] + r[1]["data"]) or pytest.fail(r[1]),
         [c["key"] for c in r[2]["data"]] == ["slack-send-message", "slack-new-message-in-channels"]
         or pytest.fail(r[2]),
-        _status(r[4], 404), _status(r[5], 400)),
+        _status(r[4], 404),
+        _status(r[5], 400),
+    ),
     "get_component": lambda r: (
-        r[0]["data"]["key"] == "slack-send-message" and {"key", "name", "version", "configurable_props"}
-        <= set(r[0]["data"]) or pytest.fail(r[0]), _status(r[3], 404)),
+        r[0]["data"]["key"] == "slack-send-message"
+        and {"key", "name", "version", "configurable_props"} <= set(r[0]["data"])
+        or pytest.fail(r[0]),
+        _status(r[3], 404),
+    ),
     "configure_component": lambda r: (
         {"options", "stringOptions", "observations", "context", "errors"} <= set(r[0]) or pytest.fail(r[0]),
         r[1]["options"][0]["value"] == "conversation-4" or pytest.fail(r[1]),  # page 1
-        _status(r[3], 400), _status(r[4], 404)),
+        _status(r[3], 400),
+        _status(r[4], 404),
+    ),
     "reload_component_props": lambda r: (
-        r[0]["dynamicProps"]["id"].startswith("dyp_") and r[0]["dynamicProps"]["configurableProps"]
-        or pytest.fail(r[0]), _status(r[2], 404)),
+        r[0]["dynamicProps"]["id"].startswith("dyp_")
+        and r[0]["dynamicProps"]["configurableProps"]
+        or pytest.fail(r[0]),
+        _status(r[2], 404),
+    ),
     "run_action": lambda r: (
         {"exports", "os", "ret", "stash_id"} <= set(r[0]) and r[0]["stash_id"] is None or pytest.fail(r[0]),
-        r[1]["stash_id"].startswith("stash_") or pytest.fail(r[1]), _status(r[2], 404), _status(r[3], 400)),
+        r[1]["stash_id"].startswith("stash_") or pytest.fail(r[1]),
+        _status(r[2], 404),
+        _status(r[3], 400),
+    ),
     "deploy_trigger": lambda r: (
-        r[0]["data"]["id"].startswith("dc_") and isinstance(r[0]["data"]["created_at"], int)
-        and "webhook_signing_key" in r[0]["data"] or pytest.fail(r[0]),
-        r[1]["data"]["emit_on_deploy"] is False or pytest.fail(r[1]), _status(r[2], 404)),
+        r[0]["data"]["id"].startswith("dc_")
+        and isinstance(r[0]["data"]["created_at"], int)
+        and "webhook_signing_key" in r[0]["data"]
+        or pytest.fail(r[0]),
+        r[1]["data"]["emit_on_deploy"] is False or pytest.fail(r[1]),
+        _status(r[2], 404),
+    ),
     "get_deployed_triggers": lambda r: (
-        _page(r[0], 2, True), r[0]["page_info"]["end_cursor"] == pv.TRIGGERS_PAGE_1_END or pytest.fail(r[0]),
-        _page(r[1], 1, False), _page(r[2], 0, False), _status(r[3], 400)),
+        _page(r[0], 2, True),
+        r[0]["page_info"]["end_cursor"] == pv.TRIGGERS_PAGE_1_END or pytest.fail(r[0]),
+        _page(r[1], 1, False),
+        _page(r[2], 0, False),
+        _status(r[3], 400),
+    ),
     "get_deployed_trigger": lambda r: (r[0]["data"]["id"] == pv.TRIGGER_1 or pytest.fail(r[0]), _status(r[1], 404)),
     "delete_deployed_trigger": lambda r: (r[0] is None and r[1] is None or pytest.fail(r), _status(r[2], 404)),
     "update_deployed_trigger": lambda r: (
         r[0]["data"]["active"] is False and r[0]["data"]["name"] == "Paused Slack trigger" or pytest.fail(r[0]),
-        r[1]["data"]["configured_props"]["conversations"] == ["C0456"] or pytest.fail(r[1]), _status(r[2], 404)),
+        r[1]["data"]["configured_props"]["conversations"] == ["C0456"] or pytest.fail(r[1]),
+        _status(r[2], 404),
+    ),
     "get_deployed_trigger_events": lambda r: (
-        len(r[0]["data"]) == 3 and len(r[1]["data"]) == 2 and {"e", "k", "ts", "id", "sum"} == set(r[1]["data"][0])
-        or pytest.fail(r), _status(r[2], 404)),
+        len(r[0]["data"]) == 3
+        and len(r[1]["data"]) == 2
+        and {"e", "k", "ts", "id", "sum"} == set(r[1]["data"][0])
+        or pytest.fail(r),
+        _status(r[2], 404),
+    ),
     "get_deployed_trigger_webhooks": lambda r: (
         set(r[0]) == {"webhook_urls", "webhooks"} and len(r[0]["webhooks"]) == 1 or pytest.fail(r[0]),
-        r[1] == {"webhook_urls": [], "webhooks": []} or pytest.fail(r[1]), _status(r[2], 404)),
+        r[1] == {"webhook_urls": [], "webhooks": []} or pytest.fail(r[1]),
+        _status(r[2], 404),
+    ),
     "update_deployed_trigger_webhooks": lambda r: (
         r[0]["webhook_urls"] == ["https://app.example.com/hooks/a"] or pytest.fail(r[0]),
-        len(r[1]["webhook_urls"]) == 2 or pytest.fail(r[1]), _status(r[2], 404)),
+        len(r[1]["webhook_urls"]) == 2 or pytest.fail(r[1]),
+        _status(r[2], 404),
+    ),
     "get_deployed_trigger_workflows": lambda r: (
         set(r[0]) == {"workflow_ids"} and len(r[0]["workflow_ids"]) == 1 or pytest.fail(r[0]),
-        r[1] == {"workflow_ids": []} or pytest.fail(r[1]), _status(r[2], 404)),
+        r[1] == {"workflow_ids": []} or pytest.fail(r[1]),
+        _status(r[2], 404),
+    ),
     "update_deployed_trigger_workflows": lambda r: (
-        r[0] == {"workflow_ids": ["p_abc123"]} and r[1] == {"workflow_ids": ["p_abc123", "p_def456"]}
-        or pytest.fail(r), _status(r[2], 404)),
+        r[0] == {"workflow_ids": ["p_abc123"]} and r[1] == {"workflow_ids": ["p_abc123", "p_def456"]} or pytest.fail(r),
+        _status(r[2], 404),
+    ),
     "create_rate_limit": lambda r: (
-        set(r[0]) == {"token"} or pytest.fail(r[0]), "apps" in r[1] and "apps" in r[2] or pytest.fail(r),
-        _status(r[3], 429), _status(r[4], 400)),
+        set(r[0]) == {"token"} or pytest.fail(r[0]),
+        "apps" in r[1] and "apps" in r[2] or pytest.fail(r),
+        _status(r[3], 429),
+        _status(r[4], 400),
+    ),
     "make_proxy_request": lambda r: (
-        r[0]["url"] == pv.PROXY_POST["url"] and r[0]["method"] == "POST" and r[0]["body"] == pv.PROXY_POST["body"]
+        r[0]["url"] == pv.PROXY_POST["url"]
+        and r[0]["method"] == "POST"
+        and r[0]["body"] == pv.PROXY_POST["body"]
         and r[0]["headers"] == {"content-type": "application/json; charset=utf-8", "x-custom-header": "demo"}
         or pytest.fail(r[0]),
         r[1]["method"] == "GET" and r[1]["body"] is None or pytest.fail(r[1]),
         r[2] == "plain text from https://slack.com/api/text" or pytest.fail(r[2]),
-        _status(r[3], 403), _status(r[4], 404)),
+        _status(r[3], 403),
+        _status(r[4], 404),
+    ),
     "invoke_workflow": lambda r: (
         r[0]["body"] == {"order": 42} and "authorization" not in r[0]["headers"] or pytest.fail(r[0]),
         r[1]["path"] == "/orders/42" and r[1]["query"] == {"expand": "items"} or pytest.fail(r[1]),
         r[2]["headers"]["authorization"] == "Bearer " + pv.ACCESS_TOKEN_PLACEHOLDER or pytest.fail(r[2]),
         r[3]["headers"]["authorization"] == "Bearer " + pv.STATIC_TOKEN_PLACEHOLDER
-        and r[3]["body"] == "plain text" or pytest.fail(r[3]),
-        _status(r[4], 404)),
+        and r[3]["body"] == "plain text"
+        or pytest.fail(r[3]),
+        _status(r[4], 404),
+    ),
     "invoke_workflow_for_external_user": lambda r: (
-        r[0]["headers"]["x-pd-external-user-id"] == pv.USER and r[0]["headers"]["x-pd-environment"] == "development"
-        and r[0]["headers"]["authorization"].startswith("Bearer ") or pytest.fail(r[0]),
-        _status(r[2], 404)),
+        r[0]["headers"]["x-pd-external-user-id"] == pv.USER
+        and r[0]["headers"]["x-pd-environment"] == "development"
+        and r[0]["headers"]["authorization"].startswith("Bearer ")
+        or pytest.fail(r[0]),
+        _status(r[2], 404),
+    ),
 }
-
 
 
 def _ok(condition: bool, value: Any) -> None:
@@ -352,10 +473,25 @@ def _ok(condition: bool, value: Any) -> None:
 PROJECT_FIELDS = {"id", "name", "app_name", "support_email", "connect_require_key_auth_test"}
 WEBHOOK_FIELDS = {"id", "url", "signing_key_set", "created_at", "updated_at"}
 OVERRIDE_FIELDS = {"id", "name", "app", "oauth_app_id", "cfmap", "owner_id", "created_at", "updated_at"}
-TRIGGER_WEBHOOK_FIELDS = {"id", "url", "signing_key", "signing_key_set", "active", "delivery_backend", "delivery_state",
-                          "created_at", "updated_at"}
-USAGE_FIELDS = {"credits_used", "action_run_credits_used", "proxy_credits_used", "source_emit_credits_used",
-                "usage_start_ts", "usage_end_ts"}
+TRIGGER_WEBHOOK_FIELDS = {
+    "id",
+    "url",
+    "signing_key",
+    "signing_key_set",
+    "active",
+    "delivery_backend",
+    "delivery_state",
+    "created_at",
+    "updated_at",
+}
+USAGE_FIELDS = {
+    "credits_used",
+    "action_run_credits_used",
+    "proxy_credits_used",
+    "source_emit_credits_used",
+    "usage_start_ts",
+    "usage_end_ts",
+}
 
 
 def _projects(r: List[Any]) -> None:
@@ -373,11 +509,20 @@ def _project_webhooks(r: List[Any]) -> None:
 
 
 def _validated(r: List[Any]) -> None:
-    _ok(r[1]["success"] is True and r[1]["app"]["name_slug"] == "slack" and r[1]["project_id"] == pv.PROJECT_ID
+    _ok(
+        r[1]["success"] is True
+        and r[1]["app"]["name_slug"] == "slack"
+        and r[1]["project_id"] == pv.PROJECT_ID
         and r[1]["project_environment"] == "development"
-        and r[1]["success_redirect_uri"] == "https://app.example.com/ok", r[1])
-    _ok(r[2]["success"] is True and r[2]["app"]["name_slug"] == "github"
-        and r[2]["oauth_app_id"] == pv.GITHUB_OAUTH_APP, r[2])
+        and r[1]["success_redirect_uri"] == "https://app.example.com/ok",
+        r[1],
+    )
+    _ok(
+        r[2]["success"] is True
+        and r[2]["app"]["name_slug"] == "github"
+        and r[2]["oauth_app_id"] == pv.GITHUB_OAUTH_APP,
+        r[2],
+    )
     _ok(r[3]["success"] is False and "does not belong" in r[3]["error"], r[3])
     _ok(r[4] == {"success": False, "error": "invalid connect token"}, r[4])
 
@@ -390,97 +535,183 @@ def _trigger_webhook(r: List[Any]) -> None:
     _status(r[1], 404)
 
 
-SHAPES.update({
-    "get_projects": _projects,
-    "create_project": lambda r: (
-        _ok(set(r[0]) == PROJECT_FIELDS and r[0]["id"].startswith("proj_") and r[0]["app_name"] == "Acme", r[0]),
-        _ok(r[1]["name"] == "Bare" and r[1]["app_name"] is None, r[1]), _status(r[2], 400)),
-    "get_project": lambda r: (_ok(r[0]["id"] == pv.PROJECT_ID and set(r[0]) == PROJECT_FIELDS, r[0]),
-                              _status(r[1], 404)),
-    "update_project": lambda r: (
-        _ok(r[0]["name"] == "Staging EU" and r[0]["support_email"] == "ops@acme.example", r[0]),
-        _ok(r[1]["connect_require_key_auth_test"] is False and r[1]["name"] == "Staging EU", r[1]),
-        _status(r[2], 404)),
-    "delete_project": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 404)),
-    "update_project_logo": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 400)),
-    "get_project_webhook": _project_webhooks,
-    "update_project_webhook": lambda r: (
-        _ok("signing_key" in r[0]["data"], r[0]),
-        _ok("signing_key" not in r[1]["data"] and r[1]["data"]["url"].endswith("connect-v2")
-            and r[1]["data"]["id"] == r[0]["data"]["id"], r[1]), _status(r[2], 400)),
-    "delete_project_webhook": lambda r: (_ok(r[1] is None, r[1]), _status(r[2], 404)),
-    "regenerate_project_webhook_signing_key": lambda r: (
-        _status(r[0], 404),
-        _ok(r[2]["data"]["signing_key"].startswith("whsec_")
-            and r[2]["data"]["signing_key"] != r[1]["data"]["signing_key"], r[2])),
-    "get_usage": lambda r: (
-        _ok(len(r[0]["data"]) == 3 and all(set(u) == USAGE_FIELDS for u in r[0]["data"]), r[0]),
-        _ok([(u["usage_start_ts"], u["usage_end_ts"]) for u in r[1]["data"]]
-            == [(pv.USAGE_START + 3600, pv.USAGE_START + 7200)], r[1]), _status(r[2], 400)),
-    "get_app_categories": lambda r: _ok(
-        len(r[0]) >= 5 and all(set(c) == {"id", "name", "description"} and c["id"].startswith("appcat_")
-                               for c in r[0]), r[0]),
-    "get_app_category": lambda r: (_ok(r[0]["id"] == "appcat_communication" and r[0]["name"] == "Communication", r[0]),
-                                   _status(r[1], 404)),
-    "get_app_overrides": lambda r: (
-        _page(r[0], 2, True), _ok(set(r[0]["data"][0]) == OVERRIDE_FIELDS, r[0]), _page(r[1], 1, False),
-        _ok([o["app"]["name_slug"] for o in r[2]["data"]] == ["zendesk"], r[2])),
-    "create_app_override": lambda r: (
-        _ok(r[0]["id"].startswith("ao_") and r[0]["app"]["name_slug"] == "slack"
-            and r[0]["oauth_app_id"] == pv.SLACK_OAUTH_APP and r[0]["cfmap"] == {"subdomain": "acme-eu"}, r[0]),
-        _ok(r[1]["cfmap"] == {} and r[1]["oauth_app_id"] is None, r[1]), _status(r[2], 404)),
-    "get_app_override": lambda r: (_ok(set(r[0]) == OVERRIDE_FIELDS and r[0]["id"] == pv.APP_OVERRIDES[0], r[0]),
-                                   _status(r[1], 404)),
-    "update_app_override": lambda r: (
-        _ok(r[0]["name"] == "Acme Slack (renamed)" and r[0]["oauth_app_id"] == pv.SLACK_OAUTH_APP, r[0]),
-        _ok(r[1]["oauth_app_id"] is None and r[1]["name"] == "Acme Slack (renamed)", r[1]), _status(r[2], 404)),
-    "delete_app_override": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 404)),
-    "get_oauth_apps": lambda r: (
-        _page(r[0], 1, True), _page(r[1], 1, False),
-        _ok([a["name_slug"] for a in r[2]["data"]] == ["github"], r[2]),
-        _ok([a["name_slug"] for a in r[3]["data"]] == ["slack"], r[3])),
-    "create_oauth_app": lambda r: (
-        _ok(r[0]["id"].startswith("oa_") and r[0]["name_slug"] == "notion" and r[0]["scopes"] == ["read_content"]
-            and "client_secret" not in r[0] and r[0]["client_id"] == "notion-client-id", r[0]), _status(r[1], 404)),
-    "get_oauth_app": lambda r: (
-        _ok(r[0]["id"] == pv.SLACK_OAUTH_APP and {"client_id", "redirect_uri", "scopes", "name_slug"} <= set(r[0])
-            and "client_secret" not in r[0], r[0]), _status(r[1], 404)),
-    "update_oauth_app": lambda r: (
-        _ok(r[0]["name"] == "GitHub (EU)" and r[0]["scopes"] == ["repo", "read:user"], r[0]),
-        _ok(r[1]["description"] == r[0]["description"], r[1]), _status(r[2], 404)),
-    "delete_oauth_app": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 404)),
-    "validate_connect_token": _validated,
-    "get_users": lambda r: (
-        _page(r[0], 2, True), _ok(r[0]["page_info"]["end_cursor"] == pv.USERS_PAGE_1_END, r[0]),
-        _ok(set(r[0]["data"][0]) == {"id", "external_id", "created_at", "updated_at"}, r[0]),
-        _page(r[1], 2, False),
-        _ok([u["external_id"] for u in r[2]["data"]] == ["some-unique-user-id", "user-1", "user-2"], r[2])),
-    "get_accounts_by_external_user": lambda r: (
-        _ok(isinstance(r[0], list) and len(r[0]) == 4 and not any("credentials" in a for a in r[0]), r[0]),
-        _ok(len(r[1]) == 1 and r[1][0]["id"] == pv.SLACK_ACCOUNT and "credentials" in r[1][0], r[1]),
-        _ok(r[2] == [], r[2])),
-    "create_account": lambda r: (
-        _ok(r[1]["id"].startswith("apn_") and r[1]["name"] == "OpenAI" and r[1]["external_id"] == pv.USER
-            and r[1]["app"]["name_slug"] == "openai" and "credentials" not in r[1], r[1]),
-        _ok(r[2]["app"]["name_slug"] == "stripe", r[2]), _status(r[3], 400), _status(r[4], 400)),
-    "download_file": lambda r: (_ok(r[0] == 22 and r[1] == 0, r), _status(r[2], 404)),
-    "get_deployed_trigger_webhook": _trigger_webhook,
-    "reset_deployed_trigger_webhook_delivery_state": lambda r: (
-        _ok(r[0]["data"]["delivery_state"] == {"state": "happy", "since": r[0]["data"]["updated_at"],
-                                               "last_error": None, "consecutive_failures": 0, "sheds": 0}, r[0]),
-        _status(r[1], 404)),
-    "regenerate_deployed_trigger_webhook_signing_key": lambda r: (
-        _ok(r[1]["data"]["signing_key"] == r[0]["data"]["signing_key"]
-            and r[0]["data"]["signing_key"].startswith("whsec_"), r), _status(r[2], 404)),
-})
+SHAPES.update(
+    {
+        "get_projects": _projects,
+        "create_project": lambda r: (
+            _ok(set(r[0]) == PROJECT_FIELDS and r[0]["id"].startswith("proj_") and r[0]["app_name"] == "Acme", r[0]),
+            _ok(r[1]["name"] == "Bare" and r[1]["app_name"] is None, r[1]),
+            _status(r[2], 400),
+        ),
+        "get_project": lambda r: (
+            _ok(r[0]["id"] == pv.PROJECT_ID and set(r[0]) == PROJECT_FIELDS, r[0]),
+            _status(r[1], 404),
+        ),
+        "update_project": lambda r: (
+            _ok(r[0]["name"] == "Staging EU" and r[0]["support_email"] == "ops@acme.example", r[0]),
+            _ok(r[1]["connect_require_key_auth_test"] is False and r[1]["name"] == "Staging EU", r[1]),
+            _status(r[2], 404),
+        ),
+        "delete_project": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 404)),
+        "update_project_logo": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 400)),
+        "get_project_webhook": _project_webhooks,
+        "update_project_webhook": lambda r: (
+            _ok("signing_key" in r[0]["data"], r[0]),
+            _ok(
+                "signing_key" not in r[1]["data"]
+                and r[1]["data"]["url"].endswith("connect-v2")
+                and r[1]["data"]["id"] == r[0]["data"]["id"],
+                r[1],
+            ),
+            _status(r[2], 400),
+        ),
+        "delete_project_webhook": lambda r: (_ok(r[1] is None, r[1]), _status(r[2], 404)),
+        "regenerate_project_webhook_signing_key": lambda r: (
+            _status(r[0], 404),
+            _ok(
+                r[2]["data"]["signing_key"].startswith("whsec_")
+                and r[2]["data"]["signing_key"] != r[1]["data"]["signing_key"],
+                r[2],
+            ),
+        ),
+        "get_usage": lambda r: (
+            _ok(len(r[0]["data"]) == 3 and all(set(u) == USAGE_FIELDS for u in r[0]["data"]), r[0]),
+            _ok(
+                [(u["usage_start_ts"], u["usage_end_ts"]) for u in r[1]["data"]]
+                == [(pv.USAGE_START + 3600, pv.USAGE_START + 7200)],
+                r[1],
+            ),
+            _status(r[2], 400),
+        ),
+        "get_app_categories": lambda r: _ok(
+            len(r[0]) >= 5
+            and all(set(c) == {"id", "name", "description"} and c["id"].startswith("appcat_") for c in r[0]),
+            r[0],
+        ),
+        "get_app_category": lambda r: (
+            _ok(r[0]["id"] == "appcat_communication" and r[0]["name"] == "Communication", r[0]),
+            _status(r[1], 404),
+        ),
+        "get_app_overrides": lambda r: (
+            _page(r[0], 2, True),
+            _ok(set(r[0]["data"][0]) == OVERRIDE_FIELDS, r[0]),
+            _page(r[1], 1, False),
+            _ok([o["app"]["name_slug"] for o in r[2]["data"]] == ["zendesk"], r[2]),
+        ),
+        "create_app_override": lambda r: (
+            _ok(
+                r[0]["id"].startswith("ao_")
+                and r[0]["app"]["name_slug"] == "slack"
+                and r[0]["oauth_app_id"] == pv.SLACK_OAUTH_APP
+                and r[0]["cfmap"] == {"subdomain": "acme-eu"},
+                r[0],
+            ),
+            _ok(r[1]["cfmap"] == {} and r[1]["oauth_app_id"] is None, r[1]),
+            _status(r[2], 404),
+        ),
+        "get_app_override": lambda r: (
+            _ok(set(r[0]) == OVERRIDE_FIELDS and r[0]["id"] == pv.APP_OVERRIDES[0], r[0]),
+            _status(r[1], 404),
+        ),
+        "update_app_override": lambda r: (
+            _ok(r[0]["name"] == "Acme Slack (renamed)" and r[0]["oauth_app_id"] == pv.SLACK_OAUTH_APP, r[0]),
+            _ok(r[1]["oauth_app_id"] is None and r[1]["name"] == "Acme Slack (renamed)", r[1]),
+            _status(r[2], 404),
+        ),
+        "delete_app_override": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 404)),
+        "get_oauth_apps": lambda r: (
+            _page(r[0], 1, True),
+            _page(r[1], 1, False),
+            _ok([a["name_slug"] for a in r[2]["data"]] == ["github"], r[2]),
+            _ok([a["name_slug"] for a in r[3]["data"]] == ["slack"], r[3]),
+        ),
+        "create_oauth_app": lambda r: (
+            _ok(
+                r[0]["id"].startswith("oa_")
+                and r[0]["name_slug"] == "notion"
+                and r[0]["scopes"] == ["read_content"]
+                and "client_secret" not in r[0]
+                and r[0]["client_id"] == "notion-client-id",
+                r[0],
+            ),
+            _status(r[1], 404),
+        ),
+        "get_oauth_app": lambda r: (
+            _ok(
+                r[0]["id"] == pv.SLACK_OAUTH_APP
+                and {"client_id", "redirect_uri", "scopes", "name_slug"} <= set(r[0])
+                and "client_secret" not in r[0],
+                r[0],
+            ),
+            _status(r[1], 404),
+        ),
+        "update_oauth_app": lambda r: (
+            _ok(r[0]["name"] == "GitHub (EU)" and r[0]["scopes"] == ["repo", "read:user"], r[0]),
+            _ok(r[1]["description"] == r[0]["description"], r[1]),
+            _status(r[2], 404),
+        ),
+        "delete_oauth_app": lambda r: (_ok(r[0] is None, r[0]), _status(r[1], 404)),
+        "validate_connect_token": _validated,
+        "get_users": lambda r: (
+            _page(r[0], 2, True),
+            _ok(r[0]["page_info"]["end_cursor"] == pv.USERS_PAGE_1_END, r[0]),
+            _ok(set(r[0]["data"][0]) == {"id", "external_id", "created_at", "updated_at"}, r[0]),
+            _page(r[1], 2, False),
+            _ok([u["external_id"] for u in r[2]["data"]] == ["some-unique-user-id", "user-1", "user-2"], r[2]),
+        ),
+        "get_accounts_by_external_user": lambda r: (
+            _ok(isinstance(r[0], list) and len(r[0]) == 4 and not any("credentials" in a for a in r[0]), r[0]),
+            _ok(len(r[1]) == 1 and r[1][0]["id"] == pv.SLACK_ACCOUNT and "credentials" in r[1][0], r[1]),
+            _ok(r[2] == [], r[2]),
+        ),
+        "create_account": lambda r: (
+            _ok(
+                r[1]["id"].startswith("apn_")
+                and r[1]["name"] == "OpenAI"
+                and r[1]["external_id"] == pv.USER
+                and r[1]["app"]["name_slug"] == "openai"
+                and "credentials" not in r[1],
+                r[1],
+            ),
+            _ok(r[2]["app"]["name_slug"] == "stripe", r[2]),
+            _status(r[3], 400),
+            _status(r[4], 400),
+        ),
+        "download_file": lambda r: (_ok(r[0] == 22 and r[1] == 0, r), _status(r[2], 404)),
+        "get_deployed_trigger_webhook": _trigger_webhook,
+        "reset_deployed_trigger_webhook_delivery_state": lambda r: (
+            _ok(
+                r[0]["data"]["delivery_state"]
+                == {
+                    "state": "happy",
+                    "since": r[0]["data"]["updated_at"],
+                    "last_error": None,
+                    "consecutive_failures": 0,
+                    "sheds": 0,
+                },
+                r[0],
+            ),
+            _status(r[1], 404),
+        ),
+        "regenerate_deployed_trigger_webhook_signing_key": lambda r: (
+            _ok(
+                r[1]["data"]["signing_key"] == r[0]["data"]["signing_key"]
+                and r[0]["data"]["signing_key"].startswith("whsec_"),
+                r,
+            ),
+            _status(r[2], 404),
+        ),
+    }
+)
 
 
 # ---------------------------------------------------------------------------------------------
 # The tests
 # ---------------------------------------------------------------------------------------------
 
-CASSETTES = [pytest.param(name, marks=[pytest.mark.vcr, pytest.mark.default_cassette(name)], id=name)
-             for name in METHODS]
+CASSETTES = [
+    pytest.param(name, marks=[pytest.mark.vcr, pytest.mark.default_cassette(name)], id=name) for name in METHODS
+]
 
 
 def test_there_is_one_cassette_and_scenario_per_method() -> None:
@@ -490,8 +721,11 @@ def test_there_is_one_cassette_and_scenario_per_method() -> None:
     for name in METHODS:
         assert hasattr(SyncPipedreamClient, name) and hasattr(PipedreamClient, name)
     # every public API method of the client has its cassette
-    public = {n for n in dir(SyncPipedreamClient) if not n.startswith(("_", "iter_")) and callable(
-        getattr(SyncPipedreamClient, n))} - {"close", "with_options"}
+    public = {
+        n
+        for n in dir(SyncPipedreamClient)
+        if not n.startswith(("_", "iter_")) and callable(getattr(SyncPipedreamClient, n))
+    } - {"close", "with_options"}
     assert public == set(METHODS)
 
 
@@ -513,10 +747,12 @@ def test_async_calls_gathered_concurrently_replay_once_each(pipedream_cassette: 
     steps = pv.SCENARIOS["get_component"]
 
     async def main() -> List[Any]:
-        async with PipedreamClient(pv.TEST_CLIENT_ID, pv.TEST_CLIENT_SECRET, pv.PROJECT_ID, pv.ENVIRONMENT,
-                                   max_retries=0) as client:
-            results = await asyncio.gather(*(getattr(client, s.method)(*s.args, **s.kwargs) for s in steps),
-                                           return_exceptions=True)
+        async with PipedreamClient(
+            pv.TEST_CLIENT_ID, pv.TEST_CLIENT_SECRET, pv.PROJECT_ID, pv.ENVIRONMENT, max_retries=0
+        ) as client:
+            results = await asyncio.gather(
+                *(getattr(client, s.method)(*s.args, **s.kwargs) for s in steps), return_exceptions=True
+            )
             assert client.token_requests == 1
             return results
 
@@ -615,13 +851,18 @@ def test_recorded_requests_use_the_official_wire_format(name: str) -> None:
             assert "x-pd-environment" not in {h.lower() for h in headers} or name.endswith("external_user")
         else:
             assert uri.startswith(pv.API_ORIGIN + "/"), uri
-            matches = [m for m, (verb, path) in OFFICIAL.items()
-                       if re.fullmatch(verb, method) and re.fullmatch(path + r"(\?.*)?", uri[len(pv.API_ORIGIN):])]
+            matches = [
+                m
+                for m, (verb, path) in OFFICIAL.items()
+                if re.fullmatch(verb, method) and re.fullmatch(path + r"(\?.*)?", uri[len(pv.API_ORIGIN) :])
+            ]
             assert matches, "not an official endpoint: %s %s" % (method, uri)
             own_calls_official += name in matches
             assert _header(headers, "x-pd-environment") == "development"
-            assert _header(headers, "authorization") in ("Bearer " + pv.ACCESS_TOKEN_PLACEHOLDER,
-                                                         "Bearer " + pv.INVALID_TOKEN_PLACEHOLDER)
+            assert _header(headers, "authorization") in (
+                "Bearer " + pv.ACCESS_TOKEN_PLACEHOLDER,
+                "Bearer " + pv.INVALID_TOKEN_PLACEHOLDER,
+            )
             pairs = parse_qsl(uri.partition("?")[2])  # booleans as true/false only
             assert all(v in ("true", "false") for k, v in pairs if k in BOOLEAN_QUERY), uri
             assert not any(v in ("True", "False") for _, v in pairs), uri
@@ -647,14 +888,23 @@ def test_list_queries_repeat_keys_and_spell_booleans_true_false() -> None:
 
 
 def test_seed_camel_case_arguments_are_recorded_as_snake_case() -> None:
-    deploy = [json.loads(i["request"]["body"]) for i in interactions("deploy_trigger")
-              if i["request"]["uri"].endswith("/triggers/deploy")]
+    deploy = [
+        json.loads(i["request"]["body"])
+        for i in interactions("deploy_trigger")
+        if i["request"]["uri"].endswith("/triggers/deploy")
+    ]
     assert deploy[0]["webhook_url"] == "https://app.example.com/hooks/slack" and deploy[0]["workflow_id"] == "p_abc123"
-    hooks = [json.loads(i["request"]["body"]) for i in interactions("update_deployed_trigger_webhooks")
-             if i["request"]["method"] == "PUT"]
+    hooks = [
+        json.loads(i["request"]["body"])
+        for i in interactions("update_deployed_trigger_webhooks")
+        if i["request"]["method"] == "PUT"
+    ]
     assert hooks[0] == {"webhook_urls": ["https://app.example.com/hooks/a"]}
-    flows = [json.loads(i["request"]["body"]) for i in interactions("update_deployed_trigger_workflows")
-             if i["request"]["method"] == "PUT"]
+    flows = [
+        json.loads(i["request"]["body"])
+        for i in interactions("update_deployed_trigger_workflows")
+        if i["request"]["method"] == "PUT"
+    ]
     assert flows[0] == {"workflow_ids": ["p_abc123"]}
 
 
@@ -676,14 +926,24 @@ def test_token_responses_and_requests_hold_placeholders_only() -> None:
             if interaction["request"]["uri"].endswith("/v1/oauth/token"):
                 body = decoded(interaction["response"])
                 if interaction["response"]["status"]["code"] == 200:
-                    assert body == {"access_token": pv.ACCESS_TOKEN_PLACEHOLDER, "token_type": "Bearer",
-                                    "expires_in": 3600}
+                    assert body == {
+                        "access_token": pv.ACCESS_TOKEN_PLACEHOLDER,
+                        "token_type": "Bearer",
+                        "expires_in": 3600,
+                    }
                 else:
                     assert body["error"] == "invalid_client"
             text = json.dumps(interaction)
-            for secret in (pv.TEST_CLIENT_SECRET, pv.INVALID_CLIENT_SECRET, pv.INVALID_ACCESS_TOKEN,
-                           pv.WORKFLOW_STATIC_TOKEN, pv.OAUTH_APP_SECRET, pv.ACCOUNT_API_KEY, "pd_replica_",
-                           "127.0.0.1"):
+            for secret in (
+                pv.TEST_CLIENT_SECRET,
+                pv.INVALID_CLIENT_SECRET,
+                pv.INVALID_ACCESS_TOKEN,
+                pv.WORKFLOW_STATIC_TOKEN,
+                pv.OAUTH_APP_SECRET,
+                pv.ACCOUNT_API_KEY,
+                "pd_replica_",
+                "127.0.0.1",
+            ):
                 assert secret not in text, (name, secret)
 
 

@@ -26,8 +26,15 @@ from pipedream import PipedreamApiError, PipedreamAuthError, PipedreamClient, Sy
 CLIENT_ID = pipedream_replica.DEFAULT_CLIENT_ID
 CLIENT_SECRET = pipedream_replica.DEFAULT_CLIENT_SECRET
 PROJECT_ID = pipedream_replica.DEFAULT_PROJECT_ID
-PIPEDREAM_VARIABLES = ("CLIENT_ID", "CLIENT_SECRET", "PROJECT_ID", "PROJECT_ENVIRONMENT", "BASE_URL",
-                       "WORKFLOW_DOMAIN", "ACCESS_TOKEN")
+PIPEDREAM_VARIABLES = (
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "PROJECT_ID",
+    "PROJECT_ENVIRONMENT",
+    "BASE_URL",
+    "WORKFLOW_DOMAIN",
+    "ACCESS_TOKEN",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -45,8 +52,9 @@ def replica(pipedream_replica: pipedream_replica.PipedreamReplica) -> pipedream_
 
 @pytest.fixture
 def client(replica: Any) -> Iterator[SyncPipedreamClient]:
-    with SyncPipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url,
-                             workflow_domain="127.0.0.1") as sync_client:
+    with SyncPipedreamClient(
+        CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url, workflow_domain="127.0.0.1"
+    ) as sync_client:
         yield sync_client
 
 
@@ -55,8 +63,15 @@ def run(coroutine_function: Callable[..., Any], *args: Any) -> Any:
 
 
 def async_client(replica: Any, **options: Any) -> PipedreamClient:
-    return PipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url,
-                           workflow_domain="127.0.0.1", **options)
+    return PipedreamClient(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        PROJECT_ID,
+        "development",
+        base_url=replica.base_url,
+        workflow_domain="127.0.0.1",
+        **options,
+    )
 
 
 class FakeClock:
@@ -88,7 +103,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 # ---------------------------------------------------------------------------------------------
 
 # Verbatim from the seed README (pipedream-connect-readme.md, "Usage").
-README_EXAMPLE = '''
+README_EXAMPLE = """
 import asyncio
 import os
 from .pipedream import PipedreamClient, PipedreamAuthError, PipedreamApiError
@@ -122,7 +137,7 @@ async def run():
 
 if __name__ == "__main__":
     asyncio.run(run())
-'''
+"""
 
 
 def run_readme_example(monkeypatch: pytest.MonkeyPatch, replica: Any, secret: str = CLIENT_SECRET) -> str:
@@ -153,8 +168,7 @@ def test_readme_example_runs_as_written(monkeypatch: pytest.MonkeyPatch, replica
     assert replica.requests[2].query == [("external_user_id", "some-unique-user-id"), ("limit", "10")]
 
 
-def test_readme_example_reports_an_auth_error_without_the_secret(monkeypatch: pytest.MonkeyPatch,
-                                                                 replica: Any) -> None:
+def test_readme_example_reports_an_auth_error_without_the_secret(monkeypatch: pytest.MonkeyPatch, replica: Any) -> None:
     secret = "wrong-secret-5f2c1d"
     output = run_readme_example(monkeypatch, replica, secret)
     assert output.startswith("Authentication Error: get OAuth token failed: HTTP 401"), output
@@ -183,7 +197,8 @@ def test_token_request_is_json_with_the_official_fields(client: SyncPipedreamCli
     assert token_request.path == "/v1/oauth/token"
     assert token_request.headers["content-type"] == "application/json"
     assert token_request.body == (
-        b'{"client_id":"demo-client","client_secret":"demo-secret","grant_type":"client_credentials"}')
+        b'{"client_id":"demo-client","client_secret":"demo-secret","grant_type":"client_credentials"}'
+    )
     assert "authorization" not in token_request.headers
     issued = next(iter(replica.tokens))
     assert call.headers["authorization"] == "Bearer " + issued
@@ -226,8 +241,9 @@ def test_one_token_request_for_50_threads_on_a_sync_client(client: SyncPipedream
     assert replica.count("GET", "/v1/connect/apps") == 50
 
 
-def test_token_is_cached_until_two_minutes_before_it_expires(client: SyncPipedreamClient, replica: Any,
-                                                            clock: FakeClock) -> None:
+def test_token_is_cached_until_two_minutes_before_it_expires(
+    client: SyncPipedreamClient, replica: Any, clock: FakeClock
+) -> None:
     client.get_project_info()
     clock.advance(3600 - 120 - 5)  # still valid
     client.get_project_info()
@@ -268,8 +284,11 @@ def test_a_revoked_token_is_replaced_once_on_401(client: SyncPipedreamClient, re
     replica.revoke_tokens()
     assert client.get_app("slack")["data"]["name_slug"] == "slack"
     assert replica.token_requests == 2
-    assert [r.path for r in replica.requests][-3:] == ["/v1/connect/apps/slack", "/v1/oauth/token",
-                                                       "/v1/connect/apps/slack"]
+    assert [r.path for r in replica.requests][-3:] == [
+        "/v1/connect/apps/slack",
+        "/v1/oauth/token",
+        "/v1/connect/apps/slack",
+    ]
     assert client.get_app("github")["data"]["name_slug"] == "github"  # the new token is kept
     assert replica.token_requests == 2
 
@@ -301,8 +320,9 @@ def test_wrong_credentials_raise_auth_error_without_the_secret(replica: Any) -> 
 
 def test_async_wrong_credentials_raise_auth_error(replica: Any) -> None:
     async def main() -> None:
-        async with PipedreamClient(CLIENT_ID, "wrong-secret-2b9d", PROJECT_ID, "production",
-                                   base_url=replica.base_url) as client:
+        async with PipedreamClient(
+            CLIENT_ID, "wrong-secret-2b9d", PROJECT_ID, "production", base_url=replica.base_url
+        ) as client:
             with pytest.raises(PipedreamAuthError) as caught:
                 await client.get_project_info()
             assert "wrong-secret-2b9d" not in str(caught.value) + repr(caught.value)
@@ -312,8 +332,9 @@ def test_async_wrong_credentials_raise_auth_error(replica: Any) -> None:
 
 def test_an_invalid_static_token_is_an_auth_error_without_refresh(replica: Any) -> None:
     token = "static-token-3e8d51"
-    with SyncPipedreamClient(project_id=PROJECT_ID, environment="development", access_token=token,
-                             base_url=replica.base_url) as c:
+    with SyncPipedreamClient(
+        project_id=PROJECT_ID, environment="development", access_token=token, base_url=replica.base_url
+    ) as c:
         with pytest.raises(PipedreamAuthError) as caught:
             c.get_project_info()
     assert caught.value.status_code == 401 and token not in str(caught.value) + repr(caught.value)
@@ -326,8 +347,9 @@ def test_an_invalid_static_token_is_an_auth_error_without_refresh(replica: Any) 
 # ---------------------------------------------------------------------------------------------
 
 
-def test_environment_variables_are_read_when_the_client_is_constructed(monkeypatch: pytest.MonkeyPatch,
-                                                                        replica: Any) -> None:
+def test_environment_variables_are_read_when_the_client_is_constructed(
+    monkeypatch: pytest.MonkeyPatch, replica: Any
+) -> None:
     # pipedream was imported long before these are set
     monkeypatch.setenv("PIPEDREAM_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("PIPEDREAM_CLIENT_SECRET", CLIENT_SECRET)
@@ -340,7 +362,11 @@ def test_environment_variables_are_read_when_the_client_is_constructed(monkeypat
         for name in PIPEDREAM_VARIABLES:  # later changes do not affect the client
             monkeypatch.setenv("PIPEDREAM_" + name, "changed")
         assert (client.project_id, client.environment, client.base_url, client.workflow_domain) == (
-            PROJECT_ID, "production", replica.base_url, "127.0.0.1")
+            PROJECT_ID,
+            "production",
+            replica.base_url,
+            "127.0.0.1",
+        )
         client.get_project_info()
     assert replica.requests[-1].headers["x-pd-environment"] == "production"
     assert replica.requests[-1].path == "/v1/connect/proj_demo/projects/info"
@@ -384,7 +410,8 @@ BAD_CALLS: Dict[str, Callable[[SyncPipedreamClient], Any]] = {
     "webhookUrls missing": lambda c: c.update_deployed_trigger_webhooks("dc_1", "user-1"),
     "camel and snake disagree": lambda c: c.deploy_trigger("t", "u", webhookUrl="https://a", webhook_url="https://b"),
     "workflowIds and workflow_ids disagree": lambda c: c.update_deployed_trigger_workflows(
-        "dc_1", "user-1", ["p_1"], workflow_ids=["p_2"]),
+        "dc_1", "user-1", ["p_1"], workflow_ids=["p_2"]
+    ),
     "allowed_origins as one string": lambda c: c.create_connect_token("user-1", "https://app.example.com"),
     "category_ids as one string": lambda c: c.get_apps(category_ids="appcat_crm"),
     "category_ids with a number": lambda c: c.get_apps(category_ids=["appcat_crm", 3]),
@@ -392,12 +419,15 @@ BAD_CALLS: Dict[str, Callable[[SyncPipedreamClient], Any]] = {
     "boolean rate limit": lambda c: c.create_rate_limit(60, True),
     "proxy without account": lambda c: c.make_proxy_request({"external_user_id": "user-1"}, {"url": "https://a.b"}),
     "proxy without url": lambda c: c.make_proxy_request({"external_user_id": "u", "account_id": "a"}, {}),
-    "proxy with TRACE": lambda c: c.make_proxy_request({"external_user_id": "u", "account_id": "a"},
-                                                       {"url": "https://a.b", "method": "TRACE"}),
+    "proxy with TRACE": lambda c: c.make_proxy_request(
+        {"external_user_id": "u", "account_id": "a"}, {"url": "https://a.b", "method": "TRACE"}
+    ),
     "proxy headers as a list": lambda c: c.make_proxy_request(
-        {"external_user_id": "u", "account_id": "a"}, {"url": "https://a.b", "headers": [("X-A", "1")]}),
+        {"external_user_id": "u", "account_id": "a"}, {"url": "https://a.b", "headers": [("X-A", "1")]}
+    ),
     "proxy header with a line break": lambda c: c.make_proxy_request(
-        {"external_user_id": "u", "account_id": "a"}, {"url": "https://a.b", "headers": {"X-A": "1\r\nX-B: 2"}}),
+        {"external_user_id": "u", "account_id": "a"}, {"url": "https://a.b", "headers": {"X-A": "1\r\nX-B: 2"}}
+    ),
     "endpoint id without en/eo": lambda c: c.invoke_workflow("xx123abc"),
     "endpoint id with a symbol": lambda c: c.invoke_workflow("en12_3!"),
     "empty workflow": lambda c: c.invoke_workflow(""),
@@ -415,8 +445,9 @@ BAD_CALLS: Dict[str, Callable[[SyncPipedreamClient], Any]] = {
 
 
 @pytest.mark.parametrize("call", list(BAD_CALLS.values()), ids=list(BAD_CALLS))
-def test_bad_input_is_a_value_error_before_any_request(call: Callable[[SyncPipedreamClient], Any],
-                                                        client: SyncPipedreamClient, replica: Any) -> None:
+def test_bad_input_is_a_value_error_before_any_request(
+    call: Callable[[SyncPipedreamClient], Any], client: SyncPipedreamClient, replica: Any
+) -> None:
     with pytest.raises(ValueError) as caught:
         call(client)
     assert str(caught.value)  # says what is wrong
@@ -441,10 +472,16 @@ BAD_CONSTRUCTION: Dict[str, Dict[str, Any]] = {
 
 @pytest.mark.parametrize("options", list(BAD_CONSTRUCTION.values()), ids=list(BAD_CONSTRUCTION))
 @pytest.mark.parametrize("factory", [SyncPipedreamClient, PipedreamClient], ids=["sync", "async"])
-def test_bad_configuration_is_a_value_error_at_construction(factory: Any, options: Dict[str, Any],
-                                                            replica: Any) -> None:
-    arguments = dict(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, project_id=PROJECT_ID,
-                     environment="development", base_url=replica.base_url)
+def test_bad_configuration_is_a_value_error_at_construction(
+    factory: Any, options: Dict[str, Any], replica: Any
+) -> None:
+    arguments = dict(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        project_id=PROJECT_ID,
+        environment="development",
+        base_url=replica.base_url,
+    )
     arguments.update(options)
     with pytest.raises(ValueError) as caught:
         factory(**arguments)
@@ -492,8 +529,10 @@ def test_official_paths_not_the_seeds(client: SyncPipedreamClient, replica: Any)
     client.get_app("slack")
     client.delete_accounts_by_app("gmail")
     assert [(r.method, r.path) for r in replica.requests[1:]] == [
-        ("GET", "/v1/connect/apps"), ("GET", "/v1/connect/apps/slack"),
-        ("DELETE", "/v1/connect/proj_demo/apps/gmail/accounts")]
+        ("GET", "/v1/connect/apps"),
+        ("GET", "/v1/connect/apps/slack"),
+        ("DELETE", "/v1/connect/proj_demo/apps/gmail/accounts"),
+    ]
 
 
 def test_get_account_by_id_returns_the_bare_account(client: SyncPipedreamClient, replica: Any) -> None:
@@ -511,19 +550,28 @@ def test_get_account_by_id_returns_the_bare_account(client: SyncPipedreamClient,
 
 
 @pytest.mark.parametrize("spelling", ["camelCase", "snake_case"])
-def test_deploy_trigger_sends_webhook_url_and_workflow_id(spelling: str, client: SyncPipedreamClient,
-                                                          replica: Any) -> None:
+def test_deploy_trigger_sends_webhook_url_and_workflow_id(
+    spelling: str, client: SyncPipedreamClient, replica: Any
+) -> None:
     names = ("webhookUrl", "workflowId") if spelling == "camelCase" else ("webhook_url", "workflow_id")
-    result = client.deploy_trigger("slack-new-message-in-channels", "user-1", {"conversations": ["C1"]},
-                                   **{names[0]: "https://app.example.com/hook", names[1]: "p_abc"})
+    result = client.deploy_trigger(
+        "slack-new-message-in-channels",
+        "user-1",
+        {"conversations": ["C1"]},
+        **{names[0]: "https://app.example.com/hook", names[1]: "p_abc"},
+    )
     assert replica.last_request.json() == {
-        "id": "slack-new-message-in-channels", "external_user_id": "user-1",
-        "configured_props": {"conversations": ["C1"]}, "workflow_id": "p_abc",
-        "webhook_url": "https://app.example.com/hook"}
+        "id": "slack-new-message-in-channels",
+        "external_user_id": "user-1",
+        "configured_props": {"conversations": ["C1"]},
+        "workflow_id": "p_abc",
+        "webhook_url": "https://app.example.com/hook",
+    }
     assert replica.last_request.headers["content-type"] == "application/json"
     trigger_id = result["data"]["id"]
     assert client.get_deployed_trigger_webhooks(trigger_id, "user-1")["webhook_urls"] == [
-        "https://app.example.com/hook"]
+        "https://app.example.com/hook"
+    ]
     assert client.get_deployed_trigger_workflows(trigger_id, "user-1") == {"workflow_ids": ["p_abc"]}
 
 
@@ -531,13 +579,17 @@ def test_seed_positional_webhook_and_workflow_arguments(client: SyncPipedreamCli
     client.deploy_trigger("github-new-commit", "user-1", {}, "https://a.example/h", "p_1", "dyp_1")
     body = replica.last_request.json()
     assert (body["webhook_url"], body["workflow_id"], body["dynamic_props_id"]) == (
-        "https://a.example/h", "p_1", "dyp_1")
+        "https://a.example/h",
+        "p_1",
+        "dyp_1",
+    )
     assert not {"webhookUrl", "workflowId"} & set(body)
 
 
 @pytest.mark.parametrize("spelling", ["camelCase", "snake_case", "positional"])
-def test_listener_updates_send_webhook_urls_and_workflow_ids(spelling: str, client: SyncPipedreamClient,
-                                                              replica: Any) -> None:
+def test_listener_updates_send_webhook_urls_and_workflow_ids(
+    spelling: str, client: SyncPipedreamClient, replica: Any
+) -> None:
     trigger_id = client.get_deployed_triggers("user-1", limit=1)["data"][0]["id"]
     urls, ids = ["https://a.example/1", "https://a.example/2"], ["p_1"]
     if spelling == "positional":
@@ -546,11 +598,13 @@ def test_listener_updates_send_webhook_urls_and_workflow_ids(spelling: str, clie
         client.update_deployed_trigger_workflows(trigger_id, "user-1", ids)
     else:
         camel = spelling == "camelCase"
-        client.update_deployed_trigger_webhooks(trigger_id, "user-1",
-                                                **{"webhookUrls" if camel else "webhook_urls": urls})
+        client.update_deployed_trigger_webhooks(
+            trigger_id, "user-1", **{"webhookUrls" if camel else "webhook_urls": urls}
+        )
         hooks_body = replica.last_request.json()
-        client.update_deployed_trigger_workflows(trigger_id, "user-1",
-                                                 **{"workflowIds" if camel else "workflow_ids": ids})
+        client.update_deployed_trigger_workflows(
+            trigger_id, "user-1", **{"workflowIds" if camel else "workflow_ids": ids}
+        )
     assert hooks_body == {"webhook_urls": urls}
     assert replica.last_request.json() == {"workflow_ids": ids}
     assert replica.last_request.query == [("external_user_id", "user-1")]
@@ -559,8 +613,12 @@ def test_listener_updates_send_webhook_urls_and_workflow_ids(spelling: str, clie
 
 def test_query_booleans_and_repeated_list_keys(client: SyncPipedreamClient, replica: Any) -> None:
     client.get_apps(has_actions=True, has_triggers=False, category_ids=["appcat_communication", "appcat_crm"])
-    assert replica.last_request.query == [("has_actions", "true"), ("has_triggers", "false"),
-                                          ("category_ids", "appcat_communication"), ("category_ids", "appcat_crm")]
+    assert replica.last_request.query == [
+        ("has_actions", "true"),
+        ("has_triggers", "false"),
+        ("category_ids", "appcat_communication"),
+        ("category_ids", "appcat_crm"),
+    ]
     trigger_id = client.get_deployed_triggers("user-1", limit=1)["data"][0]["id"]
     client.delete_deployed_trigger(trigger_id, "user-1", ignore_hook_errors=True)
     assert replica.last_request.query == [("external_user_id", "user-1"), ("ignore_hook_errors", "true")]
@@ -589,9 +647,17 @@ def test_proxy_request_python_shape(client: SyncPipedreamClient, replica: Any) -
     url = "https://slack.com/api/chat.postMessage?unfurl=false&x=%C3%A9"
     echo = client.make_proxy_request(
         {"external_user_id": "user-1", "account_id": account},
-        {"url": url, "method": "post", "headers": {"Notion-Version": "2022-06-28"}, "json": {"text": "hi"}})
-    assert echo == {"method": "POST", "url": url, "headers": {"notion-version": "2022-06-28"},
-                    "body": {"text": "hi"}, "external_user_id": "user-1", "account_id": account, "app": "slack"}
+        {"url": url, "method": "post", "headers": {"Notion-Version": "2022-06-28"}, "json": {"text": "hi"}},
+    )
+    assert echo == {
+        "method": "POST",
+        "url": url,
+        "headers": {"notion-version": "2022-06-28"},
+        "body": {"text": "hi"},
+        "external_user_id": "user-1",
+        "account_id": account,
+        "app": "slack",
+    }
     request = replica.last_request
     assert _proxy_target(request) == url
     assert request.query == [("external_user_id", "user-1"), ("account_id", account)]
@@ -604,24 +670,34 @@ def test_proxy_request_typescript_shape(client: SyncPipedreamClient, replica: An
     account = pipedream_replica._stable_id("apn", "user-1/github")
     echo = client.make_proxy_request(
         {"searchParams": {"external_user_id": "user-1", "account_id": account}},
-        {"url": "https://api.github.com/user/repos", "options": {"method": "GET", "headers": {"Accept": "x"}}})
+        {"url": "https://api.github.com/user/repos", "options": {"method": "GET", "headers": {"Accept": "x"}}},
+    )
     assert echo["method"] == "GET" and echo["url"] == "https://api.github.com/user/repos"
     assert echo["headers"] == {"accept": "x"} and echo["body"] is None and echo["app"] == "github"
     assert replica.last_request.body == b"" and "content-type" not in replica.last_request.headers
 
 
-def test_proxy_post_without_body_sends_empty_object_and_text_comes_back_as_text(client: SyncPipedreamClient,
-                                                                               replica: Any) -> None:
+def test_proxy_post_without_body_sends_empty_object_and_text_comes_back_as_text(
+    client: SyncPipedreamClient, replica: Any
+) -> None:
     account = pipedream_replica._stable_id("apn", "user-1/slack")
-    text = client.make_proxy_request({"external_user_id": "user-1", "account_id": account},
-                                     {"url": "https://slack.com/api/text", "method": "PATCH"})
+    text = client.make_proxy_request(
+        {"external_user_id": "user-1", "account_id": account}, {"url": "https://slack.com/api/text", "method": "PATCH"}
+    )
     assert text == "plain text from https://slack.com/api/text"
     assert replica.last_request.body == b"{}"
-    assert client.make_proxy_request({"external_user_id": "user-1", "account_id": account},
-                                     {"url": "https://slack.com/api/empty", "method": "DELETE"}) is None
+    assert (
+        client.make_proxy_request(
+            {"external_user_id": "user-1", "account_id": account},
+            {"url": "https://slack.com/api/empty", "method": "DELETE"},
+        )
+        is None
+    )
     with pytest.raises(PipedreamApiError) as caught:
-        client.make_proxy_request({"external_user_id": "user-1", "account_id": account},
-                                  {"url": "https://slack.com/api/status/502", "method": "POST", "body": {"a": 1}})
+        client.make_proxy_request(
+            {"external_user_id": "user-1", "account_id": account},
+            {"url": "https://slack.com/api/status/502", "method": "POST", "body": {"a": 1}},
+        )
     assert caught.value.status_code == 502 and caught.value.detail == "upstream answered 502"
     assert replica.count("POST", replica.last_request.path) == 1  # a proxied write is not retried
 
@@ -631,15 +707,18 @@ def test_proxy_post_without_body_sends_empty_object_and_text_comes_back_as_text(
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("given, expected", [
-    ("en123abc", "https://en123abc.m.pipedream.net"),
-    ("eo9-x", "https://eo9-x.m.pipedream.net"),
-    ("EN123ABC", "https://en123abc.m.pipedream.net"),
-    (" en123abc ", "https://en123abc.m.pipedream.net"),
-    ("https://en123abc.m.pipedream.net/path?q=1", "https://en123abc.m.pipedream.net/path?q=1"),
-    ("en123abc.m.pipedream.net/x", "https://en123abc.m.pipedream.net/x"),
-    ("https://m.pipedream.net/x", "https://m.pipedream.net/x"),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("en123abc", "https://en123abc.m.pipedream.net"),
+        ("eo9-x", "https://eo9-x.m.pipedream.net"),
+        ("EN123ABC", "https://en123abc.m.pipedream.net"),
+        (" en123abc ", "https://en123abc.m.pipedream.net"),
+        ("https://en123abc.m.pipedream.net/path?q=1", "https://en123abc.m.pipedream.net/path?q=1"),
+        ("en123abc.m.pipedream.net/x", "https://en123abc.m.pipedream.net/x"),
+        ("https://m.pipedream.net/x", "https://m.pipedream.net/x"),
+    ],
+)
 def test_workflow_url_resolution(given: str, expected: str) -> None:
     with SyncPipedreamClient("id", "secret", "proj_x", "development", proxy=False) as c:
         assert c._workflow_url(given) == expected
@@ -653,8 +732,9 @@ def test_workflow_url_resolution_with_another_domain() -> None:
 
 
 def test_invoke_workflow_auth_none(client: SyncPipedreamClient, replica: Any) -> None:
-    echo = client.invoke_workflow(replica.workflow_url("orders?x=1&x=2"), json_data={"order": 1},
-                                  headers={"X-Trace": "t1"})
+    echo = client.invoke_workflow(
+        replica.workflow_url("orders?x=1&x=2"), json_data={"order": 1}, headers={"X-Trace": "t1"}
+    )
     assert echo["method"] == "POST" and echo["path"] == "/orders" and echo["query"] == {"x": ["1", "2"]}
     assert echo["body"] == {"order": 1} and echo["headers"]["x-trace"] == "t1"
     assert echo["headers"]["content-type"] == "application/json"
@@ -666,8 +746,13 @@ def test_invoke_workflow_oauth_and_static_bearer(client: SyncPipedreamClient, re
     echo = client.invoke_workflow(replica.workflow_url("a"), "GET", auth_type="oauth")
     assert echo["headers"]["authorization"] == "Bearer " + next(iter(replica.tokens))
     assert echo["body"] is None
-    echo = client.invoke_workflow(replica.workflow_url("b"), "PUT", {"Authorization": "Bearer wf-token"},
-                                  data={"a": "1 2"}, auth_type="static_bearer_token")
+    echo = client.invoke_workflow(
+        replica.workflow_url("b"),
+        "PUT",
+        {"Authorization": "Bearer wf-token"},
+        data={"a": "1 2"},
+        auth_type="static_bearer_token",
+    )
     assert echo["headers"]["authorization"] == "Bearer wf-token"
     assert echo["body"] == "a=1%202" and echo["headers"]["content-type"] == "application/x-www-form-urlencoded"
     assert replica.token_requests == 1
@@ -681,8 +766,9 @@ def test_invoke_workflow_for_external_user(client: SyncPipedreamClient, replica:
     with pytest.raises(PipedreamApiError) as caught:
         client.invoke_workflow_for_external_user(replica.workflow_url("not-found"), "user-2")
     assert caught.value.status_code == 404
-    assert caught.value.detail.startswith("Pipedream Connect Error: Required account for hubspot not found for "
-                                          "external user ID user-2 in development")
+    assert caught.value.detail.startswith(
+        "Pipedream Connect Error: Required account for hubspot not found for external user ID user-2 in development"
+    )
 
 
 def test_async_workflow_and_proxy(replica: Any) -> None:
@@ -692,8 +778,9 @@ def test_async_workflow_and_proxy(replica: Any) -> None:
         async with async_client(replica) as client:
             echo = await client.invoke_workflow_for_external_user(replica.workflow_url("x"), "user-1", "PATCH")
             assert echo["method"] == "PATCH" and echo["headers"]["x-pd-external-user-id"] == "user-1"
-            echo = await client.make_proxy_request({"external_user_id": "user-1", "account_id": account},
-                                                   {"url": "https://slack.com/api/auth.test"})
+            echo = await client.make_proxy_request(
+                {"external_user_id": "user-1", "account_id": account}, {"url": "https://slack.com/api/auth.test"}
+            )
             assert echo["method"] == "GET" and echo["url"] == "https://slack.com/api/auth.test"
 
     run(main)
@@ -722,8 +809,7 @@ def test_sync_iterator_fetches_pages_on_demand(client: SyncPipedreamClient, repl
     assert queries[2] == {"limit": "5", "after": pipedream_replica.cursor(replica.apps[9]["id"])}
 
 
-def test_sync_iterators_of_accounts_components_and_deployed_triggers(client: SyncPipedreamClient,
-                                                                     replica: Any) -> None:
+def test_sync_iterators_of_accounts_components_and_deployed_triggers(client: SyncPipedreamClient, replica: Any) -> None:
     accounts = list(client.iter_accounts(external_user_id="user-1", limit=3))
     assert len(accounts) == 4 and {a["external_id"] for a in accounts} == {"user-1"}
     assert replica.count("GET", "/v1/connect/proj_demo/accounts") == 2
@@ -850,7 +936,8 @@ def test_demo_pipedream_flow_runs_offline_on_the_replica() -> None:
         "7. run_action('slack-send-message', 'user-1'): Ran Send Message for user-1",
         "8. deploy_trigger('slack-new-message-in-channels', 'user-1'",
         "9. get_deployed_triggers('user-1'): 4 deployed trigger(s)",
-        "10. invoke_workflow_for_external_user(", "with X-PD-External-User-ID user-1, X-PD-Environment development",
+        "10. invoke_workflow_for_external_user(",
+        "with X-PD-External-User-ID user-1, X-PD-Environment development",
         "11. make_proxy_request(GET https://slack.com/api/auth.test",
         "12. get_app('no-such-app-demo'): PipedreamApiError, status 404",
         "Pipedream flow completed.",
@@ -860,23 +947,35 @@ def test_demo_pipedream_flow_runs_offline_on_the_replica() -> None:
 
 
 def test_demo_pipedream_flow_live_only_reads(replica: Any) -> None:
-    env = {"PIPEDREAM_CLIENT_ID": CLIENT_ID, "PIPEDREAM_CLIENT_SECRET": CLIENT_SECRET,
-           "PIPEDREAM_PROJECT_ID": PROJECT_ID, "PIPEDREAM_BASE_URL": replica.base_url}
+    env = {
+        "PIPEDREAM_CLIENT_ID": CLIENT_ID,
+        "PIPEDREAM_CLIENT_SECRET": CLIENT_SECRET,
+        "PIPEDREAM_PROJECT_ID": PROJECT_ID,
+        "PIPEDREAM_BASE_URL": replica.base_url,
+    }
     code, lines = run_demo(env, ["--only", "pipedream"])
     assert code == 0 and lines[0] == "== Pipedream: live API at %s, project proj_demo (development) ==" % (
-        replica.base_url)
-    for skipped in ("7. run_action: skipped", "8. deploy_trigger: skipped", "10. invoke_workflow: skipped",
-                    "11. make_proxy_request: skipped"):
+        replica.base_url
+    )
+    for skipped in (
+        "7. run_action: skipped",
+        "8. deploy_trigger: skipped",
+        "10. invoke_workflow: skipped",
+        "11. make_proxy_request: skipped",
+    ):
         assert any(line.startswith(skipped) for line in lines), skipped
     writes = [(r.method, r.path) for r in replica.requests if r.method != "GET"]
     assert writes == [("POST", "/v1/oauth/token"), ("POST", "/v1/connect/proj_demo/tokens")]
     assert "4. get_accounts(external_user_id='demo-user'): 1 connected account(s)" in lines
 
 
-def test_demo_pipedream_flow_fails_with_status_1_and_no_secret(replica: Any,
-                                                               capsys: pytest.CaptureFixture) -> None:
-    env = {"PIPEDREAM_CLIENT_ID": CLIENT_ID, "PIPEDREAM_CLIENT_SECRET": "wrong-secret-77aa01",
-           "PIPEDREAM_PROJECT_ID": PROJECT_ID, "PIPEDREAM_BASE_URL": replica.base_url}
+def test_demo_pipedream_flow_fails_with_status_1_and_no_secret(replica: Any, capsys: pytest.CaptureFixture) -> None:
+    env = {
+        "PIPEDREAM_CLIENT_ID": CLIENT_ID,
+        "PIPEDREAM_CLIENT_SECRET": "wrong-secret-77aa01",
+        "PIPEDREAM_PROJECT_ID": PROJECT_ID,
+        "PIPEDREAM_BASE_URL": replica.base_url,
+    }
     code, lines = run_demo(env, ["--only", "pipedream"])
     assert code == 1 and lines[-1] == "Pipedream flow FAILED."
     err = capsys.readouterr().err
@@ -884,8 +983,12 @@ def test_demo_pipedream_flow_fails_with_status_1_and_no_secret(replica: Any,
 
 
 def test_demo_offline_flag_ignores_pipedream_credentials(replica: Any) -> None:
-    env = {"PIPEDREAM_CLIENT_ID": "x", "PIPEDREAM_CLIENT_SECRET": "y", "PIPEDREAM_PROJECT_ID": "proj_x",
-           "PIPEDREAM_BASE_URL": replica.base_url}
+    env = {
+        "PIPEDREAM_CLIENT_ID": "x",
+        "PIPEDREAM_CLIENT_SECRET": "y",
+        "PIPEDREAM_PROJECT_ID": "proj_x",
+        "PIPEDREAM_BASE_URL": replica.base_url,
+    }
     code, lines = run_demo(env, ["--only", "pipedream", "--offline"])
     assert code == 0 and "offline" in lines[0] and replica.request_count == 0
 
@@ -904,12 +1007,15 @@ def test_a_401_from_a_workflow_is_raised_without_refresh_or_resend(client: SyncP
     assert replica.token_requests == 1
 
 
-def test_a_401_relayed_by_the_proxy_is_raised_without_refresh_or_resend(client: SyncPipedreamClient,
-                                                                         replica: Any) -> None:
+def test_a_401_relayed_by_the_proxy_is_raised_without_refresh_or_resend(
+    client: SyncPipedreamClient, replica: Any
+) -> None:
     replica.fail_next(401, {"error": "upstream app refused the credentials"}, path_contains="/proxy/")
     with pytest.raises(PipedreamApiError) as caught:
-        client.make_proxy_request({"external_user_id": "u1", "account_id": "apn_1"},
-                                  {"url": "https://slack.com/api/chat.postMessage", "method": "POST", "json": {}})
+        client.make_proxy_request(
+            {"external_user_id": "u1", "account_id": "apn_1"},
+            {"url": "https://slack.com/api/chat.postMessage", "method": "POST", "json": {}},
+        )
     assert not isinstance(caught.value, PipedreamAuthError) and caught.value.status_code == 401
     assert sum(1 for r in replica.requests if "/proxy/" in r.path) == 1
     assert replica.token_requests == 1
@@ -926,8 +1032,9 @@ def test_workflow_urls_must_be_https_except_on_loopback(replica: Any) -> None:
 @pytest.mark.parametrize("headers", [[("X-A", "1")], "X-A: 1"])
 def test_headers_that_are_not_a_mapping_are_a_value_error(replica: Any, headers: Any) -> None:
     with pytest.raises(ValueError, match="headers must be a mapping"):
-        SyncPipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url,
-                            headers=headers)
+        SyncPipedreamClient(
+            CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url, headers=headers
+        )
     assert replica.request_count == 0
 
 

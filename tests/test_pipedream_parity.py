@@ -61,8 +61,10 @@ WEBHOOK = _id("hook", TRIGGER + "https://hooks.example.com/" + TRIGGER)
 SLACK_PROPS = {"slack": {"authProvisionId": SLACK_ACCOUNT}}
 PROXY_TARGET = "https://slack.com/api/chat.postMessage?unfurl_links=true"  # its base64 needs padding
 WORKFLOW_ID = "en123abc"
-LOGO = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQA"
-        "AAAABJRU5ErkJggg==")
+LOGO = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQA"
+    "AAAABJRU5ErkJggg=="
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,26 +107,75 @@ def _component_cases(resource: str, path: str, key: str, prop: str) -> Dict[str,
     configured = SLACK_PROPS if key.startswith("slack") else github
     return {
         resource + ".list": Case(
-            lambda c, x: c.get_components(path, "slack", "message", 3, registry="all",
-                                          **({"type_filter": "action"} if path == "components" else {})),
-            call(app="slack", q="message", limit=3, registry="all",
-                 **({"component_type": "action"} if path == "components" else {}))),
+            lambda c, x: c.get_components(
+                path,
+                "slack",
+                "message",
+                3,
+                registry="all",
+                **({"type_filter": "action"} if path == "components" else {}),
+            ),
+            call(
+                app="slack",
+                q="message",
+                limit=3,
+                registry="all",
+                **({"component_type": "action"} if path == "components" else {}),
+            ),
+        ),
         resource + ".retrieve": Case(
             lambda c, x: c.get_component(path, key, version=x["version"]),
-            lambda x: ([key], {"version": x["version"]}), setup=_version(key)),
+            lambda x: ([key], {"version": x["version"]}),
+            setup=_version(key),
+        ),
         resource + ".configure_prop": Case(
-            lambda c, x: c.configure_component(path, key, prop, USER, configured, "dyp_abc123", 1, {"page": 1},
-                                               "C", version=x["version"], blocking=True),
-            lambda x: ([], dict(id=key, external_user_id=USER, prop_name=prop, configured_props=configured,
-                                dynamic_props_id="dyp_abc123", page=1, prev_context={"page": 1}, query="C",
-                                version=x["version"], blocking=True)),
-            setup=_version(key)),
+            lambda c, x: c.configure_component(
+                path,
+                key,
+                prop,
+                USER,
+                configured,
+                "dyp_abc123",
+                1,
+                {"page": 1},
+                "C",
+                version=x["version"],
+                blocking=True,
+            ),
+            lambda x: (
+                [],
+                dict(
+                    id=key,
+                    external_user_id=USER,
+                    prop_name=prop,
+                    configured_props=configured,
+                    dynamic_props_id="dyp_abc123",
+                    page=1,
+                    prev_context={"page": 1},
+                    query="C",
+                    version=x["version"],
+                    blocking=True,
+                ),
+            ),
+            setup=_version(key),
+        ),
         resource + ".reload_props": Case(
-            lambda c, x: c.reload_component_props(path, key, USER, configured, "dyp_abc123", version=x["version"],
-                                                  blocking=False),
-            lambda x: ([], dict(id=key, external_user_id=USER, configured_props=configured,
-                                dynamic_props_id="dyp_abc123", version=x["version"], blocking=False)),
-            setup=_version(key)),
+            lambda c, x: c.reload_component_props(
+                path, key, USER, configured, "dyp_abc123", version=x["version"], blocking=False
+            ),
+            lambda x: (
+                [],
+                dict(
+                    id=key,
+                    external_user_id=USER,
+                    configured_props=configured,
+                    dynamic_props_id="dyp_abc123",
+                    version=x["version"],
+                    blocking=False,
+                ),
+            ),
+            setup=_version(key),
+        ),
     }
 
 
@@ -134,118 +185,226 @@ def _proxy_case(method: str, body: Any) -> Case:
     kwargs: Dict[str, Any] = dict(external_user_id=USER, account_id=SLACK_ACCOUNT, headers=headers)
     if body is not None:
         target["body"], kwargs["body"] = body, body
-    return Case(lambda c, x: c.make_proxy_request({"external_user_id": USER, "account_id": SLACK_ACCOUNT}, target),
-                call(PROXY_TARGET, **kwargs))
+    return Case(
+        lambda c, x: c.make_proxy_request({"external_user_id": USER, "account_id": SLACK_ACCOUNT}, target),
+        call(PROXY_TARGET, **kwargs),
+    )
 
 
 CASES: Dict[str, Case] = {
     # OAuth token: the SDK's token provider sends the same request as its oauth_tokens.create
     # (which a caller would only use to get a token). Our client sends it itself; both clients
     # here use client credentials, and the token request is what is compared.
-    "oauth_tokens.create": Case(lambda c, x: c.get_project_info(), call(), sdk_call="projects.retrieve_info",
-                                credentials=True),
+    "oauth_tokens.create": Case(
+        lambda c, x: c.get_project_info(), call(), sdk_call="projects.retrieve_info", credentials=True
+    ),
     # projects
     "projects.retrieve_info": Case(lambda c, x: c.get_project_info(), call()),
-    "projects.list": Case(lambda c, x: c.get_projects("a", 2, before=x["cursor"]),
-                          lambda x: ([], dict(q="a", limit=2, before=x["cursor"])),
-                          setup=lambda c, r: {"cursor": pipedream_replica.cursor(r.projects[2]["id"])}),
+    "projects.list": Case(
+        lambda c, x: c.get_projects("a", 2, before=x["cursor"]),
+        lambda x: ([], dict(q="a", limit=2, before=x["cursor"])),
+        setup=lambda c, r: {"cursor": pipedream_replica.cursor(r.projects[2]["id"])},
+    ),
     "projects.create": Case(
-        lambda c, x: c.create_project("Acme Connect", app_name="Acme", support_email="help@acme.example",
-                                      connect_require_key_auth_test=True),
-        call(name="Acme Connect", app_name="Acme", support_email="help@acme.example",
-             connect_require_key_auth_test=True)),
+        lambda c, x: c.create_project(
+            "Acme Connect", app_name="Acme", support_email="help@acme.example", connect_require_key_auth_test=True
+        ),
+        call(
+            name="Acme Connect", app_name="Acme", support_email="help@acme.example", connect_require_key_auth_test=True
+        ),
+    ),
     "projects.retrieve": Case(lambda c, x: c.get_project(PROJECT_ID), call(PROJECT_ID)),
     "projects.update": Case(
-        lambda c, x: c.update_project(PROJECT_ID, name="Renamed", support_email="ops@acme.example",
-                                      connect_require_key_auth_test=False),
-        call(PROJECT_ID, name="Renamed", support_email="ops@acme.example", connect_require_key_auth_test=False)),
-    "projects.delete": Case(lambda c, x: c.delete_project(x["project"]), lambda x: ([x["project"]], {}),
-                            setup=lambda c, r: {"project": r.projects[1]["id"]}),
+        lambda c, x: c.update_project(
+            PROJECT_ID, name="Renamed", support_email="ops@acme.example", connect_require_key_auth_test=False
+        ),
+        call(PROJECT_ID, name="Renamed", support_email="ops@acme.example", connect_require_key_auth_test=False),
+    ),
+    "projects.delete": Case(
+        lambda c, x: c.delete_project(x["project"]),
+        lambda x: ([x["project"]], {}),
+        setup=lambda c, r: {"project": r.projects[1]["id"]},
+    ),
     "projects.update_logo": Case(lambda c, x: c.update_project_logo(PROJECT_ID, LOGO), call(PROJECT_ID, logo=LOGO)),
     "project_environment.retrieve_webhook": Case(lambda c, x: c.get_project_webhook(), call()),
     "project_environment.update_webhook": Case(
         lambda c, x: c.update_project_webhook("https://app.example.com/hooks/project"),
-        call(url="https://app.example.com/hooks/project")),
+        call(url="https://app.example.com/hooks/project"),
+    ),
     "project_environment.delete_webhook": Case(
-        lambda c, x: c.delete_project_webhook(), call(),
-        setup=lambda c, r: c.update_project_webhook("https://app.example.com/hooks/project") and {}),
+        lambda c, x: c.delete_project_webhook(),
+        call(),
+        setup=lambda c, r: c.update_project_webhook("https://app.example.com/hooks/project") and {},
+    ),
     "project_environment.regenerate_webhook_signing_key": Case(
-        lambda c, x: c.regenerate_project_webhook_signing_key(), call(),
-        setup=lambda c, r: c.update_project_webhook("https://app.example.com/hooks/project") and {}),
-    "usage.list": Case(lambda c, x: c.get_usage(1767225600, 1767225600 + 3 * 86400),
-                       call(start_ts=1767225600, end_ts=1767225600 + 3 * 86400)),
+        lambda c, x: c.regenerate_project_webhook_signing_key(),
+        call(),
+        setup=lambda c, r: c.update_project_webhook("https://app.example.com/hooks/project") and {},
+    ),
+    "usage.list": Case(
+        lambda c, x: c.get_usage(1767225600, 1767225600 + 3 * 86400),
+        call(start_ts=1767225600, end_ts=1767225600 + 3 * 86400),
+    ),
     # apps, app categories, app overrides, OAuth apps
     "apps.list": Case(
-        lambda c, x: c.get_apps("o", True, None, False, 4, sort_key="name", sort_direction="desc",
-                                category_ids=["appcat_communication", "appcat_productivity"]),
-        call(q="o", has_actions=True, has_triggers=False, limit=4, sort_key="name", sort_direction="desc",
-             category_ids=["appcat_communication", "appcat_productivity"])),
+        lambda c, x: c.get_apps(
+            "o",
+            True,
+            None,
+            False,
+            4,
+            sort_key="name",
+            sort_direction="desc",
+            category_ids=["appcat_communication", "appcat_productivity"],
+        ),
+        call(
+            q="o",
+            has_actions=True,
+            has_triggers=False,
+            limit=4,
+            sort_key="name",
+            sort_direction="desc",
+            category_ids=["appcat_communication", "appcat_productivity"],
+        ),
+    ),
     "apps.retrieve": Case(lambda c, x: c.get_app("slack"), call("slack")),
     "app_categories.list": Case(lambda c, x: c.get_app_categories(), call()),
     "app_categories.retrieve": Case(lambda c, x: c.get_app_category("appcat_crm"), call("appcat_crm")),
     "app_overrides.list": Case(lambda c, x: c.get_app_overrides("slack", 2), call(app="slack", limit=2)),
     "app_overrides.create": Case(
-        lambda c, x: c.create_app_override("slack", "EU workspace", oauth_app_id=SLACK_OAUTH_APP,
-                                           cfmap={"subdomain": "acme-eu"}),
-        call(app="slack", name="EU workspace", oauth_app_id=SLACK_OAUTH_APP, cfmap={"subdomain": "acme-eu"})),
-    "app_overrides.retrieve": Case(lambda c, x: c.get_app_override(x["id"]), lambda x: ([x["id"]], {}),
-                                   setup=lambda c, r: {"id": r.app_overrides[0]["id"]}),
+        lambda c, x: c.create_app_override(
+            "slack", "EU workspace", oauth_app_id=SLACK_OAUTH_APP, cfmap={"subdomain": "acme-eu"}
+        ),
+        call(app="slack", name="EU workspace", oauth_app_id=SLACK_OAUTH_APP, cfmap={"subdomain": "acme-eu"}),
+    ),
+    "app_overrides.retrieve": Case(
+        lambda c, x: c.get_app_override(x["id"]),
+        lambda x: ([x["id"]], {}),
+        setup=lambda c, r: {"id": r.app_overrides[0]["id"]},
+    ),
     "app_overrides.update": Case(
         # oauth_app_id=None is sent as null (it clears the OAuth app), as the SDK sends it
         lambda c, x: c.update_app_override(x["id"], name="Renamed", oauth_app_id=None, cfmap={"subdomain": "b"}),
         lambda x: ([x["id"]], dict(name="Renamed", oauth_app_id=None, cfmap={"subdomain": "b"})),
-        setup=lambda c, r: {"id": r.app_overrides[0]["id"]}),
-    "app_overrides.delete": Case(lambda c, x: c.delete_app_override(x["id"]), lambda x: ([x["id"]], {}),
-                                 setup=lambda c, r: {"id": r.app_overrides[1]["id"]}),
+        setup=lambda c, r: {"id": r.app_overrides[0]["id"]},
+    ),
+    "app_overrides.delete": Case(
+        lambda c, x: c.delete_app_override(x["id"]),
+        lambda x: ([x["id"]], {}),
+        setup=lambda c, r: {"id": r.app_overrides[1]["id"]},
+    ),
     "oauth_apps.list": Case(lambda c, x: c.get_oauth_apps("slack", "acme", 1), call(app="slack", q="acme", limit=1)),
     "oauth_apps.create": Case(
-        lambda c, x: c.create_oauth_app("notion", client_id="notion-client", client_secret="notion-secret-1234",
-                                        name="Notion (Acme)", description="Our Notion", scopes=["read_content"],
-                                        additional_scopes=["insert_content"]),
-        call(app="notion", client_id="notion-client", client_secret="notion-secret-1234", name="Notion (Acme)",
-             description="Our Notion", scopes=["read_content"], additional_scopes=["insert_content"])),
+        lambda c, x: c.create_oauth_app(
+            "notion",
+            client_id="notion-client",
+            client_secret="notion-secret-1234",
+            name="Notion (Acme)",
+            description="Our Notion",
+            scopes=["read_content"],
+            additional_scopes=["insert_content"],
+        ),
+        call(
+            app="notion",
+            client_id="notion-client",
+            client_secret="notion-secret-1234",
+            name="Notion (Acme)",
+            description="Our Notion",
+            scopes=["read_content"],
+            additional_scopes=["insert_content"],
+        ),
+    ),
     "oauth_apps.retrieve": Case(lambda c, x: c.get_oauth_app(SLACK_OAUTH_APP), call(SLACK_OAUTH_APP)),
     "oauth_apps.update": Case(
-        lambda c, x: c.update_oauth_app(SLACK_OAUTH_APP, name="Slack (EU)", client_secret="new-secret-5678",
-                                        scopes=["chat:write"]),
-        call(SLACK_OAUTH_APP, name="Slack (EU)", client_secret="new-secret-5678", scopes=["chat:write"])),
+        lambda c, x: c.update_oauth_app(
+            SLACK_OAUTH_APP, name="Slack (EU)", client_secret="new-secret-5678", scopes=["chat:write"]
+        ),
+        call(SLACK_OAUTH_APP, name="Slack (EU)", client_secret="new-secret-5678", scopes=["chat:write"]),
+    ),
     "oauth_apps.delete": Case(lambda c, x: c.delete_oauth_app(SLACK_OAUTH_APP), call(SLACK_OAUTH_APP)),
     # Connect tokens, users, accounts
     "tokens.create": Case(
-        lambda c, x: c.create_connect_token(USER, ["https://app.example.com"], "https://app.example.com/ok",
-                                            "https://app.example.com/error", "https://app.example.com/hooks",
-                                            expires_in=600, scope="connect:*", allow_progressive_scopes=True,
-                                            app_id="slack", oauth_app_id=SLACK_OAUTH_APP),
-        call(external_user_id=USER, allowed_origins=["https://app.example.com"],
-             success_redirect_uri="https://app.example.com/ok", error_redirect_uri="https://app.example.com/error",
-             webhook_uri="https://app.example.com/hooks", expires_in=600, scope="connect:*",
-             allow_progressive_scopes=True, app_id="slack", oauth_app_id=SLACK_OAUTH_APP)),
+        lambda c, x: c.create_connect_token(
+            USER,
+            ["https://app.example.com"],
+            "https://app.example.com/ok",
+            "https://app.example.com/error",
+            "https://app.example.com/hooks",
+            expires_in=600,
+            scope="connect:*",
+            allow_progressive_scopes=True,
+            app_id="slack",
+            oauth_app_id=SLACK_OAUTH_APP,
+        ),
+        call(
+            external_user_id=USER,
+            allowed_origins=["https://app.example.com"],
+            success_redirect_uri="https://app.example.com/ok",
+            error_redirect_uri="https://app.example.com/error",
+            webhook_uri="https://app.example.com/hooks",
+            expires_in=600,
+            scope="connect:*",
+            allow_progressive_scopes=True,
+            app_id="slack",
+            oauth_app_id=SLACK_OAUTH_APP,
+        ),
+    ),
     "tokens.validate": Case(
-        lambda c, x: c.validate_connect_token(x["ctok"], app_id="slack", account_id=SLACK_ACCOUNT,
-                                              oauth_app_id=SLACK_OAUTH_APP, app_override_id="ao_1"),
-        lambda x: ([x["ctok"]], dict(app_id="slack", account_id=SLACK_ACCOUNT, oauth_app_id=SLACK_OAUTH_APP,
-                                     app_override_id="ao_1")),
-        setup=_ctok),
-    "users.list": Case(lambda c, x: c.get_users("user", 2, x["cursor"]),
-                       lambda x: ([], dict(q="user", limit=2, after=x["cursor"])),
-                       setup=lambda c, r: {"cursor": c.get_users(limit=1)["page_info"]["end_cursor"]}),
+        lambda c, x: c.validate_connect_token(
+            x["ctok"], app_id="slack", account_id=SLACK_ACCOUNT, oauth_app_id=SLACK_OAUTH_APP, app_override_id="ao_1"
+        ),
+        lambda x: (
+            [x["ctok"]],
+            dict(app_id="slack", account_id=SLACK_ACCOUNT, oauth_app_id=SLACK_OAUTH_APP, app_override_id="ao_1"),
+        ),
+        setup=_ctok,
+    ),
+    "users.list": Case(
+        lambda c, x: c.get_users("user", 2, x["cursor"]),
+        lambda x: ([], dict(q="user", limit=2, after=x["cursor"])),
+        setup=lambda c, r: {"cursor": c.get_users(limit=1)["page_info"]["end_cursor"]},
+    ),
     "users.delete_external_user": Case(lambda c, x: c.delete_external_user("user-2"), call("user-2")),
     "accounts.list": Case(
         lambda c, x: c.get_accounts(USER, "slack", SLACK_OAUTH_APP, True, 2, after=x["cursor"]),
-        lambda x: ([], dict(external_user_id=USER, app="slack", oauth_app_id=SLACK_OAUTH_APP, include_credentials=True,
-                            limit=2, after=x["cursor"])),
-        setup=lambda c, r: {"cursor": pipedream_replica.cursor(SLACK_ACCOUNT)}),
+        lambda x: (
+            [],
+            dict(
+                external_user_id=USER,
+                app="slack",
+                oauth_app_id=SLACK_OAUTH_APP,
+                include_credentials=True,
+                limit=2,
+                after=x["cursor"],
+            ),
+        ),
+        setup=lambda c, r: {"cursor": pipedream_replica.cursor(SLACK_ACCOUNT)},
+    ),
     "accounts.list_by_external_user": Case(
         lambda c, x: c.get_accounts_by_external_user(USER, "slack", True),
-        call(USER, app="slack", include_credentials=True)),
+        call(USER, app="slack", include_credentials=True),
+    ),
     "accounts.create": Case(
-        lambda c, x: c.create_account("openai", '{"api_key":"sk-test-1234"}', x["ctok"], USER, name="OpenAI",
-                                      app_override_id="ao_1"),
-        lambda x: ([], dict(app_slug="openai", cfmap_json='{"api_key":"sk-test-1234"}', connect_token=x["ctok"],
-                            external_user_id=USER, name="OpenAI", app_override_id="ao_1")),
-        setup=_ctok),
-    "accounts.retrieve": Case(lambda c, x: c.get_account_by_id(SLACK_ACCOUNT, include_credentials=True),
-                              call(SLACK_ACCOUNT, include_credentials=True)),
+        lambda c, x: c.create_account(
+            "openai", '{"api_key":"sk-test-1234"}', x["ctok"], USER, name="OpenAI", app_override_id="ao_1"
+        ),
+        lambda x: (
+            [],
+            dict(
+                app_slug="openai",
+                cfmap_json='{"api_key":"sk-test-1234"}',
+                connect_token=x["ctok"],
+                external_user_id=USER,
+                name="OpenAI",
+                app_override_id="ao_1",
+            ),
+        ),
+        setup=_ctok,
+    ),
+    "accounts.retrieve": Case(
+        lambda c, x: c.get_account_by_id(SLACK_ACCOUNT, include_credentials=True),
+        call(SLACK_ACCOUNT, include_credentials=True),
+    ),
     "accounts.delete": Case(lambda c, x: c.delete_account(SLACK_ACCOUNT), call(SLACK_ACCOUNT)),
     "accounts.delete_by_app": Case(lambda c, x: c.delete_accounts_by_app("slack"), call("slack")),
     # components, actions, triggers
@@ -253,57 +412,108 @@ CASES: Dict[str, Case] = {
     **_component_cases("actions", "actions", "slack-send-message", "conversation"),
     **_component_cases("triggers", "triggers", "github-new-commit", "repoFullname"),
     "actions.run": Case(
-        lambda c, x: c.run_action("slack-send-message", USER, dict(SLACK_PROPS, text="hi"), "dyp_abc123",
-                                  version=x["version"], stash_id=True),
-        lambda x: ([], dict(id="slack-send-message", external_user_id=USER,
-                            configured_props=dict(SLACK_PROPS, text="hi"), dynamic_props_id="dyp_abc123",
-                            version=x["version"], stash_id=True)),
-        setup=_version("slack-send-message")),
+        lambda c, x: c.run_action(
+            "slack-send-message", USER, dict(SLACK_PROPS, text="hi"), "dyp_abc123", version=x["version"], stash_id=True
+        ),
+        lambda x: (
+            [],
+            dict(
+                id="slack-send-message",
+                external_user_id=USER,
+                configured_props=dict(SLACK_PROPS, text="hi"),
+                dynamic_props_id="dyp_abc123",
+                version=x["version"],
+                stash_id=True,
+            ),
+        ),
+        setup=_version("slack-send-message"),
+    ),
     "triggers.deploy": Case(
-        lambda c, x: c.deploy_trigger("github-new-commit", USER, {"repoFullname": "acme/api"},
-                                      webhook_url="https://app.example.com/hooks/github", workflow_id="p_abc123",
-                                      dynamic_props_id="dyp_abc123", emit_on_deploy=False, version=x["version"]),
-        lambda x: ([], dict(id="github-new-commit", external_user_id=USER,
-                            configured_props={"repoFullname": "acme/api"},
-                            webhook_url="https://app.example.com/hooks/github", workflow_id="p_abc123",
-                            dynamic_props_id="dyp_abc123", emit_on_deploy=False, version=x["version"])),
-        setup=_version("github-new-commit")),
+        lambda c, x: c.deploy_trigger(
+            "github-new-commit",
+            USER,
+            {"repoFullname": "acme/api"},
+            webhook_url="https://app.example.com/hooks/github",
+            workflow_id="p_abc123",
+            dynamic_props_id="dyp_abc123",
+            emit_on_deploy=False,
+            version=x["version"],
+        ),
+        lambda x: (
+            [],
+            dict(
+                id="github-new-commit",
+                external_user_id=USER,
+                configured_props={"repoFullname": "acme/api"},
+                webhook_url="https://app.example.com/hooks/github",
+                workflow_id="p_abc123",
+                dynamic_props_id="dyp_abc123",
+                emit_on_deploy=False,
+                version=x["version"],
+            ),
+        ),
+        setup=_version("github-new-commit"),
+    ),
     "file_stash.download_file": Case(
         lambda c, x: c.download_file("stash/demo/report.csv", x["sink"]),
         call(s_3_key="stash/demo/report.csv"),
-        setup=lambda c, r: {"sink": io.BytesIO()}, body=lambda x: x["sink"].getvalue()),
+        setup=lambda c, r: {"sink": io.BytesIO()},
+        body=lambda x: x["sink"].getvalue(),
+    ),
     # deployed triggers
-    "deployed_triggers.list": Case(lambda c, x: c.get_deployed_triggers(USER, 2, emitter_type="source"),
-                                   call(external_user_id=USER, limit=2, emitter_type="source")),
-    "deployed_triggers.retrieve": Case(lambda c, x: c.get_deployed_trigger(TRIGGER, USER),
-                                       call(TRIGGER, external_user_id=USER)),
+    "deployed_triggers.list": Case(
+        lambda c, x: c.get_deployed_triggers(USER, 2, emitter_type="source"),
+        call(external_user_id=USER, limit=2, emitter_type="source"),
+    ),
+    "deployed_triggers.retrieve": Case(
+        lambda c, x: c.get_deployed_trigger(TRIGGER, USER), call(TRIGGER, external_user_id=USER)
+    ),
     "deployed_triggers.update": Case(
-        lambda c, x: c.update_deployed_trigger(TRIGGER, USER, False, "Paused", configured_props=SLACK_PROPS,
-                                               emit_on_deploy=True),
-        call(TRIGGER, external_user_id=USER, active=False, name="Paused", configured_props=SLACK_PROPS,
-             emit_on_deploy=True)),
-    "deployed_triggers.delete": Case(lambda c, x: c.delete_deployed_trigger(TRIGGER, USER, True),
-                                     call(TRIGGER, external_user_id=USER, ignore_hook_errors=True)),
-    "deployed_triggers.list_events": Case(lambda c, x: c.get_deployed_trigger_events(TRIGGER, USER, 2),
-                                          call(TRIGGER, external_user_id=USER, n=2)),
-    "deployed_triggers.list_workflows": Case(lambda c, x: c.get_deployed_trigger_workflows(TRIGGER_2, USER),
-                                             call(TRIGGER_2, external_user_id=USER)),
+        lambda c, x: c.update_deployed_trigger(
+            TRIGGER, USER, False, "Paused", configured_props=SLACK_PROPS, emit_on_deploy=True
+        ),
+        call(
+            TRIGGER,
+            external_user_id=USER,
+            active=False,
+            name="Paused",
+            configured_props=SLACK_PROPS,
+            emit_on_deploy=True,
+        ),
+    ),
+    "deployed_triggers.delete": Case(
+        lambda c, x: c.delete_deployed_trigger(TRIGGER, USER, True),
+        call(TRIGGER, external_user_id=USER, ignore_hook_errors=True),
+    ),
+    "deployed_triggers.list_events": Case(
+        lambda c, x: c.get_deployed_trigger_events(TRIGGER, USER, 2), call(TRIGGER, external_user_id=USER, n=2)
+    ),
+    "deployed_triggers.list_workflows": Case(
+        lambda c, x: c.get_deployed_trigger_workflows(TRIGGER_2, USER), call(TRIGGER_2, external_user_id=USER)
+    ),
     "deployed_triggers.update_workflows": Case(
         lambda c, x: c.update_deployed_trigger_workflows(TRIGGER, USER, workflow_ids=["p_abc123", "p_def456"]),
-        call(TRIGGER, external_user_id=USER, workflow_ids=["p_abc123", "p_def456"])),
-    "deployed_triggers.list_webhooks": Case(lambda c, x: c.get_deployed_trigger_webhooks(TRIGGER, USER),
-                                            call(TRIGGER, external_user_id=USER)),
+        call(TRIGGER, external_user_id=USER, workflow_ids=["p_abc123", "p_def456"]),
+    ),
+    "deployed_triggers.list_webhooks": Case(
+        lambda c, x: c.get_deployed_trigger_webhooks(TRIGGER, USER), call(TRIGGER, external_user_id=USER)
+    ),
     "deployed_triggers.update_webhooks": Case(
         lambda c, x: c.update_deployed_trigger_webhooks(TRIGGER, USER, webhook_urls=["https://a.example/1"]),
-        call(TRIGGER, external_user_id=USER, webhook_urls=["https://a.example/1"])),
-    "deployed_triggers.retrieve_webhook": Case(lambda c, x: c.get_deployed_trigger_webhook(TRIGGER, WEBHOOK, USER),
-                                               call(TRIGGER, WEBHOOK, external_user_id=USER)),
+        call(TRIGGER, external_user_id=USER, webhook_urls=["https://a.example/1"]),
+    ),
+    "deployed_triggers.retrieve_webhook": Case(
+        lambda c, x: c.get_deployed_trigger_webhook(TRIGGER, WEBHOOK, USER),
+        call(TRIGGER, WEBHOOK, external_user_id=USER),
+    ),
     "deployed_triggers.reset_webhook_delivery_state": Case(
         lambda c, x: c.reset_deployed_trigger_webhook_delivery_state(TRIGGER, WEBHOOK, USER),
-        call(TRIGGER, WEBHOOK, external_user_id=USER)),
+        call(TRIGGER, WEBHOOK, external_user_id=USER),
+    ),
     "deployed_triggers.regenerate_webhook_signing_key": Case(
         lambda c, x: c.regenerate_deployed_trigger_webhook_signing_key(TRIGGER, WEBHOOK, USER),
-        call(TRIGGER, WEBHOOK, external_user_id=USER)),
+        call(TRIGGER, WEBHOOK, external_user_id=USER),
+    ),
     # proxy (compared by test_proxy_requests_match_but_for_the_base64_padding)
     "proxy.get": _proxy_case("get", None),
     "proxy.post": _proxy_case("post", {"channel": "C0123", "text": "hi"}),
@@ -311,13 +521,16 @@ CASES: Dict[str, Case] = {
     "proxy.patch": _proxy_case("patch", {"text": "edited"}),
     "proxy.delete": _proxy_case("delete", None),
     # workflows (compared by test_workflow_invocation_follows_the_docs_not_the_sdk)
-    "workflows.invoke": Case(lambda c, x: c.invoke_workflow(x["url"], json_data={"order": 42}),
-                             call(WORKFLOW_ID, body={"order": 42}),
-                             setup=lambda c, r: {"url": r.workflow_url("")}),
+    "workflows.invoke": Case(
+        lambda c, x: c.invoke_workflow(x["url"], json_data={"order": 42}),
+        call(WORKFLOW_ID, body={"order": 42}),
+        setup=lambda c, r: {"url": r.workflow_url("")},
+    ),
     "workflows.invoke_for_external_user": Case(
         lambda c, x: c.invoke_workflow_for_external_user(x["url"], USER, json_data={"order": 42}),
         call(WORKFLOW_ID, external_user_id=USER, body={"order": 42}),
-        setup=lambda c, r: {"url": r.workflow_url("")}),
+        setup=lambda c, r: {"url": r.workflow_url("")},
+    ),
 }
 
 # Official endpoints that this test does not compare, with the reason. Every endpoint of the
@@ -342,8 +555,7 @@ class Ours:
 
 
 def _our_client(factory: Any, replica: Any, credentials: bool) -> Any:
-    options: Dict[str, Any] = dict(base_url=replica.base_url, workflow_domain="127.0.0.1", max_retries=0,
-                                   proxy=False)
+    options: Dict[str, Any] = dict(base_url=replica.base_url, workflow_domain="127.0.0.1", max_retries=0, proxy=False)
     if credentials:
         return factory(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, ENVIRONMENT, **options)
     return factory(None, None, PROJECT_ID, ENVIRONMENT, access_token=ACCESS_TOKEN, **options)
@@ -361,6 +573,7 @@ def run_ours(case: Case, mode: str) -> Ours:
             with _our_client(SyncPipedreamClient, replica, case.credentials) as client:
                 raw = case.ours(client.with_raw_response, ctx)
         else:
+
             async def main() -> Any:
                 async with _our_client(PipedreamClient, replica, case.credentials) as client:
                     return await case.ours(client.with_raw_response, ctx)
@@ -386,16 +599,31 @@ def sdk_response(case: Case, ours: Ours) -> Dict[str, Any]:
 
 
 def run_official(calls: List[Dict[str, Any]]) -> Dict[str, Any]:
-    spec = {"base_url": SDK_BASE_URL, "project_id": PROJECT_ID, "environment": ENVIRONMENT,
-            "access_token": ACCESS_TOKEN, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "calls": calls}
+    spec = {
+        "base_url": SDK_BASE_URL,
+        "project_id": PROJECT_ID,
+        "environment": ENVIRONMENT,
+        "access_token": ACCESS_TOKEN,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "calls": calls,
+    }
     # -I: the repository root (and tests/) stay off sys.path, so "pipedream" is the official SDK.
     # The SDK reads PIPEDREAM_* variables when it is imported: none may leak in.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPEDREAM_")}
-    process = subprocess.run([sys.executable, "-I", str(CAPTURE_SCRIPT)], input=json.dumps(spec).encode(),
-                             capture_output=True, env=env, cwd=str(HERE), timeout=120)
+    process = subprocess.run(
+        [sys.executable, "-I", str(CAPTURE_SCRIPT)],
+        input=json.dumps(spec).encode(),
+        capture_output=True,
+        env=env,
+        cwd=str(HERE),
+        timeout=120,
+    )
     if process.returncode != 0:
-        pytest.fail("the official SDK could not be run (python -m pip install -e '.[dev]' installs it):\n"
-                    + process.stderr.decode(errors="replace")[-3000:])
+        pytest.fail(
+            "the official SDK could not be run (python -m pip install -e '.[dev]' installs it):\n"
+            + process.stderr.decode(errors="replace")[-3000:]
+        )
     return json.loads(process.stdout)  # type: ignore[no-any-return]
 
 
@@ -415,8 +643,16 @@ def parity() -> Parity:
         for mode in ("sync", "async"):
             ours[mode][name] = run_ours(case, mode)
         args, kwargs = case.sdk(ours["sync"][name].ctx)
-        calls.append({"id": name, "call": case.sdk_call or name, "args": args, "kwargs": kwargs,
-                      "credentials": case.credentials, "response": sdk_response(case, ours["sync"][name])})
+        calls.append(
+            {
+                "id": name,
+                "call": case.sdk_call or name,
+                "args": args,
+                "kwargs": kwargs,
+                "credentials": case.credentials,
+                "response": sdk_response(case, ours["sync"][name]),
+            }
+        )
     output = run_official(calls)
     return Parity(ours, output["results"], output["endpoints"], output["sdk_version"])
 
@@ -442,13 +678,23 @@ def _headers(headers: Dict[str, str]) -> Dict[str, Optional[str]]:
 
 
 def official_wire(request: Dict[str, Any]) -> Dict[str, Any]:
-    return {"method": request["method"], "path": request["path"], "query": sorted(map(tuple, request["query"])),
-            "body": _json_or_text(base64.b64decode(request["body_b64"])), "headers": _headers(request["headers"])}
+    return {
+        "method": request["method"],
+        "path": request["path"],
+        "query": sorted(map(tuple, request["query"])),
+        "body": _json_or_text(base64.b64decode(request["body_b64"])),
+        "headers": _headers(request["headers"]),
+    }
 
 
 def our_wire(request: Any) -> Dict[str, Any]:
-    return {"method": request.method, "path": request.path, "query": sorted(request.query),
-            "body": _json_or_text(request.body), "headers": _headers(request.headers)}
+    return {
+        "method": request.method,
+        "path": request.path,
+        "query": sorted(request.query),
+        "body": _json_or_text(request.body),
+        "headers": _headers(request.headers),
+    }
 
 
 def compared(parity: Parity, name: str, mode: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
@@ -493,13 +739,25 @@ def test_the_sdk_parses_the_replicas_response(parity: Parity, name: str) -> None
     assert isinstance(sync, RawResponse) and isinstance(async_, RawResponse)
     assert 200 <= sync.status_code < 300 and sync.status_code == async_.status_code
     assert sync.request_id and sync.request_id == sync.headers["x-request-id"]
-    if name not in ("tokens.create", "tokens.validate", "accounts.create", "projects.create",  # new ids each time
-                    "app_overrides.create", "oauth_apps.create", "actions.run", "triggers.deploy",
-                    "project_environment.update_webhook", "project_environment.regenerate_webhook_signing_key",
-                    "deployed_triggers.regenerate_webhook_signing_key",
-                    "deployed_triggers.reset_webhook_delivery_state",
-                    "deployed_triggers.update", "app_overrides.update", "oauth_apps.update",
-                    "workflows.invoke", "workflows.invoke_for_external_user"):
+    if name not in (
+        "tokens.create",
+        "tokens.validate",
+        "accounts.create",
+        "projects.create",  # new ids each time
+        "app_overrides.create",
+        "oauth_apps.create",
+        "actions.run",
+        "triggers.deploy",
+        "project_environment.update_webhook",
+        "project_environment.regenerate_webhook_signing_key",
+        "deployed_triggers.regenerate_webhook_signing_key",
+        "deployed_triggers.reset_webhook_delivery_state",
+        "deployed_triggers.update",
+        "app_overrides.update",
+        "oauth_apps.update",
+        "workflows.invoke",
+        "workflows.invoke_for_external_user",
+    ):
         assert sync.data == async_.data
 
 
@@ -513,7 +771,7 @@ def test_proxy_requests_match_but_for_the_base64_padding(parity: Parity, name: s
     official, ours = compared(parity, name, mode)
     prefix = "/v1/connect/%s/proxy/" % PROJECT_ID
     assert official["path"].startswith(prefix) and ours["path"].startswith(prefix)
-    sdk_encoded, our_encoded = official.pop("path")[len(prefix):], ours.pop("path")[len(prefix):]
+    sdk_encoded, our_encoded = official.pop("path")[len(prefix) :], ours.pop("path")[len(prefix) :]
     assert sdk_encoded.endswith("=") and "=" not in our_encoded  # the documented difference
     assert our_encoded == sdk_encoded.rstrip("=")
     assert base64.urlsafe_b64decode(sdk_encoded).decode() == PROXY_TARGET

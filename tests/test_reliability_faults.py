@@ -31,7 +31,16 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 from reliability import (
-    FLAVOURS, P, READS, WRITES, Api, Op, VirtualClock, as_pipedream, read, write,
+    FLAVOURS,
+    P,
+    READS,
+    WRITES,
+    Api,
+    Op,
+    VirtualClock,
+    as_pipedream,
+    read,
+    write,
 )
 from servers import Response, Server, burst, html_error, http_date, rate_limited
 
@@ -47,9 +56,17 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
-    for name in ("ALTAN_API_KEY", "ALTAN_BASE_URL", "PIPEDREAM_CLIENT_ID", "PIPEDREAM_CLIENT_SECRET",
-                 "PIPEDREAM_PROJECT_ID", "PIPEDREAM_PROJECT_ENVIRONMENT", "PIPEDREAM_BASE_URL",
-                 "PIPEDREAM_ACCESS_TOKEN", "PIPEDREAM_WORKFLOW_DOMAIN"):
+    for name in (
+        "ALTAN_API_KEY",
+        "ALTAN_BASE_URL",
+        "PIPEDREAM_CLIENT_ID",
+        "PIPEDREAM_CLIENT_SECRET",
+        "PIPEDREAM_PROJECT_ID",
+        "PIPEDREAM_PROJECT_ENVIRONMENT",
+        "PIPEDREAM_BASE_URL",
+        "PIPEDREAM_ACCESS_TOKEN",
+        "PIPEDREAM_WORKFLOW_DOMAIN",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -80,8 +97,11 @@ def module_of(flavour: str) -> str:
 
 
 # Every write of both modules with the sync client; the main write with the async clients.
-WRITE_CASES = ([("altan-sync", op) for op in WRITES["altan"]] + [("pipedream-sync", op) for op in WRITES["pipedream"]]
-               + [("altan-async", write("altan")), ("pipedream-async", write("pipedream"))])
+WRITE_CASES = (
+    [("altan-sync", op) for op in WRITES["altan"]]
+    + [("pipedream-sync", op) for op in WRITES["pipedream"]]
+    + [("altan-async", write("altan")), ("pipedream-async", write("pipedream"))]
+)
 MAIN_WRITES = [(flavour, write(module_of(flavour))) for flavour in FLAVOURS]
 
 
@@ -93,8 +113,9 @@ def case_id(case: Tuple[str, Op]) -> str:
 # Writes: exactly once after any fault that happens once the request was sent
 # ---------------------------------------------------------------------------------------------
 
-BROKEN_CHUNKED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  b"zz\r\n{}\r\n0\r\n\r\n")
+BROKEN_CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+)
 SENT_FAULTS: Dict[str, Callable[[], Response]] = {
     "500": lambda: Response(500, json={"detail": "boom"}),
     "502-html": lambda: html_error(502),
@@ -127,8 +148,9 @@ def assert_sent_once(api: Api, op: Op, error: BaseException) -> None:
 
 @pytest.mark.parametrize("fault", list(SENT_FAULTS))
 @pytest.mark.parametrize("case", WRITE_CASES, ids=case_id)
-def test_a_write_reaches_the_server_exactly_once_whatever_fails_after_sending(make_api, http_server, clock, case,
-                                                                              fault):
+def test_a_write_reaches_the_server_exactly_once_whatever_fails_after_sending(
+    make_api, http_server, clock, case, fault
+):
     flavour, op = case
     api = make_api(flavour, http_server, max_retries=5)
     api.warm()  # a pooled connection (and a Pipedream token): the write reuses it
@@ -179,8 +201,9 @@ def test_a_write_is_retried_when_the_connection_is_refused(make_api, make_server
 
 @pytest.mark.parametrize("how", ["fin", "rst", "fin-rst-still-on-the-way"])
 @pytest.mark.parametrize("case", MAIN_WRITES, ids=case_id)
-def test_a_write_on_a_pooled_socket_the_server_closed_goes_once_on_a_new_connection(make_api, http_server, clock,
-                                                                                   case, how):
+def test_a_write_on_a_pooled_socket_the_server_closed_goes_once_on_a_new_connection(
+    make_api, http_server, clock, case, how
+):
     # The client checks a pooled connection before a write and finds it closed ("before any
     # byte was read back"): the write goes on a new connection. With "fin-rst-still-on-the-way"
     # that check is all there is: sending on the dead connection would succeed, and the
@@ -196,7 +219,8 @@ def test_a_write_on_a_pooled_socket_the_server_closed_goes_once_on_a_new_connect
 
 @pytest.mark.parametrize("case", MAIN_WRITES, ids=case_id)
 def test_a_write_on_a_reset_socket_the_idle_check_missed_is_resent_only_because_sending_failed(
-        make_api, http_server, clock, monkeypatch, case):
+    make_api, http_server, clock, monkeypatch, case
+):
     # The pooled socket looks alive (the check is fooled, as with a NAT that dropped it
     # silently) but the server reset it: sending fails before the request left, so the
     # write provably did not reach the server and goes once on a new connection.
@@ -220,8 +244,9 @@ WRITE_SAFE_ANSWERS = {
 
 @pytest.mark.parametrize("answer", list(WRITE_SAFE_ANSWERS))
 @pytest.mark.parametrize("case", MAIN_WRITES, ids=case_id)
-def test_a_write_refused_with_429_or_503_retry_after_is_sent_again_after_the_hint(make_api, http_server, clock,
-                                                                                  case, answer):
+def test_a_write_refused_with_429_or_503_retry_after_is_sent_again_after_the_hint(
+    make_api, http_server, clock, case, answer
+):
     make_answer, low, high = WRITE_SAFE_ANSWERS[answer]
     flavour, op = case
     api = make_api(flavour, http_server)
@@ -241,11 +266,16 @@ TRANSIENT = {
     "500-then-504": lambda: [Response(500), Response(504)],
     "429-then-408": lambda: [Response(429, json={"detail": "slow down"}), Response(408)],
     "reset-then-close": lambda: [Response(fault="reset"), Response(fault="close")],
-    "truncated-then-broken-chunks": lambda: [Response(200, json={"a": "x" * 100}, fault="truncate"),
-                                             Response(raw=BROKEN_CHUNKED)],
+    "truncated-then-broken-chunks": lambda: [
+        Response(200, json={"a": "x" * 100}, fault="truncate"),
+        Response(raw=BROKEN_CHUNKED),
+    ],
 }
-READ_CASES = [(flavour, read(module_of(flavour))) for flavour in FLAVOURS] + [
-    ("pipedream-sync", op) for op in READS["pipedream"][1:]] + [("altan-sync", READS["altan"][1])]
+READ_CASES = (
+    [(flavour, read(module_of(flavour))) for flavour in FLAVOURS]
+    + [("pipedream-sync", op) for op in READS["pipedream"][1:]]
+    + [("altan-sync", READS["altan"][1])]
+)
 
 
 @pytest.mark.parametrize("faults", list(TRANSIENT))
@@ -324,7 +354,7 @@ HANGS = {
     "delay-before-headers": lambda: [Response(200, json={}, delay=30)],
     "delay-mid-body": lambda: [Response(200, json={"a": "x" * 100}, body_delay=30)],
     "trickled-body": lambda: [Response(200, body=b"x" * 1000, trickle=(1, 0.05))],
-    "chunks-then-silence": lambda: [Response(200, chunks=[b'{"a": ', b'1}'], body_delay=30)],
+    "chunks-then-silence": lambda: [Response(200, chunks=[b'{"a": ', b"1}"], body_delay=30)],
     "retry-then-hang": lambda: [Response(503, headers={"Retry-After": "0.1"}), Response(200, json={}, delay=30)],
 }
 
@@ -360,8 +390,12 @@ def test_a_call_that_needs_a_token_and_a_refresh_stays_within_one_timeout(make_a
     api = make_api("pipedream-sync", http_server, timeout=0.5, max_retries=0)
     api.tokens.delay = 0.45
     op = read("pipedream")
-    http_server.add(op.path, Response(401, json={"error": "token revoked"}, delay=0.45),
-                    Response(200, json={}, delay=30), method=op.http)
+    http_server.add(
+        op.path,
+        Response(401, json={"error": "token revoked"}, delay=0.45),
+        Response(200, json={}, delay=30),
+        method=op.http,
+    )
     started = time.monotonic()
     with pytest.raises(pipedream.PipedreamApiError):
         api.op(op)
@@ -459,9 +493,11 @@ def test_a_redirect_from_https_to_http_is_never_followed(make_api, https_server,
     api = make_api(flavour, https_server, ca_bundle=ca_bundle, max_retries=0)
     api.warm()
     for op in (read(module), write(module)):
-        https_server.add(op.path, Response(302, headers={"Location": "http://127.0.0.1:%d%s" % (https_server.port,
-                                                                                              op.path)}),
-                         method=op.http)
+        https_server.add(
+            op.path,
+            Response(302, headers={"Location": "http://127.0.0.1:%d%s" % (https_server.port, op.path)}),
+            method=op.http,
+        )
         with pytest.raises(api.error, match="redirect from https to http refused"):
             api.op(op)
     assert http_server.count() == 0

@@ -33,14 +33,51 @@ import altan
 import pipedream
 from pipedream import PipedreamAuthError
 
-SETTINGS = dict(max_examples=60, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = dict(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
-TRICKY = [".", "..", "", " ", "\t", "a/b", "../x", "%2F", "%", "%zz", "?x=1&y=2", "#frag", "a b+c", "\r\nX-Evil: 1",
-          "\x00", "é", "€", "💥", "\ud800", "a\udfffb", "/", "//", "\\", "C:\\x", "~user", ";a=b", "*", "\u202e",
-          "\ufeff", "x" * 2000]
-IDS = st.one_of(st.sampled_from(TRICKY), st.text(max_size=40),
-                st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=12))
+TRICKY = [
+    ".",
+    "..",
+    "",
+    " ",
+    "\t",
+    "a/b",
+    "../x",
+    "%2F",
+    "%",
+    "%zz",
+    "?x=1&y=2",
+    "#frag",
+    "a b+c",
+    "\r\nX-Evil: 1",
+    "\x00",
+    "é",
+    "€",
+    "💥",
+    "\ud800",
+    "a\udfffb",
+    "/",
+    "//",
+    "\\",
+    "C:\\x",
+    "~user",
+    ";a=b",
+    "*",
+    "\u202e",
+    "\ufeff",
+    "x" * 2000,
+]
+IDS = st.one_of(
+    st.sampled_from(TRICKY),
+    st.text(max_size=40),
+    st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=12),
+)
 
 
 @pytest.fixture(autouse=True)
@@ -101,10 +138,14 @@ ALTAN_PATH_IDS: Dict[str, Tuple[Callable[[Any, str], Any], List[Any]]] = {
     "list_action_types": (lambda c, v: c.list_action_types(v), ["connection", V, "actions"]),
     "get_action_type.connection_id": (lambda c, v: c.get_action_type(v, "a1"), ["connection", V, "actions", "a1"]),
     "get_action_type.action_type_id": (lambda c, v: c.get_action_type("c1", v), ["connection", "c1", "actions", V]),
-    "execute_action.connection_id": (lambda c, v: c.execute_action(v, "a1", {}),
-                                     ["connection", V, "actions", "a1", "execute"]),
-    "execute_action.action_type_id": (lambda c, v: c.execute_action("c1", v, {}),
-                                      ["connection", "c1", "actions", V, "execute"]),
+    "execute_action.connection_id": (
+        lambda c, v: c.execute_action(v, "a1", {}),
+        ["connection", V, "actions", "a1", "execute"],
+    ),
+    "execute_action.action_type_id": (
+        lambda c, v: c.execute_action("c1", v, {}),
+        ["connection", "c1", "actions", V, "execute"],
+    ),
 }
 PROJECT = ["v1", "connect", PD_PROJECT]
 PIPEDREAM_PATH_IDS: Dict[str, Tuple[Callable[[Any, str], Any], List[Any]]] = {
@@ -115,15 +156,23 @@ PIPEDREAM_PATH_IDS: Dict[str, Tuple[Callable[[Any, str], Any], List[Any]]] = {
     "delete_external_user": (lambda c, v: c.delete_external_user(v), PROJECT + ["users", V]),
     "get_component": (lambda c, v: c.get_component("actions", v), PROJECT + ["actions", V]),
     "get_deployed_trigger": (lambda c, v: c.get_deployed_trigger(v, "u1"), PROJECT + ["deployed-triggers", V]),
-    "update_deployed_trigger": (lambda c, v: c.update_deployed_trigger(v, "u1", active=True),
-                                PROJECT + ["deployed-triggers", V]),
+    "update_deployed_trigger": (
+        lambda c, v: c.update_deployed_trigger(v, "u1", active=True),
+        PROJECT + ["deployed-triggers", V],
+    ),
     "delete_deployed_trigger": (lambda c, v: c.delete_deployed_trigger(v, "u1"), PROJECT + ["deployed-triggers", V]),
-    "get_deployed_trigger_events": (lambda c, v: c.get_deployed_trigger_events(v, "u1"),
-                                    PROJECT + ["deployed-triggers", V, "events"]),
-    "update_deployed_trigger_webhooks": (lambda c, v: c.update_deployed_trigger_webhooks(v, "u1", ["https://x.example"]),
-                                         PROJECT + ["deployed-triggers", V, "webhooks"]),
-    "update_deployed_trigger_workflows": (lambda c, v: c.update_deployed_trigger_workflows(v, "u1", ["p_1"]),
-                                          PROJECT + ["deployed-triggers", V, "pipelines"]),
+    "get_deployed_trigger_events": (
+        lambda c, v: c.get_deployed_trigger_events(v, "u1"),
+        PROJECT + ["deployed-triggers", V, "events"],
+    ),
+    "update_deployed_trigger_webhooks": (
+        lambda c, v: c.update_deployed_trigger_webhooks(v, "u1", ["https://x.example"]),
+        PROJECT + ["deployed-triggers", V, "webhooks"],
+    ),
+    "update_deployed_trigger_workflows": (
+        lambda c, v: c.update_deployed_trigger_workflows(v, "u1", ["p_1"]),
+        PROJECT + ["deployed-triggers", V, "pipelines"],
+    ),
 }
 
 
@@ -142,9 +191,16 @@ def servers_and_clients():
     as_pipedream(pipedream_server)
     clients = {
         "altan": altan.AltanActionsClient(ALTAN_KEY, altan_server.url, max_retries=0, proxy=False),
-        "pipedream": pipedream.SyncPipedreamClient(PD_CLIENT_ID, PD_SECRET, PD_PROJECT, "development",
-                                                   base_url=pipedream_server.url, max_retries=0, proxy=False,
-                                                   workflow_domain="127.0.0.1"),
+        "pipedream": pipedream.SyncPipedreamClient(
+            PD_CLIENT_ID,
+            PD_SECRET,
+            PD_PROJECT,
+            "development",
+            base_url=pipedream_server.url,
+            max_retries=0,
+            proxy=False,
+            workflow_domain="127.0.0.1",
+        ),
     }
     clients["pipedream"].get_project_info()  # the token: later examples make one request each
     yield {"altan": altan_server, "pipedream": pipedream_server}, clients
@@ -186,8 +242,16 @@ def test_the_pipedream_project_id_is_refused_or_one_segment(servers_and_clients,
     servers, _ = servers_and_clients
     server = servers["pipedream"]
     try:
-        client = pipedream.SyncPipedreamClient(PD_CLIENT_ID, PD_SECRET, value, "development", base_url=server.url,
-                                               max_retries=0, proxy=False, access_token="tok-static-hostile")
+        client = pipedream.SyncPipedreamClient(
+            PD_CLIENT_ID,
+            PD_SECRET,
+            value,
+            "development",
+            base_url=server.url,
+            max_retries=0,
+            proxy=False,
+            access_token="tok-static-hostile",
+        )
     except ValueError:
         assert not value.strip() or value in (".", "..") or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
         return
@@ -218,24 +282,33 @@ QUERY_PARAMS: Dict[str, Tuple[Callable[[Any, str], Any], str]] = {
     "get_components.registry": (lambda c, v: c.get_components("components", registry=v), "registry"),
     "get_component.version": (lambda c, v: c.get_component("actions", "k1", version=v), "version"),
     "get_deployed_triggers.external_user_id": (lambda c, v: c.get_deployed_triggers(v), "external_user_id"),
-    "get_deployed_triggers.emitter_type": (lambda c, v: c.get_deployed_triggers("u1", emitter_type=v),
-                                           "emitter_type"),
+    "get_deployed_triggers.emitter_type": (lambda c, v: c.get_deployed_triggers("u1", emitter_type=v), "emitter_type"),
     "get_deployed_trigger.external_user_id": (lambda c, v: c.get_deployed_trigger("dc_1", v), "external_user_id"),
-    "delete_deployed_trigger.external_user_id": (lambda c, v: c.delete_deployed_trigger("dc_1", v),
-                                                 "external_user_id"),
-    "update_deployed_trigger.external_user_id": (lambda c, v: c.update_deployed_trigger("dc_1", v, name="n"),
-                                                 "external_user_id"),
-    "get_deployed_trigger_webhooks.external_user_id": (lambda c, v: c.get_deployed_trigger_webhooks("dc_1", v),
-                                                       "external_user_id"),
+    "delete_deployed_trigger.external_user_id": (lambda c, v: c.delete_deployed_trigger("dc_1", v), "external_user_id"),
+    "update_deployed_trigger.external_user_id": (
+        lambda c, v: c.update_deployed_trigger("dc_1", v, name="n"),
+        "external_user_id",
+    ),
+    "get_deployed_trigger_webhooks.external_user_id": (
+        lambda c, v: c.get_deployed_trigger_webhooks("dc_1", v),
+        "external_user_id",
+    ),
     "make_proxy_request.external_user_id": (
-        lambda c, v: c.make_proxy_request({"external_user_id": v, "account_id": "apn_1"},
-                                          {"url": "https://slack.com/api/x"}), "external_user_id"),
+        lambda c, v: c.make_proxy_request(
+            {"external_user_id": v, "account_id": "apn_1"}, {"url": "https://slack.com/api/x"}
+        ),
+        "external_user_id",
+    ),
     "make_proxy_request.account_id": (
-        lambda c, v: c.make_proxy_request({"external_user_id": "u1", "account_id": v},
-                                          {"url": "https://slack.com/api/x"}), "account_id"),
+        lambda c, v: c.make_proxy_request(
+            {"external_user_id": "u1", "account_id": v}, {"url": "https://slack.com/api/x"}
+        ),
+        "account_id",
+    ),
 }
 REQUIRED = {name for name in QUERY_PARAMS if name.endswith(".external_user_id") or name.startswith("make_proxy")} - {
-    "get_accounts.external_user_id"}  # blank is refused for these
+    "get_accounts.external_user_id"
+}  # blank is refused for these
 
 
 @pytest.mark.parametrize("name", list(QUERY_PARAMS))
@@ -248,8 +321,9 @@ def test_pipedream_query_values_are_refused_or_arrive_exactly(servers_and_client
     if request is None:
         assert (name in REQUIRED and not value.strip()) or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
         return
-    query = parse_qs(request.query, keep_blank_values=True, strict_parsing=True, errors="strict") \
-        if request.query else {}
+    query = (
+        parse_qs(request.query, keep_blank_values=True, strict_parsing=True, errors="strict") if request.query else {}
+    )
     assert query.get(key) == [value], (request.query, key, value)
 
 
@@ -281,14 +355,19 @@ def test_a_header_borne_id_is_refused_before_io_or_sent(servers_and_clients, val
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 BODIES = st.one_of(
     st.binary(max_size=200),
     st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
-    st.dictionaries(st.sampled_from(["detail", "error", "error_description", "message", "msg", "success", "data",
-                                     "status", "result"]), JSON_VALUES, max_size=4)
-    .map(lambda v: json.dumps(v).encode()),
+    st.dictionaries(
+        st.sampled_from(
+            ["detail", "error", "error_description", "message", "msg", "success", "data", "status", "result"]
+        ),
+        JSON_VALUES,
+        max_size=4,
+    ).map(lambda v: json.dumps(v).encode()),
 )
 CONTENT_TYPES = st.sampled_from(["application/json", "text/plain", "text/html", "application/octet-stream", ""])
 STATUSES = st.sampled_from([200, 201, 202, 204, 400, 403, 404, 409, 422, 500, 502])
@@ -310,7 +389,8 @@ def expected_json(body: bytes) -> Tuple[bool, Any]:
 
 def same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) or (
-        isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+        isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    )
 
 
 def check_result(module: str, status: int, body: bytes, outcome: Any, write: bool) -> None:
@@ -329,8 +409,13 @@ def check_result(module: str, status: int, body: bytes, outcome: Any, write: boo
     parsed, value = expected_json(body)
     if status == 204 or not body.strip():
         assert outcome == ({} if module == "altan" else None)
-    elif module == "altan" and write and isinstance(value, dict) and isinstance(value.get("success"), bool) \
-            and "status" not in value:
+    elif (
+        module == "altan"
+        and write
+        and isinstance(value, dict)
+        and isinstance(value.get("success"), bool)
+        and "status" not in value
+    ):
         assert outcome["status"] == ("success" if value["success"] else "error")
         assert all(same(outcome[k], v) for k, v in value.items())
     else:
@@ -339,15 +424,25 @@ def check_result(module: str, status: int, body: bytes, outcome: Any, write: boo
 
 RESPONSE_CALLS = {
     "altan.list_connections": ("altan", "/connection", lambda c: c.list_connections(), False),
-    "altan.execute_action": ("altan", "/connection/c1/actions/a1/execute",
-                             lambda c: c.execute_action("c1", "a1", {}), True),
-    "pipedream.get_project_info": ("pipedream", "/v1/connect/%s/projects/info" % PD_PROJECT,
-                                   lambda c: c.get_project_info(), False),
-    "pipedream.run_action": ("pipedream", "/v1/connect/%s/actions/run" % PD_PROJECT,
-                             lambda c: c.run_action("k1", "u1"), True),
+    "altan.execute_action": (
+        "altan",
+        "/connection/c1/actions/a1/execute",
+        lambda c: c.execute_action("c1", "a1", {}),
+        True,
+    ),
+    "pipedream.get_project_info": (
+        "pipedream",
+        "/v1/connect/%s/projects/info" % PD_PROJECT,
+        lambda c: c.get_project_info(),
+        False,
+    ),
+    "pipedream.run_action": (
+        "pipedream",
+        "/v1/connect/%s/actions/run" % PD_PROJECT,
+        lambda c: c.run_action("k1", "u1"),
+        True,
+    ),
 }
-
-
 
 
 @pytest.mark.parametrize("name", list(RESPONSE_CALLS))
@@ -366,8 +461,7 @@ RESPONSE_CALLS = {
 @example(status=200, body=b"<html><body>Service Unavailable</body></html>", content_type="text/html")
 @example(status=200, body=b'{"success": "yes", "data": [1]}', content_type="application/json")
 @example(status=200, body=b'{"success": false, "data": {"e": 1}}', content_type="application/json")
-def test_any_response_body_gives_the_documented_result_or_error(servers_and_clients, name, status, body,
-                                                               content_type):
+def test_any_response_body_gives_the_documented_result_or_error(servers_and_clients, name, status, body, content_type):
     module, path, call, write = RESPONSE_CALLS[name]
     servers, clients = servers_and_clients
     servers[module].route(path, Response(status, body, content_type=content_type))
@@ -387,8 +481,14 @@ def test_hostile_bodies_through_the_async_clients(http_server, flavour):
     sync_call = {"altan": "list_connections", "pipedream": "get_project_info"}[module]
     try:
         api.warm()
-        for status, body in ((200, DEEP_ARRAY if module == "altan" else b"<html>"), (500, DEEP_ARRAY),
-                             (400, DEEP_OBJECT), (422, HUGE_LIST_DETAIL), (200, HUGE_INT), (404, BAD_UTF8)):
+        for status, body in (
+            (200, DEEP_ARRAY if module == "altan" else b"<html>"),
+            (500, DEEP_ARRAY),
+            (400, DEEP_OBJECT),
+            (422, HUGE_LIST_DETAIL),
+            (200, HUGE_INT),
+            (404, BAD_UTF8),
+        ):
             http_server.route(path, Response(status, body, content_type="application/json"))
             try:
                 outcome = api(sync_call)
@@ -414,6 +514,7 @@ def test_an_iterator_over_a_page_whose_data_is_not_a_list_raises_the_api_error(h
     api = Api("pipedream-async" if is_async else "pipedream-sync", http_server)
     try:
         if is_async:
+
             async def collect() -> List[Any]:
                 return [item async for item in api.client.iter_apps()]
 
@@ -435,4 +536,3 @@ def test_an_unsendable_access_token_is_an_auth_error(http_server, token):
             api("get_project_info")
     finally:
         api.close()
-

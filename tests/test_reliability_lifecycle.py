@@ -177,13 +177,16 @@ class Baseline:
         self.fds = open_fds()
 
     def assert_restored(self, server: Server) -> None:
-        wait_until(lambda: all(c.closed.is_set() for c in server.connections), what="the server saw every "
-                   "connection closed: %r" % server.connections)
+        wait_until(
+            lambda: all(c.closed.is_set() for c in server.connections),
+            what="the server saw every connection closed: %r" % server.connections,
+        )
         assert all(c.closed_by == "client" for c in server.connections), server.connections
-        wait_until(lambda: not (set(client_threads()) - self.threads),
-                   what="no thread left: %r" % (set(client_threads()) - self.threads))
-        wait_until(lambda: open_fds() <= self.fds, what="file descriptors back to %d (now %d)" % (
-            self.fds, open_fds()))
+        wait_until(
+            lambda: not (set(client_threads()) - self.threads),
+            what="no thread left: %r" % (set(client_threads()) - self.threads),
+        )
+        wait_until(lambda: open_fds() <= self.fds, what="file descriptors back to %d (now %d)" % (self.fds, open_fds()))
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -191,8 +194,11 @@ def test_close_while_calls_are_in_flight_finishes_them_and_leaks_nothing(make_se
     server = make_server()
     module = module_of(flavour)
     baseline = Baseline()
-    api = Api(flavour, server, max_retries=0, max_workers=8) if flavour.endswith("async") else Api(
-        flavour, server, max_retries=0)
+    api = (
+        Api(flavour, server, max_retries=0, max_workers=8)
+        if flavour.endswith("async")
+        else Api(flavour, server, max_retries=0)
+    )
     api.warm()
     baseline_server_requests = server.count()
     gate = threading.Event()
@@ -202,11 +208,13 @@ def test_close_while_calls_are_in_flight_finishes_them_and_leaks_nothing(make_se
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         if api.is_async:
+
             async def main() -> List[Any]:
                 ops = [read(module), write(module)] * 3
                 calls = asyncio.gather(*(getattr(api.client, op.method)(*op.args(server), **op.kwargs) for op in ops))
                 await asyncio.get_running_loop().run_in_executor(
-                    None, server.wait_requests, baseline_server_requests + 6)
+                    None, server.wait_requests, baseline_server_requests + 6
+                )
                 closing = asyncio.ensure_future(api.client.close())
                 await asyncio.sleep(0.05)
                 assert not closing.done()  # it waits for the calls in flight
@@ -266,9 +274,15 @@ def test_a_client_dropped_without_close_leaks_no_thread_socket_or_warning(make_s
         warnings.simplefilter("always", ResourceWarning)
         api = Api(flavour, server, max_retries=0)
         if api.is_async:
+
             async def main(client: Any) -> None:
-                await asyncio.gather(*(client.get_connection("c%d" % i) if module == "altan"
-                                       else client.get_app("a%d" % i) for i in range(6)))
+                await asyncio.gather(
+                    *(
+                        client.get_connection("c%d" % i) if module == "altan" else client.get_app("a%d" % i)
+                        for i in range(6)
+                    )
+                )
+
             asyncio.run(main(api.client))
             assert set(client_threads()) - baseline.threads  # worker threads are running
             threads = []

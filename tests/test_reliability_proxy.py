@@ -50,20 +50,41 @@ class ProxyProgram:
 
     def __init__(self, workdir: str, basic_auth: Optional[str] = None) -> None:
         if importlib.util.find_spec("proxy") is None:
-            pytest.skip("the forward proxy program proxy.py is not installed: "
-                        "python -m pip install -e '.[dev]' (or: python -m pip install proxy.py)")
+            pytest.skip(
+                "the forward proxy program proxy.py is not installed: "
+                "python -m pip install -e '.[dev]' (or: python -m pip install proxy.py)"
+            )
         os.makedirs(workdir, exist_ok=True)
         self.log_path = os.path.join(workdir, "proxy.log")
         port_file = os.path.join(workdir, "port")
-        command = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", "0",
-                   "--port-file", port_file, "--num-acceptors", "1", "--num-workers", "1",
-                   "--log-file", self.log_path, "--log-level", "INFO", "--data-dir", os.path.join(workdir, "data")]
+        command = [
+            sys.executable,
+            "-m",
+            "proxy",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--port-file",
+            port_file,
+            "--num-acceptors",
+            "1",
+            "--num-workers",
+            "1",
+            "--log-file",
+            self.log_path,
+            "--log-level",
+            "INFO",
+            "--data-dir",
+            os.path.join(workdir, "data"),
+        ]
         if basic_auth:
             command += ["--basic-auth", basic_auth]
         self._stderr = open(os.path.join(workdir, "stderr"), "wb")  # noqa: SIM115 - closed in stop()
         # Its own session: stop() ends the program and the worker processes it forks, and only them.
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._stderr,
-                                        start_new_session=True, cwd=workdir)
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=self._stderr, start_new_session=True, cwd=workdir
+        )
         self.port = self._wait_for_port(port_file)
         self._target: Optional[Server] = None  # where sentinel requests go
         self._sentinels = 0
@@ -73,8 +94,10 @@ class ProxyProgram:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.stop()
-                raise RuntimeError("proxy.py exited with status %s: %s" % (
-                    self.process.returncode, open(self._stderr.name, "rb").read()[-2000:]))
+                raise RuntimeError(
+                    "proxy.py exited with status %s: %s"
+                    % (self.process.returncode, open(self._stderr.name, "rb").read()[-2000:])
+                )
             try:
                 with open(port_file) as f:
                     port = int(f.read().split()[0])
@@ -191,8 +214,9 @@ def exercise(api: Api) -> None:
 
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy"])
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_https_goes_through_the_proxy_in_a_connect_tunnel(proxy_program, https_server, ca_bundle, monkeypatch,
-                                                          flavour, variable):
+def test_https_goes_through_the_proxy_in_a_connect_tunnel(
+    proxy_program, https_server, ca_bundle, monkeypatch, flavour, variable
+):
     monkeypatch.setenv(variable, proxy_program.url())
     mark = proxy_program.mark()
     exercise(use(flavour, https_server, ca_bundle=ca_bundle))
@@ -211,11 +235,14 @@ def test_plain_http_goes_through_the_proxy(proxy_program, http_server, monkeypat
     assert proxy_program.lines_since(mark, r"(GET|POST) 127\.0\.0\.1:%d/" % http_server.port)
 
 
-@pytest.mark.parametrize("variable, entry", [("NO_PROXY", "127.0.0.1"), ("no_proxy", "127.0.0.1:{port}"),
-                                             ("NO_PROXY", "127.0.0.0/8"), ("no_proxy", "*")])
+@pytest.mark.parametrize(
+    "variable, entry",
+    [("NO_PROXY", "127.0.0.1"), ("no_proxy", "127.0.0.1:{port}"), ("NO_PROXY", "127.0.0.0/8"), ("no_proxy", "*")],
+)
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_no_proxy_sends_matching_hosts_direct(proxy_program, https_server, ca_bundle, monkeypatch, flavour,
-                                              variable, entry):
+def test_no_proxy_sends_matching_hosts_direct(
+    proxy_program, https_server, ca_bundle, monkeypatch, flavour, variable, entry
+):
     monkeypatch.setenv("HTTPS_PROXY", proxy_program.url())
     monkeypatch.setenv(variable, "example.com, " + entry.format(port=https_server.port))
     mark = proxy_program.mark()
@@ -270,8 +297,9 @@ def test_proxy_credentials_from_the_url(auth_proxy_program, https_server, ca_bun
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_an_explicit_proxy_argument_wins_and_proxy_false_goes_direct(proxy_program, https_server, ca_bundle,
-                                                                     monkeypatch, flavour):
+def test_an_explicit_proxy_argument_wins_and_proxy_false_goes_direct(
+    proxy_program, https_server, ca_bundle, monkeypatch, flavour
+):
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # for the environment's proxies only
     pattern = r"CONNECT 127\.0\.0\.1:%d\b" % https_server.port
@@ -292,8 +320,9 @@ def test_an_explicit_proxy_argument_wins_and_proxy_false_goes_direct(proxy_progr
 @pytest.mark.parametrize("through_proxy", [False, True], ids=["direct", "proxied"])
 @pytest.mark.parametrize("trust", ["ca_bundle", "ssl_context", "SSL_CERT_FILE"])
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_a_private_ca_is_trusted_however_it_is_given(request, https_server, ca_bundle, client_ssl_context,
-                                                     monkeypatch, flavour, trust, through_proxy):
+def test_a_private_ca_is_trusted_however_it_is_given(
+    request, https_server, ca_bundle, client_ssl_context, monkeypatch, flavour, trust, through_proxy
+):
     options = {}
     if through_proxy:
         options["proxy"] = request.getfixturevalue("proxy_program").url()
@@ -334,8 +363,10 @@ def test_a_certificate_error_is_never_retried_and_says_how_to_fix_it(request, ht
 
 
 def test_tls_and_proxy_arguments_are_checked_at_construction(ca_bundle, client_ssl_context, tmp_path):
-    for make in (lambda **o: altan.AltanActionsClient("k" * 10, **o),
-                 lambda **o: pipedream.SyncPipedreamClient("id", "secret", "proj_x", "development", **o)):
+    for make in (
+        lambda **o: altan.AltanActionsClient("k" * 10, **o),
+        lambda **o: pipedream.SyncPipedreamClient("id", "secret", "proj_x", "development", **o),
+    ):
         with pytest.raises(ValueError, match="not both"):
             make(ssl_context=client_ssl_context, ca_bundle=ca_bundle)
         with pytest.raises(ValueError, match="does not exist"):

@@ -43,8 +43,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def credentials_of(request: Request) -> str:
     """Every credential the request carried, as text: what a hostile server echoes back."""
-    return "key=%s auth=%s body=%s" % (request.headers.get("x-altan-key"), request.headers.get("authorization"),
-                                       request.body.decode("utf-8", "replace"))
+    return "key=%s auth=%s body=%s" % (
+        request.headers.get("x-altan-key"),
+        request.headers.get("authorization"),
+        request.body.decode("utf-8", "replace"),
+    )
 
 
 def echo_json(status: int, field: str = "detail") -> Callable[[Request], Response]:
@@ -52,18 +55,30 @@ def echo_json(status: int, field: str = "detail") -> Callable[[Request], Respons
 
 
 def echo_html(status: int) -> Callable[[Request], Response]:
-    return lambda request: Response(status, "<html><body><h1>%d</h1><pre>%s</pre></body></html>" % (
-        status, credentials_of(request)), content_type="text/html")
+    return lambda request: Response(
+        status,
+        "<html><body><h1>%d</h1><pre>%s</pre></body></html>" % (status, credentials_of(request)),
+        content_type="text/html",
+    )
 
 
 def echo_reason(status: int) -> Callable[[Request], Response]:
-    return lambda request: Response(status, json={}, reason="Denied " + (
-        request.headers.get("x-altan-key") or request.headers.get("authorization", "")))
+    return lambda request: Response(
+        status,
+        json={},
+        reason="Denied " + (request.headers.get("x-altan-key") or request.headers.get("authorization", "")),
+    )
 
 
 def echo_fastapi(request: Request) -> Response:
-    return Response(422, json={"detail": [{"loc": ["header", "x-altan-key"], "msg": "bad " + credentials_of(request),
-                                           "type": "value_error"}]})
+    return Response(
+        422,
+        json={
+            "detail": [
+                {"loc": ["header", "x-altan-key"], "msg": "bad " + credentials_of(request), "type": "value_error"}
+            ]
+        },
+    )
 
 
 def echo_not_json(request: Request) -> Response:
@@ -101,23 +116,34 @@ def assert_no_secret(texts: List[str], secrets: List[str]) -> None:
     assert secrets and all(len(secret) >= 8 for secret in secrets)
     for text in texts:
         for secret in secrets:
-            assert secret not in text, "a secret leaked: ...%s..." % text[max(0, text.find(secret) - 200):][:400]
+            assert secret not in text, "a secret leaked: ...%s..." % text[max(0, text.find(secret) - 200) :][:400]
 
 
 def drive_altan(api: Api, capture: Capture, other_url: str) -> None:
     server = api.server
     op_read, op_write = read("altan"), write("altan")
     api.warm()
-    for answer in (echo_json(401), echo_html(500), echo_fastapi, echo_not_json, echo_reason(403), echo_header,
-                   Response(fault="reset"), Response(fault="close"),
-                   Response(200, json={"a": "x" * 50}, fault="truncate"),
-                   lambda request: Response(302, headers={"Location": other_url + "/x?key=" + ALTAN_KEY}),
-                   Response(429, json={"detail": "later"}, headers={"Retry-After": "3600"})):
+    for answer in (
+        echo_json(401),
+        echo_html(500),
+        echo_fastapi,
+        echo_not_json,
+        echo_reason(403),
+        echo_header,
+        Response(fault="reset"),
+        Response(fault="close"),
+        Response(200, json={"a": "x" * 50}, fault="truncate"),
+        lambda request: Response(302, headers={"Location": other_url + "/x?key=" + ALTAN_KEY}),
+        Response(429, json={"detail": "later"}, headers={"Retry-After": "3600"}),
+    ):
         for op in (op_read, op_write):
             server.route(op.path, answer, method=op.http)
             capture.expect_error(api, lambda op=op: api.op(op))
-    server.route(op_write.path, lambda request: Response(303, headers={"Location": "/result?key=" + ALTAN_KEY}),
-                 method=op_write.http)
+    server.route(
+        op_write.path,
+        lambda request: Response(303, headers={"Location": "/result?key=" + ALTAN_KEY}),
+        method=op_write.http,
+    )
     capture.expect_error(api, lambda: api.op(op_write))
     server.route(op_read.path, Response(200, json={}, delay=30), method=op_read.http)
     capture.expect_error(api, lambda: api.view(timeout=0.15).op(op_read))
@@ -129,20 +155,33 @@ def drive_pipedream(api: Api, capture: Capture, other_url: str) -> None:
     server = api.server
     op_read, op_write = read("pipedream"), write("pipedream")
     # The token request fails, echoing the client secret, in every way.
-    for answer in (echo_json(401, "error_description"), echo_html(500), echo_not_json, echo_reason(400),
-                   lambda request: Response(200, json={"echo": credentials_of(request)}),  # no access_token
-                   lambda request: Response(307, headers={"Location": other_url + "/token?s=" + PD_SECRET}),
-                   Response(fault="reset"), Response(200, json={}, delay=30)):
+    for answer in (
+        echo_json(401, "error_description"),
+        echo_html(500),
+        echo_not_json,
+        echo_reason(400),
+        lambda request: Response(200, json={"echo": credentials_of(request)}),  # no access_token
+        lambda request: Response(307, headers={"Location": other_url + "/token?s=" + PD_SECRET}),
+        Response(fault="reset"),
+        Response(200, json={}, delay=30),
+    ):
         # (a reset on a reused connection is retried at once on a new one: it resets that too)
         server.add("/v1/oauth/token", *[answer] * (2 if getattr(answer, "fault", None) else 1), method="POST")
         capture.expect_error(api, lambda: api.view(timeout=0.15, max_retries=0).op(op_read))
     assert server.count("/v1/oauth/token") == 9 and server.count(op_read.path) == 0
     api.warm()  # now a token is cached
-    for answer in (echo_json(400, "error"), echo_html(500), echo_not_json, echo_reason(403), echo_header,
-                   Response(fault="reset"), Response(fault="close"),
-                   Response(200, json={"a": "x" * 50}, fault="truncate"),
-                   lambda request: Response(302, headers={"Location": other_url + "/x?t=" + credentials_of(request)}),
-                   Response(429, json={"error": "later"}, headers={"Retry-After": "3600"})):
+    for answer in (
+        echo_json(400, "error"),
+        echo_html(500),
+        echo_not_json,
+        echo_reason(403),
+        echo_header,
+        Response(fault="reset"),
+        Response(fault="close"),
+        Response(200, json={"a": "x" * 50}, fault="truncate"),
+        lambda request: Response(302, headers={"Location": other_url + "/x?t=" + credentials_of(request)}),
+        Response(429, json={"error": "later"}, headers={"Retry-After": "3600"}),
+    ):
         for op in (op_read, op_write):
             server.route(op.path, answer, method=op.http)
             capture.expect_error(api, lambda op=op: api.op(op))
@@ -150,10 +189,18 @@ def drive_pipedream(api: Api, capture: Capture, other_url: str) -> None:
     server.add(op_read.path, echo_json(401, "error"), echo_json(401, "error"), method=op_read.http)
     capture.expect_error(api, lambda: api.op(op_read))
     # A 401 relayed from an app behind the Connect proxy, and from a workflow called with the token.
-    server.add(P + "/proxy/" + base64.urlsafe_b64encode(b"https://slack.com/api/auth.test").decode().rstrip("="),
-               echo_json(401, "error"))
-    capture.expect_error(api, lambda: api("make_proxy_request", {"external_user_id": "u", "account_id": "apn_1"},
-                                          {"url": "https://slack.com/api/auth.test"}))
+    server.add(
+        P + "/proxy/" + base64.urlsafe_b64encode(b"https://slack.com/api/auth.test").decode().rstrip("="),
+        echo_json(401, "error"),
+    )
+    capture.expect_error(
+        api,
+        lambda: api(
+            "make_proxy_request",
+            {"external_user_id": "u", "account_id": "apn_1"},
+            {"url": "https://slack.com/api/auth.test"},
+        ),
+    )
     server.add("/wf/hook", echo_json(401, "error"))
     capture.expect_error(api, lambda: api("invoke_workflow", server.url + "/wf/hook", auth_type="oauth"))
     server.route(op_read.path, Response(200, json={}, delay=30), method=op_read.http)
@@ -170,8 +217,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_no_secret_in_logs_errors_reprs_or_output_on_any_error_path(flavour, make_server, https_server, caplog,
-                                                                    capsys, clock):
+def test_no_secret_in_logs_errors_reprs_or_output_on_any_error_path(
+    flavour, make_server, https_server, caplog, capsys, clock
+):
     caplog.set_level(logging.DEBUG)  # every logger, at DEBUG
     server, other = make_server(), make_server()
     api = Api(flavour, server, max_retries=1, timeout=5)
@@ -190,22 +238,32 @@ def test_no_secret_in_logs_errors_reprs_or_output_on_any_error_path(flavour, mak
             capture.texts += [repr(elsewhere.client)]
             elsewhere.close()
             capture.expect_error(elsewhere, functools.partial(elsewhere.op, write(api.module_name)))  # closed
-        capture.texts += [repr(api.client), repr(api.client.with_options(timeout=1)),
-                          repr(getattr(api.client, "sync", api.client)), repr(getattr(api.client, "_client", ""))]
+        capture.texts += [
+            repr(api.client),
+            repr(api.client.with_options(timeout=1)),
+            repr(getattr(api.client, "sync", api.client)),
+            repr(getattr(api.client, "_client", "")),
+        ]
     finally:
         api.close()
     assert other.count() == 0  # no redirect was followed to the other host
     assert len(capture.errors) >= 20
     secrets = [ALTAN_KEY] if api.module_name == "altan" else [PD_SECRET] + api.tokens.issued
     assert api.module_name == "altan" or len(api.tokens.issued) >= 2  # a refresh happened
-    assert any(secret in request.body.decode() + str(request.headers) for request in server.requests
-               for secret in secrets)  # the secrets were really sent (and echoed)
+    assert any(
+        secret in request.body.decode() + str(request.headers) for request in server.requests for secret in secrets
+    )  # the secrets were really sent (and echoed)
     records = [record for record in caplog.records]
     assert any(record.name == api.module_name for record in records)
     out, err = capsys.readouterr()
-    assert_no_secret(capture.error_texts() + capture.texts + [out, err] + [
-        record.getMessage() for record in records] + [logging.Formatter().format(record) for record in records],
-                     secrets)
+    assert_no_secret(
+        capture.error_texts()
+        + capture.texts
+        + [out, err]
+        + [record.getMessage() for record in records]
+        + [logging.Formatter().format(record) for record in records],
+        secrets,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,14 +276,22 @@ def test_altan_cassettes_recorded_on_error_paths_hold_no_key(make_server, tmp_pa
 
     server = make_server()
     steps = []
-    for answer in (echo_json(401), echo_html(500), echo_fastapi, echo_not_json, echo_reason(403), echo_header,
-                   lambda request: Response(302, headers={"Location": "http://localhost:1/x?key=" + ALTAN_KEY})):
+    for answer in (
+        echo_json(401),
+        echo_html(500),
+        echo_fastapi,
+        echo_not_json,
+        echo_reason(403),
+        echo_header,
+        lambda request: Response(302, headers={"Location": "http://localhost:1/x?key=" + ALTAN_KEY}),
+    ):
         server.add("/connection", answer)
         server.add(write("altan").path, answer)
         steps += [recorder.Step("list_connections"), recorder.Step("execute_action", ("c1", "send-email", {"a": 1}))]
     lines: List[str] = []
-    written = recorder.record(tmp_path, base_url=server.url, api_key=ALTAN_KEY, scenarios={"errors": steps},
-                              log=lines.append)
+    written = recorder.record(
+        tmp_path, base_url=server.url, api_key=ALTAN_KEY, scenarios={"errors": steps}, log=lines.append
+    )
     assert server.count() == len(steps) and len(written) == 1
     text = written[0].read_text()
     assert text.count("- request:") == len(steps)  # the 302s are recorded too; the redirects are refused
@@ -244,8 +310,13 @@ def test_pipedream_cassettes_recorded_on_error_paths_hold_no_secret_or_token(mak
         server.add(read("pipedream").path, answer)
     steps = [pv.S("get_project_info") for _ in range(3 + 1 + 4)]
     lines: List[str] = []
-    live = {"client_id": "pd-rel-client-id", "client_secret": PD_SECRET, "project_id": "proj_rel",
-            "environment": "development", "base_url": server.url}
+    live = {
+        "client_id": "pd-rel-client-id",
+        "client_secret": PD_SECRET,
+        "project_id": "proj_rel",
+        "environment": "development",
+        "base_url": server.url,
+    }
     written = recorder.record(tmp_path, {"errors": steps}, live=live, log=lines.append)
     text = written[0].read_text()
     assert len(tokens.issued) >= 1
@@ -261,12 +332,25 @@ def test_the_recorders_scrub_what_they_sent(tmp_path, make_server):
 
     altan_server, pipedream_server = make_server(), make_server()
     tokens = as_pipedream(pipedream_server)
-    written = altan_recorder.record(tmp_path / "a", base_url=altan_server.url, api_key=ALTAN_KEY,
-                                    scenarios={"ok": [altan_recorder.Step("list_connections")]}, log=lambda line: None)
+    written = altan_recorder.record(
+        tmp_path / "a",
+        base_url=altan_server.url,
+        api_key=ALTAN_KEY,
+        scenarios={"ok": [altan_recorder.Step("list_connections")]},
+        log=lambda line: None,
+    )
     written += pipedream_recorder.record(
-        tmp_path / "p", {"ok": [pv.S("get_project_info"), pv.S("run_action", "a", "u")]},
-        live={"client_id": "pd-rel-client-id", "client_secret": PD_SECRET, "project_id": "proj_rel",
-              "environment": "development", "base_url": pipedream_server.url}, log=lambda line: None)
+        tmp_path / "p",
+        {"ok": [pv.S("get_project_info"), pv.S("run_action", "a", "u")]},
+        live={
+            "client_id": "pd-rel-client-id",
+            "client_secret": PD_SECRET,
+            "project_id": "proj_rel",
+            "environment": "development",
+            "base_url": pipedream_server.url,
+        },
+        log=lambda line: None,
+    )
     texts = [path.read_text() for path in written]
     assert "X-Altan-Key" in texts[0] and "client_secret" in texts[1]
     assert_no_secret(texts, [ALTAN_KEY, PD_SECRET] + tokens.issued)

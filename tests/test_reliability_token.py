@@ -86,8 +86,14 @@ def test_1000_concurrent_async_calls_across_a_token_expiry_send_exactly_one_toke
     handler = ExpiresMidway(http_server, at=300)
 
     async def main() -> List[Any]:
-        async with pipedream.PipedreamClient("pd-rel-client-id", "pd-rel-secret-c0ffee4badd00d17", "proj_rel",
-                                             "development", base_url=http_server.url, proxy=False) as client:
+        async with pipedream.PipedreamClient(
+            "pd-rel-client-id",
+            "pd-rel-secret-c0ffee4badd00d17",
+            "proj_rel",
+            "development",
+            base_url=http_server.url,
+            proxy=False,
+        ) as client:
             await client.get_project_info()  # the first token
             assert handler.tokens.requests == 1
             results = await asyncio.gather(*(client.get_app("app-%d" % i) for i in range(1000)))
@@ -108,8 +114,14 @@ def test_100_threads_on_a_sync_client_across_a_token_expiry_send_exactly_one_tok
     handler = ExpiresMidway(http_server, at=40)
     results: Dict[int, Any] = {}
     errors: List[BaseException] = []
-    with pipedream.SyncPipedreamClient("pd-rel-client-id", "pd-rel-secret-c0ffee4badd00d17", "proj_rel",
-                                       "development", base_url=http_server.url, proxy=False) as client:
+    with pipedream.SyncPipedreamClient(
+        "pd-rel-client-id",
+        "pd-rel-secret-c0ffee4badd00d17",
+        "proj_rel",
+        "development",
+        base_url=http_server.url,
+        proxy=False,
+    ) as client:
         client.get_project_info()
         barrier = threading.Barrier(100)
 
@@ -136,14 +148,17 @@ def test_a_slow_token_endpoint_is_asked_once_by_many_waiting_calls(http_server, 
     api.tokens.delay = 0.3
     try:
         if is_async:
+
             async def main() -> List[Any]:
                 return await asyncio.gather(*(api.client.get_app("a%d" % i) for i in range(200)))
 
             results = asyncio.run(main())
         else:
             threads_results: List[Any] = []
-            threads = [threading.Thread(target=lambda i=i: threads_results.append(api.client.get_app("a%d" % i)))
-                       for i in range(30)]
+            threads = [
+                threading.Thread(target=lambda i=i: threads_results.append(api.client.get_app("a%d" % i)))
+                for i in range(30)
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -209,8 +224,12 @@ def test_calls_waiting_for_a_failing_token_request_share_its_failure(http_server
         calls = asyncio.gather(*(api.client.get_app("a%d" % i) for i in range(8)), return_exceptions=True)
         # The first token request is on the wire; the seven other calls wait for it.
         await asyncio.get_running_loop().run_in_executor(
-            None, lambda: wait_until(lambda: api.tokens.requests == 1 and _threads_in("token") == 8,
-                                     what="eight calls waiting for one token request"))
+            None,
+            lambda: wait_until(
+                lambda: api.tokens.requests == 1 and _threads_in("token") == 8,
+                what="eight calls waiting for one token request",
+            ),
+        )
         gate.set()
         return await calls
 

@@ -24,7 +24,9 @@ def test_shared_transport_sections_are_identical():
     if altan != pipedream:
         import difflib
 
-        diff = "".join(difflib.unified_diff(altan.splitlines(True), pipedream.splitlines(True), "altan.py", "pipedream.py"))
+        diff = "".join(
+            difflib.unified_diff(altan.splitlines(True), pipedream.splitlines(True), "altan.py", "pipedream.py")
+        )
         raise AssertionError("shared transport sections differ; copy one into the other:\n" + diff[:4000])
 
 
@@ -34,7 +36,7 @@ def sync_from_altan() -> None:
     target = target_path.read_text(encoding="utf-8")
     section = shared_section("altan.py")
     start = target.index("\n", target.index(BEGIN)) + 1
-    target_path.write_text(target[:start] + section + target[target.index(END):], encoding="utf-8")
+    target_path.write_text(target[:start] + section + target[target.index(END) :], encoding="utf-8")
     print("pipedream.py: shared transport copied from altan.py (%d lines)" % len(section.splitlines()))
 
 

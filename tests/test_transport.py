@@ -140,8 +140,14 @@ def make_client():
 
 def call(transport, method, url, *, timeout=5.0, max_retries=2, body=None, headers=None, **options):
     return transport.request(
-        method, url, operation="test call", headers=headers or {"Accept": "application/json"}, body=body,
-        timeout=timeout, max_retries=max_retries, **options,
+        method,
+        url,
+        operation="test call",
+        headers=headers or {"Accept": "application/json"},
+        body=body,
+        timeout=timeout,
+        max_retries=max_retries,
+        **options,
     )
 
 
@@ -184,8 +190,10 @@ def test_concurrent_threads_never_share_a_connection(make_transport, http_server
     gate = threading.Event()
     http_server.add("/slow", Response(200, json={}, hold=gate), Response(200, json={}, hold=gate))
     results = []
-    threads = [threading.Thread(target=lambda: results.append(call(transport, "GET", http_server.url + "/slow")))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: results.append(call(transport, "GET", http_server.url + "/slow")))
+        for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     http_server.wait_requests(2, "/slow")  # both in flight at once
@@ -199,11 +207,15 @@ def test_concurrent_threads_never_share_a_connection(make_transport, http_server
     assert len(http_server.connections) == 2
 
 
-@pytest.mark.parametrize("response", [
-    Response(200, json={"items": ["x" * 100] * 50}, close=True, body_delay=0.05),
-    Response(200, chunks=[b'{"items": ', b'"' + b"x" * 5000 + b'"}'], close=True, body_delay=0.05),
-    Response(200, json={"items": "y" * 3000}, close=True, trickle=(1000, 0.02)),
-], ids=["content-length", "chunked", "trickled"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        Response(200, json={"items": ["x" * 100] * 50}, close=True, body_delay=0.05),
+        Response(200, chunks=[b'{"items": ', b'"' + b"x" * 5000 + b'"}'], close=True, body_delay=0.05),
+        Response(200, json={"items": "y" * 3000}, close=True, trickle=(1000, 0.02)),
+    ],
+    ids=["content-length", "chunked", "trickled"],
+)
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_connection_close_response_body_arriving_late_is_read(make_transport, make_server, ca_bundle, response, tls):
     # http.client closes the connection object as soon as it sees "Connection: close", before
@@ -233,8 +245,9 @@ def test_failed_body_read_releases_the_socket_at_once(make_transport, http_serve
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
-def test_connection_closed_by_server_while_idle_is_replaced_for_reads_and_writes(make_transport, make_server,
-                                                                                 ca_bundle, tls):
+def test_connection_closed_by_server_while_idle_is_replaced_for_reads_and_writes(
+    make_transport, make_server, ca_bundle, tls
+):
     server = make_server(tls=tls)
     transport = make_transport(ca_bundle=ca_bundle)
     call(transport, "GET", server.url + "/connection", max_retries=0)
@@ -258,8 +271,9 @@ def test_server_idle_timeout_then_execute_runs_once(make_client, make_server):
     assert server.requests_for(EXECUTE)[0].json() == {"payload": {"to": "a@example.com"}}
 
 
-def test_stale_connections_missed_by_the_idle_check_are_retried_on_a_new_connection(mod, make_transport,
-                                                                                    http_server, monkeypatch):
+def test_stale_connections_missed_by_the_idle_check_are_retried_on_a_new_connection(
+    mod, make_transport, http_server, monkeypatch
+):
     # A NAT that dropped the connection sends no FIN, so the idle check cannot see it; the first
     # attempt then fails before any response. The retry must use a new connection, not the next
     # (equally stale) one from the pool, and it is not counted as a retry.
@@ -280,8 +294,9 @@ def test_stale_connections_missed_by_the_idle_check_are_retried_on_a_new_connect
     assert http_server.count("/connection") == 1
 
 
-def test_stale_connection_missed_by_the_idle_check_never_sends_a_write_twice(mod, make_transport, http_server,
-                                                                             monkeypatch, clock):
+def test_stale_connection_missed_by_the_idle_check_never_sends_a_write_twice(
+    mod, make_transport, http_server, monkeypatch, clock
+):
     transport = make_transport()
     call(transport, "GET", http_server.url + "/warm")
     assert http_server.close_idle() == 1
@@ -367,17 +382,29 @@ def test_async_execute_action_is_never_sent_twice(http_server, altan_clock):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("first, expected_wait", [
-    (lambda: rate_limited(retry_after=0), (0.0, 0.0)),
-    (lambda: rate_limited(retry_after=2), (2.0, 2.0)),
-    (lambda: Response(429, json={"detail": "slow down"}), (0.25, 0.5)),  # no hint: first backoff
-    (lambda: rate_limited(retry_after_date=5), (3.0, 5.0)),  # the date is made when the test runs
-    (lambda: rate_limited(retry_after_ms=300), (0.3, 0.3)),
-    (lambda: rate_limited(ratelimit_reset=2), (2.0, 2.0)),
-    (lambda: rate_limited(503, retry_after=1, detail="maintenance"), (1.0, 1.0)),
-    (lambda: rate_limited(503, retry_after_ms=300, detail="maintenance"), (0.3, 0.3)),
-], ids=["429-retry-after-0", "429-retry-after-2", "429-no-hint", "429-retry-after-date", "429-retry-after-ms",
-        "429-x-ratelimit-reset", "503-retry-after", "503-retry-after-ms"])
+@pytest.mark.parametrize(
+    "first, expected_wait",
+    [
+        (lambda: rate_limited(retry_after=0), (0.0, 0.0)),
+        (lambda: rate_limited(retry_after=2), (2.0, 2.0)),
+        (lambda: Response(429, json={"detail": "slow down"}), (0.25, 0.5)),  # no hint: first backoff
+        (lambda: rate_limited(retry_after_date=5), (3.0, 5.0)),  # the date is made when the test runs
+        (lambda: rate_limited(retry_after_ms=300), (0.3, 0.3)),
+        (lambda: rate_limited(ratelimit_reset=2), (2.0, 2.0)),
+        (lambda: rate_limited(503, retry_after=1, detail="maintenance"), (1.0, 1.0)),
+        (lambda: rate_limited(503, retry_after_ms=300, detail="maintenance"), (0.3, 0.3)),
+    ],
+    ids=[
+        "429-retry-after-0",
+        "429-retry-after-2",
+        "429-no-hint",
+        "429-retry-after-date",
+        "429-retry-after-ms",
+        "429-x-ratelimit-reset",
+        "503-retry-after",
+        "503-retry-after-ms",
+    ],
+)
 def test_write_is_retried_after_429_and_503_with_retry_after(make_transport, http_server, clock, first, expected_wait):
     http_server.add(EXECUTE, first(), Response(200, json={"success": True}))
     transport = make_transport()
@@ -452,11 +479,13 @@ def _hint_cases():
     ]
 
 
-@pytest.mark.parametrize("status, headers, low, high", [case[1:] for case in _hint_cases()],
-                         ids=[case[0] for case in _hint_cases()])
+@pytest.mark.parametrize(
+    "status, headers, low, high", [case[1:] for case in _hint_cases()], ids=[case[0] for case in _hint_cases()]
+)
 def test_read_is_retried_and_honours_retry_hints(make_transport, http_server, clock, status, headers, low, high):
-    http_server.add("/connection", Response(status, json={"detail": "wait"}, headers=headers()),
-                    Response(200, json={"data": []}))
+    http_server.add(
+        "/connection", Response(status, json={"detail": "wait"}, headers=headers()), Response(200, json={"data": []})
+    )
     response = call(make_transport(), "GET", http_server.url + "/connection", timeout=120)
     assert response.status == 200 and response.attempts == 2
     assert http_server.count("/connection") == 2
@@ -490,9 +519,15 @@ def test_backoff_is_capped_and_jittered(mod):
     assert len(set(waits)) > 1
 
 
-@pytest.mark.parametrize("response", [
-    Response(fault="reset"), Response(fault="close"), Response(200, json={"a": "x" * 200}, fault="truncate"),
-], ids=["reset", "close-before-answer", "truncated-body"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        Response(fault="reset"),
+        Response(fault="close"),
+        Response(200, json={"a": "x" * 200}, fault="truncate"),
+    ],
+    ids=["reset", "close-before-answer", "truncated-body"],
+)
 def test_read_is_retried_after_network_errors(make_transport, http_server, clock, response):
     http_server.add("/connection", response, Response(200, json={"data": []}))
     result = call(make_transport(), "GET", http_server.url + "/connection", max_retries=1)
@@ -546,17 +581,20 @@ def test_network_error_retries_say_how_many_attempts(make_transport, http_server
     assert http_server.count("/connection") == 3
 
 
-@pytest.mark.parametrize("headers, expected", [
-    ({}, None),
-    ({"retry-after": "7"}, 7.0),
-    ({"retry-after": "-3"}, 0.0),
-    ({"retry-after": "nan"}, 0.0),
-    ({"retry-after": "soon"}, None),
-    ({"retry-after-ms": "1500"}, 1.5),
-    ({"retry-after-ms": "bad", "retry-after": "2"}, 2.0),
-    ({"x-ratelimit-reset": "4"}, 4.0),
-    ({"x-ratelimit-reset": "bad"}, None),
-])
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({}, None),
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": "-3"}, 0.0),
+        ({"retry-after": "nan"}, 0.0),
+        ({"retry-after": "soon"}, None),
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after-ms": "bad", "retry-after": "2"}, 2.0),
+        ({"x-ratelimit-reset": "4"}, 4.0),
+        ({"x-ratelimit-reset": "bad"}, None),
+    ],
+)
 def test_retry_hint_parsing(mod, headers, expected):
     assert mod._retry_hint(headers) == expected
 
@@ -572,12 +610,16 @@ def test_retry_hint_http_date_and_epoch(mod):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("response", [
-    Response(200, json={}, delay=30),
-    Response(200, body=b"x" * 400, trickle=(1, 0.05)),
-    Response(200, chunks=[b"x" * 10] * 100, body_delay=0.05),
-    Response(200, json={"a": 1}, content_length=1000),  # promises more than it sends
-], ids=["delay-before-headers", "slow-drip-body", "slow-drip-chunks", "short-body"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        Response(200, json={}, delay=30),
+        Response(200, body=b"x" * 400, trickle=(1, 0.05)),
+        Response(200, chunks=[b"x" * 10] * 100, body_delay=0.05),
+        Response(200, json={"a": 1}, content_length=1000),  # promises more than it sends
+    ],
+    ids=["delay-before-headers", "slow-drip-body", "slow-drip-chunks", "short-body"],
+)
 def test_timeout_caps_a_slow_response(make_transport, http_server, response):
     http_server.add("/slow", response)
     started = time.monotonic()
@@ -591,8 +633,12 @@ def test_timeout_caps_a_slow_response(make_transport, http_server, response):
 
 
 def test_timeout_counts_retry_waits(make_transport, http_server, clock):
-    http_server.add("/connection", Response(503, headers={"Retry-After": "0.8"}),
-                    Response(503, headers={"Retry-After": "0.8"}), Response(200, json={}, delay=30))
+    http_server.add(
+        "/connection",
+        Response(503, headers={"Retry-After": "0.8"}),
+        Response(503, headers={"Retry-After": "0.8"}),
+        Response(200, json={}, delay=30),
+    )
     started = clock.monotonic()
     with pytest.raises(TransportError) as caught:
         call(make_transport(), "GET", http_server.url + "/connection", timeout=2.0, max_retries=5)
@@ -654,8 +700,9 @@ def test_https_client_with_ca_bundle(make_client, https_server, ca_bundle):
 def test_certificate_error_is_not_retried(make_transport, https_server, clock, method):
     transport = make_transport()  # the system CAs do not include the test CA
     with pytest.raises(TransportError) as caught:
-        call(transport, method, https_server.url + "/connection", max_retries=3,
-             body=b"{}" if method == "POST" else None)
+        call(
+            transport, method, https_server.url + "/connection", max_retries=3, body=b"{}" if method == "POST" else None
+        )
     message = str(caught.value)
     assert "certificate verification failed" in message and "ca_bundle=" in message
     assert "attempts" not in message
@@ -665,8 +712,7 @@ def test_certificate_error_is_not_retried(make_transport, https_server, clock, m
     assert clock.sleeps == []
 
 
-def test_ssl_context_is_created_lazily_and_once(mod, make_transport, http_server, https_server, ca_bundle,
-                                               monkeypatch):
+def test_ssl_context_is_created_lazily_and_once(mod, make_transport, http_server, https_server, ca_bundle, monkeypatch):
     created = []
     original = ssl.create_default_context
 
@@ -705,37 +751,40 @@ def test_tls_options_are_checked(make_transport, client_ssl_context, ca_bundle, 
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("host, port, no_proxy, expected", [
-    ("example.com", 443, "example.com", True),
-    ("api.example.com", 443, "example.com", True),
-    ("api.example.com", 443, ".example.com", True),
-    ("example.com", 443, ".example.com", True),
-    ("api.example.com", 443, "*.example.com", True),
-    ("badexample.com", 443, "example.com", False),
-    ("example.com.evil", 443, "example.com", False),
-    ("anything.at.all", 80, "*", True),
-    ("EXAMPLE.com", 443, " Other.org , Example.COM ", True),
-    ("example.com", 443, "other.org example.com", True),
-    ("example.com", 443, "", False),
-    ("example.com", 443, " , ,", False),
-    ("example.com", 443, "example.com:443", True),
-    ("example.com", 8443, "example.com:443", False),
-    ("localhost", 8080, "localhost,127.0.0.1", True),
-    ("127.0.0.1", 80, "127.0.0.1", True),
-    ("127.0.0.2", 80, "127.0.0.1", False),
-    ("10.1.2.3", 80, "10.0.0.0/8", True),
-    ("11.1.2.3", 80, "10.0.0.0/8", False),
-    ("192.168.1.7", 80, "192.168.1.0/24:80", True),
-    ("192.168.1.7", 81, "192.168.1.0/24:80", False),
-    ("host.example.com", 443, "10.0.0.0/8", False),
-    ("::1", 80, "::1", True),
-    ("[::1]", 80, "[::1]:80", True),
-    ("::1", 81, "[::1]:80", False),
-    ("fd00::5", 443, "fd00::/8", True),
-    ("1password.com", 443, "1password.com", True),  # a name that starts with a digit
-    ("my.1password.com", 443, "1password.com", True),
-    ("3com.example", 443, ".3com.example", True),
-])
+@pytest.mark.parametrize(
+    "host, port, no_proxy, expected",
+    [
+        ("example.com", 443, "example.com", True),
+        ("api.example.com", 443, "example.com", True),
+        ("api.example.com", 443, ".example.com", True),
+        ("example.com", 443, ".example.com", True),
+        ("api.example.com", 443, "*.example.com", True),
+        ("badexample.com", 443, "example.com", False),
+        ("example.com.evil", 443, "example.com", False),
+        ("anything.at.all", 80, "*", True),
+        ("EXAMPLE.com", 443, " Other.org , Example.COM ", True),
+        ("example.com", 443, "other.org example.com", True),
+        ("example.com", 443, "", False),
+        ("example.com", 443, " , ,", False),
+        ("example.com", 443, "example.com:443", True),
+        ("example.com", 8443, "example.com:443", False),
+        ("localhost", 8080, "localhost,127.0.0.1", True),
+        ("127.0.0.1", 80, "127.0.0.1", True),
+        ("127.0.0.2", 80, "127.0.0.1", False),
+        ("10.1.2.3", 80, "10.0.0.0/8", True),
+        ("11.1.2.3", 80, "10.0.0.0/8", False),
+        ("192.168.1.7", 80, "192.168.1.0/24:80", True),
+        ("192.168.1.7", 81, "192.168.1.0/24:80", False),
+        ("host.example.com", 443, "10.0.0.0/8", False),
+        ("::1", 80, "::1", True),
+        ("[::1]", 80, "[::1]:80", True),
+        ("::1", 81, "[::1]:80", False),
+        ("fd00::5", 443, "fd00::/8", True),
+        ("1password.com", 443, "1password.com", True),  # a name that starts with a digit
+        ("my.1password.com", 443, "1password.com", True),
+        ("3com.example", 443, ".3com.example", True),
+    ],
+)
 def test_bypasses_proxy(mod, host, port, no_proxy, expected):
     assert mod._bypasses_proxy(host, port, no_proxy) is expected
 
@@ -835,8 +884,10 @@ def test_proxy_refusing_the_tunnel(make_transport, https_server, ca_bundle, monk
 
 
 def test_http_error_carries_status_detail_request_id_method_and_url(make_transport, http_server):
-    http_server.route("/connection/missing", Response(
-        404, json={"detail": "Connection not found"}, headers={"X-Request-Id": "req-123"}))
+    http_server.route(
+        "/connection/missing",
+        Response(404, json={"detail": "Connection not found"}, headers={"X-Request-Id": "req-123"}),
+    )
     url = http_server.url + "/connection/missing"
     with pytest.raises(TransportError) as caught:
         call(make_transport(), "GET", url)
@@ -851,8 +902,15 @@ def test_http_error_carries_status_detail_request_id_method_and_url(make_transpo
 
 
 def test_fastapi_validation_error_detail(make_client, http_server):
-    http_server.route(EXECUTE, Response(422, json={"detail": [
-        {"loc": ["body", "payload", "to"], "msg": "field required", "type": "value_error.missing"}]}))
+    http_server.route(
+        EXECUTE,
+        Response(
+            422,
+            json={
+                "detail": [{"loc": ["body", "payload", "to"], "msg": "field required", "type": "value_error.missing"}]
+            },
+        ),
+    )
     client = make_client(http_server.url)
     with pytest.raises(altan.AltanActionError) as caught:
         client.execute_action("c1", "send-email", {})
@@ -884,10 +942,18 @@ def test_network_error_carries_method_and_url(make_transport, http_server):
 def test_the_api_key_never_shows(make_client, http_server, caplog):
     key = "sk-live-" + uuid.uuid4().hex
     caplog.set_level(logging.DEBUG, logger="altan")
-    http_server.route("/connection", lambda request: Response(
-        401, json={"detail": "invalid key %s" % request.headers.get("x-altan-key")}, headers={"X-Request-Id": "r1"}))
-    http_server.route("/connection/html", lambda request: Response(
-        500, "<html><body>bad key %s</body></html>" % request.headers.get("authorization"), content_type="text/html"))
+    http_server.route(
+        "/connection",
+        lambda request: Response(
+            401, json={"detail": "invalid key %s" % request.headers.get("x-altan-key")}, headers={"X-Request-Id": "r1"}
+        ),
+    )
+    http_server.route(
+        "/connection/html",
+        lambda request: Response(
+            500, "<html><body>bad key %s</body></html>" % request.headers.get("authorization"), content_type="text/html"
+        ),
+    )
     http_server.route("/connection/reset", Response(fault="reset"))
     http_server.route("/connection/slow", Response(200, json={}, delay=30))
     client = make_client(http_server.url, api_key=key, max_retries=1)
@@ -954,8 +1020,14 @@ def test_transport_log_records_redact_registered_secrets(make_transport, http_se
 def test_same_host_redirect_keeps_method_and_body(make_transport, http_server, status):
     http_server.route("/old", Response(status, headers={"Location": "/new"}))
     http_server.route("/new", Response(200, json={"moved": True}))
-    response = call(make_transport(), "POST", http_server.url + "/old", body=b'{"payload":{"a":1}}',
-                    headers={"Authorization": "Bearer k", "Content-Type": "application/json"}, max_retries=0)
+    response = call(
+        make_transport(),
+        "POST",
+        http_server.url + "/old",
+        body=b'{"payload":{"a":1}}',
+        headers={"Authorization": "Bearer k", "Content-Type": "application/json"},
+        max_retries=0,
+    )
     assert response.data() == {"moved": True} and response.url == http_server.url + "/new"
     new = http_server.requests_for("/new")
     assert len(new) == 1 and new[0].method == "POST" and new[0].body == b'{"payload":{"a":1}}'
@@ -980,8 +1052,7 @@ def test_redirect_from_https_to_http_is_refused(make_transport, https_server, ht
     assert http_server.count() == 0
 
 
-def test_redirect_from_http_to_https_on_the_same_host_is_followed(make_transport, http_server, https_server,
-                                                                  ca_bundle):
+def test_redirect_from_http_to_https_on_the_same_host_is_followed(make_transport, http_server, https_server, ca_bundle):
     http_server.route("/old", Response(301, headers={"Location": https_server.url + "/new"}))
     response = call(make_transport(ca_bundle=ca_bundle), "GET", http_server.url + "/old")
     assert response.status == 200 and https_server.count("/new") == 1
@@ -1023,8 +1094,14 @@ print("clean")
 
 @pytest.mark.parametrize("module", TRANSPORT_MODULES)
 def test_import_does_not_import_asyncio_or_build_an_ssl_context(module):
-    result = subprocess.run([sys.executable, "-c", _IMPORT_CHECK.format(module=module)], cwd=str(ROOT),
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT_CHECK.format(module=module)],
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "clean"
 
@@ -1047,8 +1124,9 @@ def test_async_gather_runs_calls_concurrently_and_returns_exceptions(http_server
     http_server.default = handler
 
     async def main():
-        async with altan.AsyncAltanActionsClient("test-key-0123456789", http_server.url, timeout=10,
-                                                 max_retries=0) as client:
+        async with altan.AsyncAltanActionsClient(
+            "test-key-0123456789", http_server.url, timeout=10, max_retries=0
+        ) as client:
             return await asyncio.gather(
                 client.list_connections(),
                 client.get_connection("missing"),

@@ -23,10 +23,14 @@ def find_interpreter(version):
         except (OSError, subprocess.SubprocessError):
             pass
     versions = pathlib.Path(root, "versions")
-    found = sorted(
-        (p for p in versions.glob(version + ".*") if p.name[len(version) + 1:].isdigit()),
-        key=lambda p: int(p.name.rsplit(".", 1)[1]),
-    ) if versions.is_dir() else []
+    found = (
+        sorted(
+            (p for p in versions.glob(version + ".*") if p.name[len(version) + 1 :].isdigit()),
+            key=lambda p: int(p.name.rsplit(".", 1)[1]),
+        )
+        if versions.is_dir()
+        else []
+    )
     for candidate in reversed(found):
         python = candidate / "bin" / "python"
         if python.exists():
@@ -46,8 +50,14 @@ def test_vendored_module_runs_alone(version, module, tmp_path):
     shutil.copy(ROOT / "tests" / "vendored_smoke.py", tmp_path)
     result = subprocess.run(
         [python, "-I", "-S", "vendored_smoke.py", module],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={"PATH": os.environ.get("PATH", "")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": os.environ.get("PATH", "")},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("%s ok on Python %s." % (module, version)), result.stdout
-    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".py") == sorted([module + ".py", "vendored_smoke.py"])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".py") == sorted(
+        [module + ".py", "vendored_smoke.py"]
+    )

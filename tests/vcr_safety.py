@@ -100,8 +100,9 @@ def _locked(lock: ContentionLock, function: Callable[..., Any]) -> Callable[...,
 
 
 @contextlib.contextmanager
-def thread_safe_cassette(cassette: Any, transport_classes: Optional[Sequence[type]] = None,
-                         lock: Optional[ContentionLock] = None) -> Iterator[ContentionLock]:
+def thread_safe_cassette(
+    cassette: Any, transport_classes: Optional[Sequence[type]] = None, lock: Optional[ContentionLock] = None
+) -> Iterator[ContentionLock]:
     """Use inside an entered cassette (``with vcr.use_cassette(...) as cassette:`` or
     pytest-recording's ``vcr`` fixture); construct the clients inside, and close them before
     leaving. Yields the lock (tests use ``lock.contended``)."""
@@ -128,17 +129,24 @@ def thread_safe_cassette(cassette: Any, transport_classes: Optional[Sequence[typ
     for transport in transport_classes if transport_classes is not None else transports():
         original_checkout = getattr(transport, "_checkout")  # noqa: B009 - a class attribute, typed as Any
 
-        def checkout(self: Any, origin: Any, *args: Any, _original: Callable[..., Any] = original_checkout,
-                     **kwargs: Any) -> Any:
+        def checkout(
+            self: Any, origin: Any, *args: Any, _original: Callable[..., Any] = original_checkout, **kwargs: Any
+        ) -> Any:
             with lock:
                 conn, reused = _original(self, origin, *args, **kwargs)
             if not isinstance(conn, vcr.stubs.VCRConnection):
                 conn.close()
                 raise CassetteBypassError(
                     "a request to %s://%s:%s would bypass the cassette on a %s connection (%s); "
-                    "construct the client inside the cassette" % (
-                        origin[0], origin[1], origin[2], type(conn).__name__,
-                        "reused from before the cassette" if reused else "made while vcrpy's patch was lifted"))
+                    "construct the client inside the cassette"
+                    % (
+                        origin[0],
+                        origin[1],
+                        origin[2],
+                        type(conn).__name__,
+                        "reused from before the cassette" if reused else "made while vcrpy's patch was lifted",
+                    )
+                )
             return conn, reused
 
         patch(transport, "_checkout", checkout)

@@ -57,8 +57,9 @@ def main(module_name):
 
             async def run_async():
                 async with module.AsyncAltanActionsClient("smoke-key", url, timeout=10) as client:
-                    results = await asyncio.gather(client.list_connections(), client.get_connection("missing"),
-                                                   return_exceptions=True)
+                    results = await asyncio.gather(
+                        client.list_connections(), client.get_connection("missing"), return_exceptions=True
+                    )
                     assert results[0]["data"][0]["name"] == "Smoke" and isinstance(results[1], error_class)
         else:
             import pipedream as module
@@ -69,10 +70,10 @@ def main(module_name):
             error_class = module.PipedreamApiError
 
             async def run_async():
-                async with module.PipedreamClient("cid", "csecret", "proj_smoke", environment="development",
-                                                  base_url=url, timeout=10) as client:
-                    results = await asyncio.gather(client.get_apps(), client.get_app("missing"),
-                                                   return_exceptions=True)
+                async with module.PipedreamClient(
+                    "cid", "csecret", "proj_smoke", environment="development", base_url=url, timeout=10
+                ) as client:
+                    results = await asyncio.gather(client.get_apps(), client.get_app("missing"), return_exceptions=True)
                     assert results[0]["data"][0]["name"] == "Smoke" and isinstance(results[1], error_class)
                     assert client.token_requests == 1
 
