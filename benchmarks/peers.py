@@ -1,0 +1,255 @@
+"""The clients being compared, each doing the same call: one authenticated GET that returns
+a JSON page, decoded to Python objects.
+
+Every peer is built the way its documentation shows, with default settings; the only
+thing changed is the base URL. The test CA reaches every peer the same way, through
+``SSL_CERT_FILE`` (and ``REQUESTS_CA_BUNDLE`` for requests), set by the runner.
+
+Our two modules are imported from ``clients_dir`` (the repository root by default); the
+official SDK is also named ``pipedream``, so each worker process imports only one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the harness imports nothing a peer would not: no typing at run time
+    from typing import Any, Awaitable, Callable, Dict, Tuple
+
+PROJECT = "proj_bench"
+CLIENT_ID = "bench-client-id"
+CLIENT_SECRET = "bench-client-secret-0123456789"
+API_KEY = "bench-altan-api-key-0123456789"
+ACCOUNTS_PATH = "/v1/connect/%s/accounts" % PROJECT
+HEADERS = {
+    "Authorization": "Bearer bench-access-token-0123456789",
+    "x-pd-environment": "development",
+    "Accept": "application/json",
+}
+
+SYNC_PEERS = ("raw", "altan", "pipedream", "requests", "httpx", "urllib", "sdk")
+ASYNC_PEERS = ("raw-threads", "altan-async", "pipedream-async", "httpx-async", "sdk-async")
+OURS = ("altan", "pipedream", "altan-async", "pipedream-async")
+
+DESCRIPTIONS = {
+    "raw": "http.client.HTTPSConnection, one reused connection (the floor)",
+    "altan": "altan.AltanActionsClient.list_connections()",
+    "pipedream": "pipedream.SyncPipedreamClient.get_accounts() (this repo)",
+    "requests": "requests.Session().get()",
+    "httpx": "httpx.Client().get()",
+    "urllib": "urllib.request.urlopen() (a new connection per call)",
+    "sdk": "official pipedream SDK: Pipedream().accounts.list()",
+    "raw-threads": "50 threads, one reused http.client connection each",
+    "raw-async": "raw http.client in an asyncio program (loop.run_in_executor)",
+    "altan-async": "altan.AsyncAltanActionsClient.list_connections()",
+    "pipedream-async": "pipedream.PipedreamClient.get_accounts() (this repo)",
+    "httpx-async": "httpx.AsyncClient().get()",
+    "sdk-async": "official pipedream SDK: AsyncPipedream().accounts.list()",
+}
+
+
+def use_clients_dir(clients_dir: str) -> None:
+    """Make our ``altan`` and ``pipedream`` importable (and shadow the official SDK)."""
+    sys.path.insert(0, clients_dir)
+
+
+def check_official_sdk() -> None:
+    import pipedream
+
+    if not hasattr(pipedream, "Pipedream"):
+        raise RuntimeError("'pipedream' resolved to %s, not the official SDK" % pipedream.__file__)
+
+
+def sync_peer(name: str, origin: str) -> Tuple[Callable[[], Any], Callable[[], None]]:
+    """(call, close) for a sync peer."""
+    url = origin + ACCOUNTS_PATH
+    host, port = origin.split("://", 1)[1].rsplit(":", 1)
+    if name == "raw":
+        import http.client
+        import ssl
+
+        conn = http.client.HTTPSConnection(host, int(port), context=ssl.create_default_context())
+
+        def call() -> Any:
+            conn.request("GET", ACCOUNTS_PATH, headers=HEADERS)
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(response.status)
+            return json.loads(body)
+
+        return call, conn.close
+    if name == "altan":
+        import altan
+
+        client = altan.AltanActionsClient(API_KEY, origin + "/integration")
+        return client.list_connections, client.close
+    if name == "pipedream":
+        import pipedream
+
+        client = pipedream.SyncPipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT, "development", base_url=origin)
+        return client.get_accounts, client.close
+    if name == "requests":
+        import requests
+
+        session = requests.Session()
+
+        def call() -> Any:
+            response = session.get(url, headers=HEADERS)
+            response.raise_for_status()
+            return response.json()
+
+        return call, session.close
+    if name == "httpx":
+        import httpx
+
+        client = httpx.Client()
+
+        def call() -> Any:
+            response = client.get(url, headers=HEADERS)
+            response.raise_for_status()
+            return response.json()
+
+        return call, client.close
+    if name == "urllib":
+        import urllib.request
+
+        def call() -> Any:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=HEADERS)) as response:
+                return json.loads(response.read())
+
+        return call, lambda: None
+    if name == "sdk":
+        check_official_sdk()
+        from pipedream import Pipedream
+
+        sdk = Pipedream(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            project_id=PROJECT,
+            project_environment="development",
+            base_url=origin,
+        )
+
+        def call() -> Any:
+            return sdk.accounts.list().items
+
+        return call, sdk._client_wrapper.httpx_client.httpx_client.close
+    raise ValueError("unknown sync peer %r" % name)
+
+
+def async_peer(name: str, origin: str) -> Tuple[Callable[[], Awaitable[Any]], Callable[[], Awaitable[None]]]:
+    """(call, close) for an async peer; build it inside a running event loop."""
+    url = origin + ACCOUNTS_PATH
+    if name == "raw-async":  # the floor of an asyncio program: raw http.client in the loop's executor
+        import asyncio
+
+        raw_call, raw_close = sync_peer("raw", origin)
+
+        async def call() -> Any:
+            return await asyncio.get_running_loop().run_in_executor(None, raw_call)
+
+        async def close() -> None:
+            raw_close()
+
+        return call, close
+    if name == "altan-async":
+        import altan
+
+        client = altan.AsyncAltanActionsClient(API_KEY, origin + "/integration")
+        return client.list_connections, client.close
+    if name == "pipedream-async":
+        import pipedream
+
+        client = pipedream.PipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT, "development", base_url=origin)
+        return client.get_accounts, client.close
+    if name == "httpx-async":
+        import httpx
+
+        client = httpx.AsyncClient()
+
+        async def call() -> Any:
+            response = await client.get(url, headers=HEADERS)
+            response.raise_for_status()
+            return response.json()
+
+        return call, client.aclose
+    if name == "sdk-async":
+        check_official_sdk()
+        from pipedream import AsyncPipedream
+
+        sdk = AsyncPipedream(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            project_id=PROJECT,
+            project_environment="development",
+            base_url=origin,
+        )
+
+        async def call() -> Any:
+            return (await sdk.accounts.list()).items
+
+        return call, sdk._client_wrapper.httpx_client.httpx_client.aclose
+    raise ValueError("unknown async peer %r" % name)
+
+
+class RawThreadPool:
+    """The fan-out floor: N threads, each with its own kept-alive http.client connection."""
+
+    def __init__(self, origin: str, threads: int) -> None:
+        import http.client
+        import ssl
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        host, port = origin.split("://", 1)[1].rsplit(":", 1)
+        self._context = ssl.create_default_context()
+        self._local = threading.local()
+        self._conns: list = []
+        self._pool = ThreadPoolExecutor(threads)
+        self._new = lambda: http.client.HTTPSConnection(host, int(port), context=self._context)
+
+    def _call(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._new()
+            self._conns.append(conn)
+        conn.request("GET", ACCOUNTS_PATH, headers=HEADERS)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(response.status)
+        return json.loads(body)
+
+    def run(self, calls: int) -> list:
+        return [f.result() for f in [self._pool.submit(self._call) for _ in range(calls)]]
+
+    def close(self) -> None:
+        self._pool.shutdown()
+        for conn in self._conns:
+            conn.close()
+
+
+# Cold start: what a Lambda's module scope runs, up to a client ready to send.
+IMPORT_SNIPPETS: Dict[str, str] = {
+    "bare": "pass",
+    "stdlib": "import http.client, json, ssl",
+    "altan": "import altan; c = altan.AltanActionsClient('k' * 16)",
+    "altan-async": "import altan; c = altan.AsyncAltanActionsClient('k' * 16)",
+    "pipedream": "import pipedream; c = pipedream.SyncPipedreamClient('id', 'secret', 'proj_x', 'development')",
+    "pipedream-async": "import pipedream; c = pipedream.PipedreamClient('id', 'secret', 'proj_x', 'development')",
+    "urllib": "import urllib.request, json",
+    "requests": "import requests; c = requests.Session()",
+    "httpx": "import httpx; c = httpx.Client()",
+    "httpx-async": "import httpx; c = httpx.AsyncClient()",
+    "sdk": (
+        "from pipedream import Pipedream; c = Pipedream(client_id='id', client_secret='secret', "
+        "project_id='proj_x', project_environment='development')"
+    ),
+    "sdk-async": (
+        "from pipedream import AsyncPipedream; c = AsyncPipedream(client_id='id', client_secret='secret', "
+        "project_id='proj_x', project_environment='development')"
+    ),
+}
