@@ -7,7 +7,7 @@ Scrubbing (applied by vcrpy before recording, and to every live request before m
 replayed request matches whatever the test's own credentials are):
 
 * ``Authorization: Bearer <token>`` -> ``Bearer test-access-token`` (any OAuth token),
-  ``Bearer invalid-access-token`` (``INVALID_ACCESS_TOKEN``) or ``Bearer <WORKFLOW_STATIC_TOKEN>``;
+  ``Bearer <INVALID_ACCESS_TOKEN>`` (``INVALID_ACCESS_TOKEN``) or ``Bearer <WORKFLOW_STATIC_TOKEN>``;
 * the token request's ``client_secret`` -> ``<PIPEDREAM_CLIENT_SECRET>`` (or
   ``<INVALID_PIPEDREAM_CLIENT_SECRET>`` / ``<OTHER_PIPEDREAM_CLIENT_SECRET>``);
 * ``User-Agent`` -> ``<USER_AGENT>`` (it names the Python version);
@@ -43,7 +43,7 @@ UNKNOWN_PROJECT_ID = "proj_unknown"
 ENVIRONMENT = "development"
 
 ACCESS_TOKEN_PLACEHOLDER = "test-access-token"
-INVALID_TOKEN_PLACEHOLDER = "invalid-access-token"
+INVALID_TOKEN_PLACEHOLDER = "<INVALID_ACCESS_TOKEN>"
 STATIC_TOKEN_PLACEHOLDER = "<WORKFLOW_STATIC_TOKEN>"
 SECRET_PLACEHOLDER = "<PIPEDREAM_CLIENT_SECRET>"
 INVALID_SECRET_PLACEHOLDER = "<INVALID_PIPEDREAM_CLIENT_SECRET>"
