@@ -33,6 +33,7 @@ What the client does for you (README.md has the details):
 
 from __future__ import annotations
 
+import _thread  # only its lock: importing threading adds ~3% to a cold start
 import base64
 import functools
 import http.client
@@ -45,29 +46,34 @@ import select
 import socket
 import ssl
 import sys
-import threading
 import time
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    AsyncIterator,
-    BinaryIO,
-    Callable,
-    Dict,
-    Iterator,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-)
+from collections.abc import Mapping as _Mapping  # for isinstance; annotations: typing.Mapping
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
+# typing is imported for type checkers only: at run time it would add about a tenth to the
+# cold start (import and construct a client), the number Lambda authors compare.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only, never at run time
     import asyncio
     import concurrent.futures
     import logging
+    import threading
+    from typing import (
+        Any,
+        AsyncIterator,
+        BinaryIO,
+        Callable,
+        Dict,
+        Iterator,
+        List,
+        Mapping,
+        Optional,
+        Sequence,
+        Tuple,
+        Union,
+    )
+
+    JSON = Any  # a value decoded from JSON: dict, list, str, int, float, bool or None
 
 __all__ = [
     "PipedreamClient",
@@ -89,8 +95,6 @@ DEFAULT_MAX_RETRIES = 2
 ENVIRONMENTS = ("development", "production")
 COMPONENT_TYPES = ("components", "actions", "triggers")
 AUTH_TYPES = ("none", "oauth", "static_bearer_token")
-
-JSON = Any  # a value decoded from JSON: dict, list, str, int, float, bool or None
 
 if TYPE_CHECKING:  # pragma: no cover - response shapes for editors and type checkers, no run-time cost
     from typing import TypedDict
@@ -250,24 +254,46 @@ _BACKOFF_CAP = 8.0
 # cannot be retried safely, whereas opening a new connection costs one handshake.
 _WRITE_IDLE_LIMIT = 30.0
 _ERROR_SNIPPET = 500  # characters of a non-JSON body quoted in an error message
+_MAX_HEADER_LINE = 65536  # http.client's limits on a response's header block
+_MAX_HEADERS = 100
 _STREAM_CHUNK = 64 * 1024  # bytes handed to a sink at a time
 
 
 class _Response:
     """A complete HTTP response: the body has been read and the connection released."""
 
-    __slots__ = ("status", "reason", "headers", "body", "method", "url", "attempts")
+    __slots__ = ("status", "reason", "_message", "_headers", "body", "method", "url", "attempts")
 
     def __init__(
-        self, status: int, reason: str, headers: Dict[str, str], body: bytes, method: str, url: str, attempts: int
+        self,
+        status: int,
+        reason: str,
+        message: http.client.HTTPMessage,
+        body: bytes,
+        method: str,
+        url: str,
+        attempts: int,
     ) -> None:
         self.status = status
         self.reason = reason
-        self.headers = headers
+        self._message = message
+        self._headers: Optional[Dict[str, str]] = None
         self.body = body
         self.method = method
         self.url = url
         self.attempts = attempts
+
+    @property
+    def headers(self) -> Dict[str, str]:
+        """Response headers, lower-case names, repeated ones joined with ", ". Built on first
+        use: a successful call never needs them."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = {}
+            for name, value in self._message.items():
+                name = name.lower()
+                headers[name] = headers[name] + ", " + value if name in headers else value
+        return headers
 
     @property
     def request_id(self) -> Optional[str]:
@@ -331,7 +357,26 @@ class _DeadlineReader(io.RawIOBase):
         super().close()
 
 
+class _DeadlineSocket:
+    """What ``_DeadlineResponse`` hands to HTTPResponse, whose only use of its socket is
+    ``makefile("rb")``: that file is the deadline reader (no plain file made, then closed)."""
+
+    __slots__ = ("_sock", "_deadline")
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
 class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's response, read within the call's deadline, its header block parsed by
+    ``_parse_header_lines`` instead of the email package: that parser alone is a third of a
+    request's CPU time (benchmarks/run.py, measure cpu). ``begin`` is http.client's own
+    (the same in Python 3.8 to 3.13) but for that line, without the debuglevel prints."""
+
     def __init__(
         self,
         sock: socket.socket,
@@ -341,9 +386,85 @@ class _DeadlineResponse(http.client.HTTPResponse):
         *,
         deadline: float,
     ) -> None:
-        super().__init__(sock, debuglevel, method, url)
-        self.fp.close()  # the plain socket file made by the base class; replaced below
-        self.fp = io.BufferedReader(_DeadlineReader(sock, deadline))
+        super().__init__(_DeadlineSocket(sock, deadline), debuglevel, method, url)  # type: ignore[arg-type]
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        while True:  # read until a response that is not 100 Continue
+            version, status, reason = self._read_status()
+            if status != http.client.CONTINUE:
+                break
+            _read_header_lines(self.fp)
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        self.headers = self.msg = _parse_header_lines(_read_header_lines(self.fp))
+        transfer_encoding = self.headers.get("transfer-encoding")
+        self.chunked = bool(transfer_encoding) and transfer_encoding.lower() == "chunked"
+        if self.chunked:
+            self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        length = self.headers.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:  # a nonsensical negative length is ignored
+                    self.length = None
+        no_body = (http.client.NO_CONTENT, http.client.NOT_MODIFIED)
+        if status in no_body or 100 <= status < 200 or self._method == "HEAD":
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True  # no length: the body ends when the server closes
+
+
+def _read_header_lines(fp: Any) -> List[bytes]:
+    """The header lines of a response, up to the blank line, with http.client's limits."""
+    lines: List[bytes] = []
+    while True:
+        line = fp.readline(_MAX_HEADER_LINE + 1)
+        if len(line) > _MAX_HEADER_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return lines
+        lines.append(line)
+        if len(lines) > _MAX_HEADERS:
+            raise http.client.HTTPException("got more than %d headers" % _MAX_HEADERS)
+
+
+def _parse_header_lines(lines: List[bytes]) -> http.client.HTTPMessage:
+    """The HTTPMessage the email package would make of these lines (the value after the
+    colon, leading blanks removed, a folded line kept with its line break), read through
+    the same ``get`` and ``items``. A line that is not a header is skipped, where the email
+    package would drop it and every header after it."""
+    message = http.client.HTTPMessage()
+    name: Optional[str] = None
+    value = ""
+    for raw in lines:
+        line = raw.decode("iso-8859-1")
+        if line[:1] in (" ", "\t"):  # obs-fold: continues the header before it
+            if name is not None:
+                value += line
+            continue
+        if name is not None:
+            message[name] = value.rstrip("\r\n")
+        name, colon, value = line.partition(":")
+        if colon:
+            value = value.lstrip(" \t")
+        else:
+            name = None
+    if name is not None:
+        message[name] = value.rstrip("\r\n")
+    return message
 
 
 def _redact_headers(headers: Mapping[str, str]) -> Dict[str, str]:
@@ -513,6 +634,16 @@ def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
         return True
 
 
+@functools.lru_cache(maxsize=256)
+def _split_url(url: str) -> Tuple[Tuple[str, str, int], str, str]:
+    """(origin, request target, netloc) of a URL; cached, as a client calls few URLs, often."""
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    return (scheme, parts.hostname or "", port), target, parts.netloc
+
+
 class _Transport:
     """Sends requests with keep-alive, proxies, TLS, deadlines, redirects and retries.
 
@@ -544,7 +675,7 @@ class _Transport:
         self._proxy_setting = proxy
         self._proxies: Dict[Tuple[str, str, int], Optional[_Proxy]] = {}
         self._idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]] = {}
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         # A client dropped without close(): its idle connections are closed when it is
         # collected (or at exit), not left to the sockets' finalizers (ResourceWarning).
         import weakref
@@ -662,15 +793,12 @@ class _Transport:
         deadline: float,
         write: bool,
         sink: Optional[Callable[[bytes], None]] = None,
-    ) -> Tuple[int, str, Dict[str, str], bytes]:
-        parts = urlsplit(url)
-        scheme = parts.scheme
-        port = parts.port or (443 if scheme == "https" else 80)
-        origin = (scheme, parts.hostname or "", port)
-        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
+        origin, target, netloc = _split_url(url)
+        scheme = origin[0]
         proxy = self._proxy_for(*origin)
         if proxy and scheme == "http":  # plain http through a proxy: absolute-form target
-            target = "%s://%s%s" % (scheme, parts.netloc, target)
+            target = "%s://%s%s" % (scheme, netloc, target)
             headers = dict(headers, **proxy.headers)
         for fresh_retry in (False, True):
             conn, reused = self._checkout(origin, write, fresh=fresh_retry)
@@ -698,7 +826,7 @@ class _Transport:
         deadline: float,
         reused: bool,
         sink: Optional[Callable[[bytes], None]] = None,
-    ) -> Tuple[int, str, Dict[str, str], bytes]:
+    ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
         def remaining() -> float:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -737,10 +865,6 @@ class _Transport:
         except BaseException:
             conn.close()  # anything else (an interrupt...): the connection is in an unknown state
             raise
-        response_headers: Dict[str, str] = {}
-        for name, value in response.getheaders():
-            name = name.lower()
-            response_headers[name] = response_headers[name] + ", " + value if name in response_headers else value
         # A sink takes a successful body chunk by chunk (a download larger than memory);
         # once it has taken a chunk, the call cannot be retried.
         streaming = sink is not None and 200 <= response.status < 300
@@ -792,7 +916,7 @@ class _Transport:
             conn.close()
         else:
             self._checkin(origin, conn)
-        return response.status, response.reason, response_headers, payload
+        return response.status, response.reason, response.msg, payload
 
     # -- the request -------------------------------------------------------------------------
 
@@ -836,7 +960,7 @@ class _Transport:
             attempt += 1
             attempt_started = time.monotonic()
             try:
-                status, reason, response_headers, payload = self._send_once(
+                status, reason, message, payload = self._send_once(
                     method, url, headers, body, deadline, write=not idempotent, sink=sink
                 )
             except _Failure as failure:
@@ -857,7 +981,7 @@ class _Transport:
                 raise self._failure_error(
                     error_class, operation, method, url, failure, timeout, attempt, idempotent
                 ) from failure.cause
-            response = _Response(status, reason, response_headers, payload, method, url, attempt)
+            response = _Response(status, reason, message, payload, method, url, attempt)
             if log is not None:
                 log.debug(
                     "%s %s -> %d (attempt %d, %.1f ms)",
@@ -867,13 +991,13 @@ class _Transport:
                     attempt,
                     (time.monotonic() - attempt_started) * 1000,
                 )
-            if status in _REDIRECT_STATUSES and "location" in response_headers:
+            if status in _REDIRECT_STATUSES and "location" in response.headers:
                 url = self._redirect_target(error_class, operation, response, redirects, not idempotent)
                 redirects += 1
                 attempt -= 1  # a redirect is not a retry
                 continue
             if status in _RETRY_STATUSES and attempt <= max_retries:
-                hint = _retry_hint(response_headers)
+                hint = _retry_hint(response.headers)
                 write_safe = status == 429 or (status == 503 and hint is not None)
                 if idempotent or write_safe:
                     wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else self._backoff(attempt)
@@ -1042,7 +1166,7 @@ def _query(params: Mapping[str, Any]) -> str:
             continue
         for item in value if isinstance(value, (list, tuple)) else (value,):
             pairs.append((key, "true" if item is True else "false" if item is False else str(item)))
-    return urlencode(pairs, quote_via=quote)
+    return urlencode(pairs, quote_via=quote) if pairs else ""
 
 
 def _check_base_url(base_url: str) -> str:
@@ -1089,7 +1213,7 @@ def _check_header(name: Any, value: Any) -> None:
 def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
     """``base`` plus ``extra``; an extra header replaces a base one whatever its case."""
     merged = dict(base)
-    if extra is not None and not isinstance(extra, Mapping):
+    if extra is not None and not isinstance(extra, _Mapping):
         raise ValueError("headers must be a mapping of names to values, got %s" % type(extra).__name__)
     for name, value in (extra or {}).items():
         if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
@@ -1116,7 +1240,7 @@ class _AsyncRunner:
         self._prefix = thread_name_prefix
         self._executor: Optional["concurrent.futures.ThreadPoolExecutor"] = None
         self._in_flight: "set[asyncio.Future[Any]]" = set()
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self.closed = False
 
     async def run(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # "/": any keyword may pass
@@ -1181,7 +1305,7 @@ class _TokenProvider:
         self._token = static_token
         self._expires_at = float("inf") if static_token else 0.0
         self.static = static_token is not None
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._attempts = 0  # token requests finished, successful or not
         self._failure: Optional[PipedreamApiError] = None  # how the last one failed
         self.requests = 0  # token requests sent, for tests and diagnostics
@@ -1290,7 +1414,7 @@ def _string_list(name: str, value: Optional[Sequence[str]]) -> Optional[List[str
     silently send its characters one by one."""
     if value is None:
         return None
-    if isinstance(value, (str, bytes, Mapping)):
+    if isinstance(value, (str, bytes, _Mapping)):
         raise ValueError("%s must be a list of strings, got %r" % (name, value))
     try:
         items = list(value)
@@ -1328,7 +1452,7 @@ def _count(name: str, value: Any, minimum: int = 0) -> int:
 
 def _cfmap_json(value: Union[str, Mapping[str, Any]]) -> str:
     """``cfmap_json`` is a JSON object sent as a string; a mapping is encoded for the caller."""
-    if isinstance(value, Mapping):
+    if isinstance(value, _Mapping):
         return _encode_json("cfmap_json", dict(value)).decode("utf-8")
     return _required("cfmap_json", value)
 
@@ -1469,6 +1593,8 @@ class _RawView:
 
     def __init__(self, client: "SyncPipedreamClient") -> None:
         view = client._view()
+        import threading  # here, not at import: see _thread above
+
         view._capture = threading.local()
         self._client = view
 
@@ -1703,7 +1829,7 @@ class SyncPipedreamClient:
         if headers:
             view._headers = _with_headers(view._headers, headers)
         if query is not None:
-            if not isinstance(query, Mapping) or not all(isinstance(key, str) and key for key in query):
+            if not isinstance(query, _Mapping) or not all(isinstance(key, str) and key for key in query):
                 raise ValueError("query must be a mapping of parameter names to values, got %r" % (query,))
             _query(query)  # refuses what cannot be encoded, now rather than on the next call
             view._query = dict(view._query, **query)
@@ -1818,16 +1944,18 @@ class SyncPipedreamClient:
     ) -> JSON:
         if response.status == 204 or not response.body.strip():
             return None
-        content_type = response.headers.get("content-type", "")
-        if parse == "auto" and "json" not in content_type:
-            if content_type.startswith("text/") or not content_type:
-                return response.body.decode("utf-8", "replace")
-            return response.body
+        if parse == "auto":
+            content_type = response.headers.get("content-type", "")
+            if "json" not in content_type:
+                if content_type.startswith("text/") or not content_type:
+                    return response.body.decode("utf-8", "replace")
+                return response.body
         try:
             return json.loads(response.body)
         except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             if parse == "auto":
                 return response.body.decode("utf-8", "replace")
+            content_type = response.headers.get("content-type", "")
             error = self._transport.http_error(error_class, operation, response)
             error.args = (
                 "%s failed: expected JSON, got %s [%s %s]"
@@ -2614,20 +2742,20 @@ class SyncPipedreamClient:
         ``{"searchParams": {...}}``). ``target_request``: ``{"url", "method", "headers",
         "body" or "json"}`` (or ``{"url", "options": {"method", "headers", "body"}}``).
         Returns the upstream body: parsed JSON, text, bytes, or None when empty."""
-        params = proxy_opts.get("searchParams", proxy_opts) if isinstance(proxy_opts, Mapping) else None
-        if not isinstance(params, Mapping):
+        params = proxy_opts.get("searchParams", proxy_opts) if isinstance(proxy_opts, _Mapping) else None
+        if not isinstance(params, _Mapping):
             raise ValueError("proxy_opts must be a mapping with external_user_id and account_id")
-        if not isinstance(target_request, Mapping):
+        if not isinstance(target_request, _Mapping):
             raise ValueError("target_request must be a mapping with a url")
         options = target_request.get("options") or target_request
-        if not isinstance(options, Mapping):
+        if not isinstance(options, _Mapping):
             raise ValueError("target_request['options'] must be a mapping")
         url = _required("target_request['url']", target_request.get("url"))
         method = _required("method", options.get("method") or "GET").upper()
         if method not in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
             raise ValueError("method %r is not supported by the proxy" % (method,))
         upstream_headers = options.get("headers") or {}
-        if not isinstance(upstream_headers, Mapping):  # e.g. a list of pairs: a ValueError, not an AttributeError
+        if not isinstance(upstream_headers, _Mapping):  # e.g. a list of pairs: a ValueError, not an AttributeError
             raise ValueError("target_request headers must be a mapping of header names to values")
         # Pipedream forwards headers that carry this prefix, without it, to the app's API.
         headers = _with_headers(
@@ -2637,7 +2765,7 @@ class SyncPipedreamClient:
         if json_body is not None and body is not None:
             raise ValueError("target_request takes body or json, not both")
         raw: Optional[bytes] = None
-        if json_body is not None or isinstance(body, (Mapping, list)):
+        if json_body is not None or isinstance(body, (_Mapping, list)):
             raw = _encode_json("target_request body", json_body if json_body is not None else body)
             headers["Content-Type"] = "application/json"
         elif isinstance(body, str):
@@ -2752,7 +2880,7 @@ class SyncPipedreamClient:
         if json_data is not None:
             raw = _encode_json("json_data", json_data)
             request_headers["Content-Type"] = "application/json"
-        elif isinstance(data, Mapping):
+        elif isinstance(data, _Mapping):
             raw = _query(data).encode("ascii")
             request_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         elif isinstance(data, str):
