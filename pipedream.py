@@ -1391,6 +1391,11 @@ def _required(name: str, value: Any) -> str:
     return value
 
 
+def _user_query(external_user_id: str, **extra: Any) -> Dict[str, Any]:
+    """The query of a call made for one of your users (deployed triggers take it in the query)."""
+    return dict(external_user_id=_required("external_user_id", external_user_id), **extra)
+
+
 def _component_path(component_type: str) -> str:
     if component_type not in COMPONENT_TYPES:
         raise ValueError("component_type must be one of %s, got %r" % (", ".join(COMPONENT_TYPES), component_type))
@@ -2587,17 +2592,14 @@ class SyncPipedreamClient:
 
     def get_deployed_trigger(self, deployed_component_id: str, external_user_id: str) -> DeployedTriggerResponse:
         """``GET .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
-        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        query = _user_query(external_user_id)
         return self._call("get_deployed_trigger", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def delete_deployed_trigger(
         self, deployed_component_id: str, external_user_id: str, ignore_hook_errors: bool = False
     ) -> None:
         """``DELETE .../deployed-triggers/{id}``."""
-        query = dict(
-            external_user_id=_required("external_user_id", external_user_id),
-            ignore_hook_errors=_flag(ignore_hook_errors),
-        )
+        query = _user_query(external_user_id, ignore_hook_errors=_flag(ignore_hook_errors))
         return self._call("delete_deployed_trigger", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def update_deployed_trigger(
@@ -2611,7 +2613,7 @@ class SyncPipedreamClient:
         emit_on_deploy: Optional[bool] = None,
     ) -> DeployedTriggerResponse:
         """``PUT .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
-        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        query = _user_query(external_user_id)
         body = _compact(active=active, configured_props=configured_props, name=name, emit_on_deploy=emit_on_deploy)
         return self._call(  # type: ignore[no-any-return]
             "update_deployed_trigger",
@@ -2624,12 +2626,12 @@ class SyncPipedreamClient:
         self, deployed_component_id: str, external_user_id: str, n: Optional[int] = None
     ) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/events``: ``{"data": [{"e", "k", "ts", "id", "sum"}]}``."""
-        query = dict(external_user_id=_required("external_user_id", external_user_id), n=n)
+        query = _user_query(external_user_id, n=n)
         return self._call("get_deployed_trigger_events", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def get_deployed_trigger_webhooks(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/webhooks``: ``{"webhook_urls": [...], "webhooks": [...]}``."""
-        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        query = _user_query(external_user_id)
         return self._call("get_deployed_trigger_webhooks", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def update_deployed_trigger_webhooks(
@@ -2641,15 +2643,15 @@ class SyncPipedreamClient:
         webhook_urls: Optional[Sequence[str]] = None,
     ) -> Dict[str, Any]:
         """``PUT .../deployed-triggers/{id}/webhooks`` with ``{"webhook_urls": [...]}``."""
-        urls = _either("webhookUrls", webhookUrls, "webhook_urls", webhook_urls)
-        if urls is None or isinstance(urls, str):
-            raise ValueError("webhookUrls must be a list of URLs")
-        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        urls = _string_list("webhookUrls", _either("webhookUrls", webhookUrls, "webhook_urls", webhook_urls))
+        if urls is None:
+            raise ValueError("webhookUrls (or webhook_urls) is required")
+        query = _user_query(external_user_id)
         return self._call(  # type: ignore[no-any-return]
             "update_deployed_trigger_webhooks",
             deployed_component_id,
             query=query,
-            body={"webhook_urls": list(urls)},
+            body={"webhook_urls": urls},
         )
 
     def get_deployed_trigger_webhook(
@@ -2658,7 +2660,7 @@ class SyncPipedreamClient:
         """``GET .../deployed-triggers/{id}/webhooks/{webhook_id}``: ``{"data": {"id", "url",
         "signing_key", "signing_key_set", "active", "delivery_backend", "delivery_state",
         "created_at", "updated_at"}}``."""
-        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        query = _user_query(external_user_id)
         return self._call(  # type: ignore[no-any-return]
             "get_deployed_trigger_webhook",
             deployed_component_id,
@@ -2671,7 +2673,7 @@ class SyncPipedreamClient:
     ) -> Dict[str, Any]:
         """``POST .../webhooks/{webhook_id}/reset_delivery_state``: the webhook, as above,
         delivering again (``delivery_state.state`` ``"happy"``)."""
-        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        query = _user_query(external_user_id)
         return self._call(  # type: ignore[no-any-return]
             "reset_deployed_trigger_webhook_delivery_state",
             deployed_component_id,
@@ -2684,7 +2686,7 @@ class SyncPipedreamClient:
     ) -> Dict[str, Any]:
         """``POST .../webhooks/{webhook_id}/regenerate_signing_key``: the webhook, as above,
         with its new ``signing_key``. Never sent twice by a retry."""
-        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        query = _user_query(external_user_id)
         return self._call(  # type: ignore[no-any-return]
             "regenerate_deployed_trigger_webhook_signing_key",
             deployed_component_id,
@@ -2694,7 +2696,7 @@ class SyncPipedreamClient:
 
     def get_deployed_trigger_workflows(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/pipelines``: ``{"workflow_ids": [...]}``."""
-        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        query = _user_query(external_user_id)
         return self._call("get_deployed_trigger_workflows", deployed_component_id, query=query)  # type: ignore[no-any-return]
 
     def update_deployed_trigger_workflows(
@@ -2706,15 +2708,15 @@ class SyncPipedreamClient:
         workflow_ids: Optional[Sequence[str]] = None,
     ) -> Dict[str, Any]:
         """``PUT .../deployed-triggers/{id}/pipelines`` with ``{"workflow_ids": [...]}``."""
-        ids = _either("workflowIds", workflowIds, "workflow_ids", workflow_ids)
-        if ids is None or isinstance(ids, str):
-            raise ValueError("workflowIds must be a list of workflow ids")
-        query = dict(external_user_id=_required("external_user_id", external_user_id))
+        ids = _string_list("workflowIds", _either("workflowIds", workflowIds, "workflow_ids", workflow_ids))
+        if ids is None:
+            raise ValueError("workflowIds (or workflow_ids) is required")
+        query = _user_query(external_user_id)
         return self._call(  # type: ignore[no-any-return]
             "update_deployed_trigger_workflows",
             deployed_component_id,
             query=query,
-            body={"workflow_ids": list(ids)},
+            body={"workflow_ids": ids},
         )
 
     # -- Rate limits -------------------------------------------------------------------------
