@@ -151,7 +151,6 @@ _RETRY_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
 _IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE"))
 _REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "x-amz-request-id")
-_SECRET_HEADERS = frozenset(("authorization", "proxy-authorization", "x-altan-key", "cookie", "x-api-key"))
 _MAX_REDIRECTS = 5
 _MAX_RETRY_WAIT = 60.0  # cap on a server's Retry-After hint, seconds
 _BACKOFF_BASE = 0.5  # first backoff, seconds; doubles per retry
@@ -372,10 +371,6 @@ def _parse_header_lines(lines: List[bytes]) -> http.client.HTTPMessage:
     if name is not None:
         message[name] = value.rstrip("\r\n")
     return message
-
-
-def _redact_headers(headers: Mapping[str, str]) -> Dict[str, str]:
-    return {k: ("[REDACTED]" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
 
 
 def _snippet(text: str) -> str:
