@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only, never a
     import concurrent.futures
     import logging
     import threading
+    import weakref
     from typing import (
         Any,
         AsyncIterator,
@@ -248,10 +249,18 @@ _MAX_REDIRECTS = 5
 _MAX_RETRY_WAIT = 60.0  # cap on a server's Retry-After hint, seconds
 _BACKOFF_BASE = 0.5  # first backoff, seconds; doubles per retry
 _BACKOFF_CAP = 8.0
-# A connection idle for longer than this is not reused for a write: a NAT or load balancer
-# may have dropped it silently (a thawed Lambda), and a write that fails after being sent
-# cannot be retried safely, whereas opening a new connection costs one handshake.
-_WRITE_IDLE_LIMIT = 30.0
+# Writes and kept-alive connections. A server closes a connection that sat idle for its own
+# timeout (gunicorn 2 s, Node and uvicorn 5 s, nginx 75 s, AWS ALB 60 s), and a request that
+# crosses that close on the wire is lost without an answer: a read is sent again, but a write
+# may have run, so it fails. A write therefore reuses a connection only while it is safely
+# inside the server's timeout: the ``timeout=N`` the server announced in its ``Keep-Alive``
+# header less a margin for the round trip (as Node's undici does), else ``write_idle_limit``
+# (a client option); never past the cap, after which a NAT or load balancer may have dropped
+# the connection silently (a thawed Lambda). Past that, a write opens a new connection: one
+# handshake (2 round trips with TLS 1.3) instead of an error. Reads always reuse.
+_WRITE_IDLE_LIMIT = 1.0
+_WRITE_IDLE_CAP = 30.0
+_KEEP_ALIVE_MARGIN = 1.0
 _ERROR_SNIPPET = 500  # characters of a non-JSON body quoted in an error message
 _MAX_HEADER_LINE = 65536  # http.client's limits on a response's header block
 _MAX_HEADERS = 100
@@ -316,7 +325,14 @@ class _Failure(Exception):
     did not receive the whole request, so that even a write may be sent again."""
 
     def __init__(
-        self, reason: str, cause: BaseException, *, sent: bool, before_response: bool, retryable: bool
+        self,
+        reason: str,
+        cause: BaseException,
+        *,
+        sent: bool,
+        before_response: bool,
+        retryable: bool,
+        proxy_status: Optional[int] = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -324,6 +340,47 @@ class _Failure(Exception):
         self.sent = sent
         self.before_response = before_response
         self.retryable = retryable
+        self.proxy_status = proxy_status  # the status of the proxy's refusal, if a proxy refused
+
+
+def _proxy_refusal(proxy: "_Proxy", status: int, cause: BaseException) -> _Failure:
+    """The proxy answered ``status`` instead of passing the request on (to CONNECT, or to a
+    plain request with 407): the origin never saw it. Its reason text is not quoted: a proxy
+    may echo the credentials there."""
+    host = "[%s]" % proxy.host if ":" in proxy.host else proxy.host
+    reason = "the proxy %s:%d answered HTTP %d %s" % (host, proxy.port, status, http.client.responses.get(status, ""))
+    if status == 407:
+        reason += " (proxy credentials missing or wrong: give them in the proxy URL, http://user:password@host:port)"
+    return _Failure(
+        reason.rstrip(),
+        cause,
+        sent=False,
+        before_response=True,
+        retryable=status in _RETRY_STATUSES,
+        proxy_status=status,
+    )
+
+
+def _tunnel_status(exc: BaseException) -> Optional[int]:
+    """The status of a proxy's refusal of CONNECT, from http.client's error (the same text in
+    Python 3.8 to 3.13: "Tunnel connection failed: 407 Proxy Authentication Required")."""
+    prefix = "Tunnel connection failed: "
+    text = str(exc) if type(exc) is OSError else ""
+    code = text[len(prefix) : len(prefix) + 3] if text.startswith(prefix) else ""
+    return int(code) if code.isdigit() else None
+
+
+def _keep_alive_timeout(value: Optional[str]) -> Optional[float]:
+    """The ``timeout=N`` of a ``Keep-Alive`` response header, in seconds, if valid."""
+    for parameter in (value or "").split(","):
+        name, _, number = parameter.partition("=")
+        if name.strip().lower() == "timeout":
+            try:
+                seconds = float(number.strip().strip('"'))
+            except ValueError:
+                return None
+            return seconds if 0 <= seconds < float("inf") else None
+    return None
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -611,6 +668,28 @@ def _close_idle(
         conn.close()
 
 
+# Objects whose state must not cross os.fork(): each has ``_after_fork``, run in the child.
+_FORK_AWARE: Optional["weakref.WeakSet[Any]"] = None
+
+
+def _reset_after_fork() -> None:
+    for owner in list(_FORK_AWARE or ()):
+        owner._after_fork()
+
+
+def _watch_fork(owner: Any) -> None:
+    """Have ``owner._after_fork()`` run in a child process after os.fork() (gunicorn
+    --preload, Celery, multiprocessing), before any other code of the child runs."""
+    global _FORK_AWARE
+    if _FORK_AWARE is None:
+        import weakref
+
+        _FORK_AWARE = weakref.WeakSet()
+        if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no os.fork
+            os.register_at_fork(after_in_child=_reset_after_fork)
+    _FORK_AWARE.add(owner)
+
+
 def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
     """True if an idle pooled connection is unusable: closed, or readable (EOF, or bytes the
     server sent unasked), which means the server has closed or is closing it."""
@@ -655,6 +734,7 @@ class _Transport:
         ssl_context: Optional[ssl.SSLContext] = None,
         ca_bundle: Optional[str] = None,
         proxy: Union[str, bool, None] = None,
+        write_idle_limit: float = _WRITE_IDLE_LIMIT,
     ) -> None:
         if ssl_context is not None and ca_bundle is not None:
             raise ValueError("pass ssl_context or ca_bundle, not both")
@@ -662,6 +742,16 @@ class _Transport:
             raise ValueError("ca_bundle %r does not exist" % (ca_bundle,))
         if isinstance(proxy, str) and proxy:
             _Proxy(proxy)  # validate now, not on the first call
+        if (
+            isinstance(write_idle_limit, bool)
+            or not isinstance(write_idle_limit, (int, float))
+            or not 0 <= write_idle_limit <= _WRITE_IDLE_CAP
+        ):
+            raise ValueError(
+                "write_idle_limit must be a number of seconds from 0 to %g, got %r"
+                % (_WRITE_IDLE_CAP, write_idle_limit)
+            )
+        self.write_idle_limit = float(write_idle_limit)
         self.error_class = error_class
         self._logger_name = logger_name
         self._logger = logger
@@ -669,15 +759,33 @@ class _Transport:
         self._ca_bundle = ca_bundle
         self._proxy_setting = proxy
         self._proxies: Dict[Tuple[str, str, int], Optional[_Proxy]] = {}
+        # Idle connections per origin, each with the time.monotonic() until which it may
+        # carry a write.
         self._idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]] = {}
         self._lock = _thread.allocate_lock()
         # A client dropped without close(): its idle connections are closed when it is
         # collected (or at exit), not left to the sockets' finalizers (ResourceWarning).
         import weakref
 
-        weakref.finalize(self, _close_idle, self._idle, self._lock)
+        self._finalizer = weakref.finalize(self, _close_idle, self._idle, self._lock)
+        _watch_fork(self)
         self._secrets: List[str] = []
         self.closed = False
+
+    def _after_fork(self) -> None:
+        """In a child process: the pooled connections are the parent's (both would read each
+        other's answers), so the child forgets them, closing only its own copies of their
+        descriptors (no TLS close_notify, no shutdown: the parent's stay intact); the lock is
+        new, as another thread of the parent may have held it at the fork."""
+        import weakref
+
+        self._finalizer.detach()
+        idle, self._idle = self._idle, {}
+        self._lock = _thread.allocate_lock()
+        self._finalizer = weakref.finalize(self, _close_idle, self._idle, self._lock)
+        for stack in idle.values():
+            for conn, _ in stack:
+                conn.close()
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -741,13 +849,11 @@ class _Transport:
         now = time.monotonic()
         while True:
             with self._lock:
-                if self.closed:
-                    raise RuntimeError("this client is closed")
                 stack = None if fresh else self._idle.get(origin)
                 if not stack:
                     break
-                pooled, last_used = stack.pop()
-            if (write and now - last_used > _WRITE_IDLE_LIMIT) or _connection_dropped(pooled):
+                pooled, writable_until = stack.pop()
+            if (write and now > writable_until) or _connection_dropped(pooled):
                 pooled.close()
                 continue
             return pooled, True
@@ -764,15 +870,24 @@ class _Transport:
             conn = http.client.HTTPConnection(target_host, target_port)
         return conn, False
 
-    def _checkin(self, origin: Tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
+    def _checkin(
+        self, origin: Tuple[str, str, int], conn: http.client.HTTPConnection, keep_alive: Optional[str] = None
+    ) -> None:
+        """Put ``conn`` back in the pool; ``keep_alive`` is the response's Keep-Alive header."""
+        announced = _keep_alive_timeout(keep_alive)
+        if announced is None:
+            write_idle = self.write_idle_limit
+        else:
+            write_idle = min(announced - _KEEP_ALIVE_MARGIN, _WRITE_IDLE_CAP)
         with self._lock:
             if not self.closed:
-                self._idle.setdefault(origin, []).append((conn, time.monotonic()))
+                self._idle.setdefault(origin, []).append((conn, time.monotonic() + write_idle))
                 return
         conn.close()
 
     def close(self) -> None:
-        """Close idle connections now; connections in use close when their call ends."""
+        """Close idle connections now and refuse new calls; calls in flight finish (their
+        connections close when they end)."""
         with self._lock:
             self.closed = True
         _close_idle(self._idle, self._lock)
@@ -788,6 +903,7 @@ class _Transport:
         deadline: float,
         write: bool,
         sink: Optional[Callable[[bytes], None]] = None,
+        attempt: int = 1,
     ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
         origin, target, netloc = _split_url(url)
         scheme = origin[0]
@@ -797,8 +913,9 @@ class _Transport:
             headers = dict(headers, **proxy.headers)
         for fresh_retry in (False, True):
             conn, reused = self._checkout(origin, write, fresh=fresh_retry)
+            started = time.monotonic()
             try:
-                return self._exchange(conn, origin, method, target, headers, body, deadline, reused, sink)
+                result = self._exchange(conn, origin, method, target, headers, body, deadline, reused, sink)
             except _Failure as failure:
                 # A kept-alive connection the server closed while it sat idle fails before
                 # any response byte arrives. The request was not processed if it failed while
@@ -806,8 +923,22 @@ class _Transport:
                 # a new connection (the other idle ones to this origin are likely stale too).
                 stale = reused and failure.before_response and (not failure.sent or not write)
                 if stale and not fresh_retry and time.monotonic() < deadline:
+                    log = self.log()
+                    if log is not None:
+                        log.debug(
+                            "%s %s failed on a reused connection: %s (attempt %d, %.1f ms); sending it again "
+                            "on a new connection",
+                            method,
+                            self.redact(url),
+                            self.redact(failure.reason),
+                            attempt,
+                            (time.monotonic() - started) * 1000,
+                        )
                     continue
                 raise
+            if result[0] == 407 and proxy and scheme == "http":  # https: the tunnel's 407 is in _exchange
+                raise _proxy_refusal(proxy, 407, http.client.HTTPException("HTTP 407 from the proxy"))
+            return result
         raise AssertionError("unreachable")
 
     def _exchange(
@@ -853,6 +984,10 @@ class _Transport:
             ) from exc
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
+            proxy = None if sent or origin[0] != "https" else self._proxy_for(*origin)
+            refused = _tunnel_status(exc) if proxy else None
+            if proxy and refused is not None:
+                raise _proxy_refusal(proxy, refused, exc) from exc
             # A timeout means the deadline has passed: there is no time left to retry.
             raise _Failure(
                 _describe(exc), exc, sent=sent, before_response=True, retryable=not isinstance(exc, socket.timeout)
@@ -910,7 +1045,7 @@ class _Transport:
         if getattr(response, "will_close", False):  # vcrpy's replayed responses lack the attribute
             conn.close()
         else:
-            self._checkin(origin, conn)
+            self._checkin(origin, conn, response.getheader("keep-alive"))
         return response.status, response.reason, response.msg, payload
 
     # -- the request -------------------------------------------------------------------------
@@ -940,6 +1075,8 @@ class _Transport:
         request; otherwise only 429, 503 with a retry hint, and failures before the request
         left are retried. ``sensitive`` keeps the body out of error messages. ``sink``, if
         given, receives a 2xx body in chunks instead of ``_Response.body``."""
+        if deadline is None and self.closed:  # a new call; a step of a call in flight may go on
+            raise RuntimeError("this client is closed")
         error_class = error_class or self.error_class
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
@@ -956,7 +1093,7 @@ class _Transport:
             attempt_started = time.monotonic()
             try:
                 status, reason, message, payload = self._send_once(
-                    method, url, headers, body, deadline, write=not idempotent, sink=sink
+                    method, url, headers, body, deadline, write=not idempotent, sink=sink, attempt=attempt
                 )
             except _Failure as failure:
                 may_retry = failure.retryable and (idempotent or not failure.sent)
@@ -1086,8 +1223,10 @@ class _Transport:
             reason += " (the request may have been processed; not retried)"
         elif attempts > 1:
             reason += " (after %d attempts)" % attempts
+        if failure.proxy_status is not None:
+            error_class = self.error_class  # the proxy refused: nothing to do with the API's credentials
         error = error_class(self.redact("%s failed: %s [%s %s]" % (operation, reason, method, url)))
-        _describe_error(error, None, None, None, method, url, None, None)
+        _describe_error(error, failure.proxy_status, None, None, method, url, None, None)
         return error
 
 
@@ -1237,6 +1376,14 @@ class _AsyncRunner:
         self._in_flight: "set[asyncio.Future[Any]]" = set()
         self._lock = _thread.allocate_lock()
         self.closed = False
+        _watch_fork(self)
+
+    def _after_fork(self) -> None:
+        """In a child process: the parent's worker threads do not exist here; new ones start
+        as needed."""
+        self._executor = None
+        self._in_flight = set()
+        self._lock = _thread.allocate_lock()
 
     async def run(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # "/": any keyword may pass
         import asyncio
@@ -1304,6 +1451,12 @@ class _TokenProvider:
         self._attempts = 0  # token requests finished, successful or not
         self._failure: Optional[PipedreamApiError] = None  # how the last one failed
         self.requests = 0  # token requests sent, for tests and diagnostics
+        _watch_fork(self)
+
+    def _after_fork(self) -> None:
+        """In a child process: another thread of the parent may have held the lock at the fork
+        (a token request in progress), and would never release it here."""
+        self._lock = _thread.allocate_lock()
 
     def token(self, client: "SyncPipedreamClient", deadline: float) -> str:
         token = self._token
@@ -1704,8 +1857,10 @@ class SyncPipedreamClient:
     included), ``max_retries``, ``ssl_context`` or ``ca_bundle``, ``proxy`` (an
     ``http://host:port`` URL, ``False`` for none; default: ``HTTPS_PROXY``/``NO_PROXY``
     from the environment), ``headers`` (sent on every API call),
-    ``rate_limit_token`` (sent as ``x-pd-rate-limit``, see ``create_rate_limit``) and
-    ``logger`` (default: the ``pipedream`` logger).
+    ``rate_limit_token`` (sent as ``x-pd-rate-limit``, see ``create_rate_limit``),
+    ``logger`` (default: the ``pipedream`` logger) and ``write_idle_limit`` (seconds,
+    default 1: a kept-alive connection idle for longer is not reused for a write unless
+    the server announced a longer keep-alive timeout).
 
     ``with_options(...)`` gives a view with other per-call options, ``with_raw_response``
     a view whose methods return ``RawResponse`` (status, headers, request id and data).
@@ -1735,6 +1890,7 @@ class SyncPipedreamClient:
         headers: Optional[Mapping[str, str]] = None,
         rate_limit_token: Optional[str] = None,
         logger: Optional["logging.Logger"] = None,
+        write_idle_limit: float = _WRITE_IDLE_LIMIT,
     ) -> None:
         access_token = _env_or(access_token, "PIPEDREAM_ACCESS_TOKEN")
         client_id = _env_or(client_id, "PIPEDREAM_CLIENT_ID")
@@ -1764,6 +1920,7 @@ class SyncPipedreamClient:
             ssl_context=ssl_context,
             ca_bundle=ca_bundle,
             proxy=proxy,
+            write_idle_limit=write_idle_limit,
         )
         for secret in (client_secret, access_token):
             self._transport.add_secret(secret)
@@ -1880,7 +2037,9 @@ class SyncPipedreamClient:
         False where a 401 may come from someone else (an app behind the proxy, a workflow).
         ``sink`` receives a 2xx body in chunks instead (the call then returns None).
         The call, its token request and a retry after a 401 all fit in one ``timeout``."""
-        if deadline is None:
+        if deadline is None:  # a new call (a token request is a step of one)
+            if self._transport.closed:
+                raise RuntimeError("this client is closed")
             deadline = time.monotonic() + self.timeout
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         if self._query and auth and pipedream_api:
@@ -3020,6 +3179,7 @@ class PipedreamClient:
         headers: Optional[Mapping[str, str]] = None,
         rate_limit_token: Optional[str] = None,
         logger: Optional["logging.Logger"] = None,
+        write_idle_limit: float = _WRITE_IDLE_LIMIT,
         max_workers: int = 64,
     ) -> None:
         self.sync = SyncPipedreamClient(
@@ -3038,6 +3198,7 @@ class PipedreamClient:
             headers=headers,
             rate_limit_token=rate_limit_token,
             logger=logger,
+            write_idle_limit=write_idle_limit,
         )
         self._runner = _AsyncRunner(max_workers, "pipedream-async")
         self._owns_runner = True

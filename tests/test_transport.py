@@ -27,6 +27,7 @@ import pytest
 from servers import ConnectProxy, Response, burst, free_port, html_error, http_date, rate_limited
 
 import altan
+import pipedream
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -308,15 +309,74 @@ def test_stale_connection_missed_by_the_idle_check_never_sends_a_write_twice(
     assert http_server.count(EXECUTE) <= 1
 
 
-def test_write_on_a_long_idle_connection_opens_a_new_one(mod, make_transport, http_server, monkeypatch):
-    monkeypatch.setattr(mod, "_WRITE_IDLE_LIMIT", -1.0)  # every pooled connection counts as idle too long
-    transport = make_transport()
+def test_write_on_a_connection_idle_past_the_write_limit_opens_a_new_one(make_transport, http_server, clock):
+    transport = make_transport()  # write_idle_limit: 1 s by default
     call(transport, "GET", http_server.url + "/a")
+    clock.sleep(0.9)
+    call(transport, "POST", http_server.url + EXECUTE, body=b"{}")
+    assert len(http_server.connections) == 1  # idle for less than the limit: reused
+    clock.sleep(1.1)
     call(transport, "GET", http_server.url + "/a")
-    assert len(http_server.connections) == 1  # reads reuse it
+    assert len(http_server.connections) == 1  # reads reuse it whatever its idle time
+    clock.sleep(1.1)
     call(transport, "POST", http_server.url + EXECUTE, body=b"{}")
     assert len(http_server.connections) == 2  # a write does not
-    assert http_server.requests_for(EXECUTE)[0].index == 0
+    assert [r.index for r in http_server.requests_for(EXECUTE)] == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "keep_alive, reused_after, new_after",
+    [
+        ("timeout=5, max=100", 3.9, 4.1),  # Apache, Node: the announced timeout less 1 s
+        ("timeout=2", 0.9, 1.1),
+        ("timeout=1", None, 0.01),  # no time left for a write at all
+        ("timeout=600", 29.9, 30.1),  # capped at 30 s
+        ("max=5", 0.9, 1.1),  # no timeout announced: the client's limit
+        ("timeout=abc", 0.9, 1.1),  # unreadable: ignored
+    ],
+)
+def test_a_write_honours_the_keep_alive_timeout_the_server_announced(
+    make_transport, http_server, clock, keep_alive, reused_after, new_after
+):
+    http_server.route("/a", Response(200, json={}, headers={"Keep-Alive": keep_alive}))
+    transport = make_transport()
+    call(transport, "GET", http_server.url + "/a")
+    if reused_after is not None:
+        clock.sleep(reused_after)
+        call(transport, "POST", http_server.url + "/a", body=b"{}")
+        assert len(http_server.connections) == 1
+    clock.sleep(new_after)
+    call(transport, "POST", http_server.url + "/a", body=b"{}")
+    assert len(http_server.connections) == 2
+
+
+@pytest.mark.parametrize("limit, reused", [(0.0, False), (5.0, True), (30, True)])
+def test_write_idle_limit_is_set_per_client(make_transport, http_server, clock, limit, reused):
+    transport = make_transport(write_idle_limit=limit)
+    call(transport, "GET", http_server.url + "/a")
+    clock.sleep(min(limit, 4.0) or 0.001)
+    call(transport, "POST", http_server.url + EXECUTE, body=b"{}")
+    assert len(http_server.connections) == (1 if reused else 2)
+
+
+@pytest.mark.parametrize("bad", [-1, 30.5, float("nan"), "1", True, None])
+def test_write_idle_limit_is_checked(make_transport, bad):
+    with pytest.raises(ValueError, match="write_idle_limit"):
+        make_transport(write_idle_limit=bad)
+
+
+def test_every_client_takes_write_idle_limit(http_server):
+    clients = [
+        altan.AltanActionsClient("test-key-0123456789", http_server.url, write_idle_limit=5),
+        altan.AsyncAltanActionsClient("test-key-0123456789", http_server.url, write_idle_limit=5)._client,
+        pipedream.SyncPipedreamClient("id", "secret", "proj_1", "development", write_idle_limit=5),
+        pipedream.PipedreamClient("id", "secret", "proj_1", "development", write_idle_limit=5).sync,
+    ]
+    assert [client._transport.write_idle_limit for client in clients] == [5.0] * 4
+    for client in clients:
+        client.close()
+    with pytest.raises(ValueError, match="write_idle_limit"):
+        pipedream.SyncPipedreamClient("id", "secret", "proj_1", "development", write_idle_limit=31)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -867,15 +927,40 @@ def test_no_proxy_sends_direct(make_transport, https_server, connect_proxy, ca_b
     assert connect_proxy.count() == 0 and https_server.count("/x") == 1
 
 
-def test_proxy_refusing_the_tunnel(make_transport, https_server, ca_bundle, monkeypatch, clock):
+@pytest.mark.parametrize("credentials", ["", "someone:wrong-password-123@"])
+def test_proxy_refusing_the_tunnel_with_407_is_one_attempt_with_that_status(
+    make_transport, https_server, ca_bundle, monkeypatch, clock, credentials
+):
     proxy = ConnectProxy(status=407).start()
     try:
-        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:%d" % proxy.port)
-        with pytest.raises(TransportError, match="Tunnel connection failed: 407"):
-            call(make_transport(ca_bundle=ca_bundle), "GET", https_server.url + "/x", max_retries=0)
+        monkeypatch.setenv("HTTPS_PROXY", "http://%s127.0.0.1:%d" % (credentials, proxy.port))
+        with pytest.raises(TransportError) as caught:
+            call(make_transport(ca_bundle=ca_bundle), "GET", https_server.url + "/x", max_retries=2)
+        assert proxy.count("CONNECT") == 1 and clock.sleeps == []  # not retried
     finally:
         proxy.stop()
     assert https_server.count() == 0
+    error = caught.value
+    assert error.status_code == 407
+    assert "the proxy 127.0.0.1:%d answered HTTP 407 Proxy Authentication Required" % proxy.port in str(error)
+    assert "wrong-password" not in str(error) and "someone" not in str(error)
+
+
+@pytest.mark.parametrize("status, attempts", [(502, 3), (403, 1)])
+def test_proxy_refusing_the_tunnel_otherwise_names_the_proxy_and_its_status(
+    make_transport, https_server, ca_bundle, monkeypatch, clock, status, attempts
+):
+    proxy = ConnectProxy(status=status).start()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:%d" % proxy.port)
+        with pytest.raises(TransportError) as caught:
+            call(make_transport(ca_bundle=ca_bundle), "POST", https_server.url + EXECUTE, body=b"{}", max_retries=2)
+        assert proxy.count("CONNECT") == attempts  # a 502 is retried, even for a write: nothing was sent
+    finally:
+        proxy.stop()
+    assert caught.value.status_code == status
+    assert "the proxy 127.0.0.1:%d answered HTTP %d" % (proxy.port, status) in str(caught.value)
+    assert "may have been processed" not in str(caught.value)
 
 
 # ---------------------------------------------------------------------------------------------
