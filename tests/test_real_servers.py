@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import ssl
 import threading
 import time
@@ -174,3 +175,106 @@ def test_writes_at_the_keepalive_edge_never_fail_nor_run_twice(stack: Stack) -> 
 
 def test_writes_at_the_keepalive_edge_through_squid(stack: Stack) -> None:
     _race(stack, proxy="http://127.0.0.1:%d" % stack.squid_relay.port)
+
+
+# ---------------------------------------------------------------------------------------------
+# nginx: keepalive_requests and a 503 with Retry-After
+# ---------------------------------------------------------------------------------------------
+
+
+def _attempts(caplog: Any, logger: str) -> List[str]:
+    """The per-attempt DEBUG records (not the "retrying in" ones)."""
+    return [r.getMessage() for r in caplog.records if r.name == logger and "(attempt " in r.getMessage()]
+
+
+def test_nginx_closing_after_keepalive_requests_is_never_an_error(stack: Stack) -> None:
+    before = len(_bodies(stack.altan, "/execute"))
+    with stack.altan_client(direct=True) as client:
+        for n in range(12):  # nginx answers the 5th request on a connection with "Connection: close"
+            client.list_connections()
+            assert client.execute_action("abc123", "send-email", {"to": "a@b.c", "subject": "k%d" % n, "body": "x"})
+    assert len(_bodies(stack.altan, "/execute")) == before + 12
+
+
+def test_nginx_503_with_retry_after_is_retried_even_for_a_write(stack: Stack, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG, logger="altan")
+    client = AltanActionsClient(
+        API_KEY, stack.nginx.url("/unavailable"), ssl_context=stack.context, proxy=False, max_retries=1
+    )
+    with client, pytest.raises(AltanActionError) as caught:
+        client.execute_action("abc123", "send-email", {"to": "a@b.c", "subject": "s", "body": "x"})
+    assert caught.value.status_code == 503 and caught.value.detail == "down for maintenance"
+    assert caught.value.headers is not None and caught.value.headers["retry-after"] == "1"
+    assert len(_attempts(caplog, "altan")) == 2
+    assert any("retrying in 1.00 s after 503" in r.getMessage() for r in caplog.records)
+
+
+# ---------------------------------------------------------------------------------------------
+# squid: proxy authentication
+# ---------------------------------------------------------------------------------------------
+
+CREDENTIALS = {"missing": None, "wrong": (PROXY_USER, "wrong-secret-5678"), "right": (PROXY_USER, PROXY_PASSWORD)}
+
+
+def _proxy_url(stack: Stack, credentials: Any) -> str:
+    return stack.squid.url(*(credentials or (None, None)), auth=True)
+
+
+def _origin(stack: Stack, scheme: str, module: str) -> str:
+    if scheme == "https":
+        return stack.origin(direct=True) + ("/altan/integration" if module == "altan" else "/pd")
+    replica = stack.altan if module == "altan" else stack.pipedream
+    return "http://127.0.0.1:%d%s" % (replica.server_address[1], "/integration" if module == "altan" else "")
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+@pytest.mark.parametrize("credentials", ["missing", "wrong", "right"])
+def test_squid_proxy_authentication_altan(stack: Stack, caplog: Any, scheme: str, credentials: str) -> None:
+    caplog.set_level(logging.DEBUG, logger="altan")
+    proxy = _proxy_url(stack, CREDENTIALS[credentials])
+    client = AltanActionsClient(
+        API_KEY, _origin(stack, scheme, "altan"), ssl_context=stack.context, proxy=proxy, max_retries=2
+    )
+    with client:
+        if credentials == "right":
+            assert client.list_connections()["data"]
+            return
+        with pytest.raises(AltanActionError) as caught:
+            client.list_connections()  # a read: a network error would be retried
+    error = caught.value
+    assert error.status_code == 407
+    assert "the proxy 127.0.0.1:%d answered HTTP 407 Proxy Authentication Required" % stack.squid.auth_port in str(
+        error
+    )
+    assert "wrong-secret" not in str(error) and PROXY_USER not in str(error)
+    assert len(_attempts(caplog, "altan")) == 1, _attempts(caplog, "altan")
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+@pytest.mark.parametrize("credentials", ["missing", "wrong", "right"])
+def test_squid_proxy_authentication_pipedream(stack: Stack, caplog: Any, scheme: str, credentials: str) -> None:
+    caplog.set_level(logging.DEBUG, logger="pipedream")
+    client = SyncPipedreamClient(
+        pipedream_replica.DEFAULT_CLIENT_ID,
+        pipedream_replica.DEFAULT_CLIENT_SECRET,
+        pipedream_replica.DEFAULT_PROJECT_ID,
+        "development",
+        base_url=_origin(stack, scheme, "pipedream"),
+        ssl_context=stack.context,
+        proxy=_proxy_url(stack, CREDENTIALS[credentials]),
+        max_retries=2,
+    )
+    with client:
+        if credentials == "right":
+            assert client.run_action("slack-send-message", "user-1", {"text": "through squid"})
+            return
+        with pytest.raises(PipedreamApiError) as caught:
+            client.run_action("slack-send-message", "user-1", {"text": "never sent"})
+    error = caught.value
+    assert type(error) is PipedreamApiError  # not PipedreamAuthError: the client secret is not at fault
+    assert error.status_code == 407
+    assert str(error).startswith(
+        "get OAuth token failed: the proxy 127.0.0.1:%d answered HTTP 407" % stack.squid.auth_port
+    )
+    assert "wrong-secret" not in str(error) and PROXY_USER not in str(error)
+    assert len(_attempts(caplog, "pipedream")) == 1, _attempts(caplog, "pipedream")
