@@ -62,6 +62,22 @@ def check_official_sdk() -> None:
         raise RuntimeError("'pipedream' resolved to %s, not the official SDK" % pipedream.__file__)
 
 
+def write_peer(name: str, origin: str) -> Tuple[Callable[[], Any], Callable[[], None]]:
+    """(write, close) for one of our sync clients: ``execute_action`` or ``run_action``, a POST
+    that the clients never send twice (the server answers it like any other call)."""
+    if name == "altan":
+        import altan
+
+        client = altan.AltanActionsClient(API_KEY, origin + "/integration")
+        return lambda: client.execute_action("conn_1", "send-email", {"to": "a@example.com"}), client.close
+    if name == "pipedream":
+        import pipedream
+
+        pd = pipedream.SyncPipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT, "development", base_url=origin)
+        return lambda: pd.run_action("slack-send-message", "user-1", {"text": "hi"}), pd.close
+    raise ValueError("no write peer %r" % name)
+
+
 def sync_peer(name: str, origin: str) -> Tuple[Callable[[], Any], Callable[[], None]]:
     """(call, close) for a sync peer."""
     url = origin + ACCOUNTS_PATH

@@ -22,6 +22,9 @@ Measures (issue 5); every sample is a fresh process, every figure a median of sa
           namespaces this script creates and deletes (tc netem where the kernel has it,
           else a userspace delay forwarder, delaylink.py), once connected, in ms;
           reference one TCP round trip on the same link.
+  idlewrite  on the same link, a write (execute_action, run_action) on a warm connection
+          and after 1.3 s idle (past the default write_idle_limit: a new connection, TCP and
+          TLS handshakes), in round trips: warm, and what the idle gap adds.
   fanout  200 async calls, 50 in flight, the server taking 20 ms each, in ms; reference 50
           threads each with its own kept-alive http.client connection. warm: connections
           already open (the budget); cold: from constructing the client (50 handshakes).
@@ -69,7 +72,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Tuple
 
-MEASURES = ("cold", "cpu", "link", "fanout", "rss", "token")
+MEASURES = ("cold", "cpu", "link", "idlewrite", "fanout", "rss", "token")
 THIRD_PARTY = ("requests", "httpx", "httpx-async", "sdk", "sdk-async")  # left out by --ours-only
 ONE_WAY_MS = 10.0  # 20 ms round trip
 FANOUT_DELAY_MS = 20.0
@@ -95,11 +98,13 @@ INFO = [
 ]
 
 # Sample counts: (full, quick).
-ROUNDS = {"cold": (25, 3), "cpu": (5, 1), "link": (3, 1), "fanout": (4, 1), "rss": (3, 1)}
+ROUNDS = {"cold": (25, 3), "cpu": (5, 1), "link": (3, 1), "idlewrite": (3, 1), "fanout": (4, 1), "rss": (3, 1)}
 CPU_CALLS = {"default": (2000, 200), "urllib": (100, 20)}
 CPU_BATCHES = (20, 4)
 FANOUT_REPEATS = (3, 1)
 LINK_CALLS = {"default": (40, 10), "urllib": (8, 3)}
+IDLE_WRITES = {"warm": (20, 5), "idle": (7, 2)}
+IDLE_GAP = 1.3  # seconds: past the clients' default write_idle_limit (1 s)
 RSS_CALLS = (1000, 100)
 TOKEN_CALLS = {"concurrent": (50, 20), "steady": (1000, 100)}
 
@@ -601,11 +606,11 @@ def measure_token(runner: Runner, origin: str) -> Dict[str, Any]:
     }
 
 
-def measure_link(runner: Runner, certs: Tuple[str, str, str]) -> Dict[str, Any]:
-    names = runner.peers(["rtt", "raw", "altan", "pipedream", "requests", "httpx", "urllib", "sdk"])
-    problem = Link.available()
-    if problem is not None:
-        return {"skipped": "the link benchmark needs network namespaces: " + problem}
+def _on_link(
+    runner: Runner, certs: Tuple[str, str, str], measure: str, names: List[str], extra: Dict[str, Any]
+) -> Tuple[Dict[str, List[Dict[str, Any]]], str]:
+    """Samples of ``measure`` for ``names`` run in the client namespace of a 20 ms RTT link
+    (``extra``: spec per peer name), and the link's mode."""
     helpers: List[Process] = []
     with Link(ONE_WAY_MS, runner.args.link_mode) as link:
         try:
@@ -644,20 +649,24 @@ def measure_link(runner: Runner, certs: Tuple[str, str, str]) -> Dict[str, Any]:
             origin = "https://%s:%d" % (SERVER_ADDRESS, https_port)
 
             def spec(peer: str) -> Dict[str, Any]:
-                return {
-                    "origin": origin,
-                    "echo_host": SERVER_ADDRESS,
-                    "echo_port": echo_port,
-                    "n": runner.full(LINK_CALLS.get(peer, LINK_CALLS["default"])),
-                }
+                return dict(extra[peer], origin=origin, echo_host=SERVER_ADDRESS, echo_port=echo_port)
 
             samples = runner.rounds(
-                "link", names, spec, runner.full(ROUNDS["link"]), wrap=link.command(link.client_ns, [])
+                measure, names, spec, runner.full(ROUNDS[measure]), wrap=link.command(link.client_ns, [])
             )
         finally:
             for helper in reversed(helpers):
                 helper.stop()
-        mode = link.mode
+        return samples, link.mode
+
+
+def measure_link(runner: Runner, certs: Tuple[str, str, str]) -> Dict[str, Any]:
+    names = runner.peers(["rtt", "raw", "altan", "pipedream", "requests", "httpx", "urllib", "sdk"])
+    problem = Link.available()
+    if problem is not None:
+        return {"skipped": "the link benchmark needs network namespaces: " + problem}
+    calls = {peer: {"n": runner.full(LINK_CALLS.get(peer, LINK_CALLS["default"]))} for peer in names}
+    samples, mode = _on_link(runner, certs, "link", names, calls)
     rows = summarize(samples, ["call_ms", "rtt_ms", "paired_call_ms", "mean_ms", "first_ms"])
     rtt = rows["rtt"]["call_ms"]
     for row in rows.values():
@@ -673,6 +682,25 @@ def measure_link(runner: Runner, certs: Tuple[str, str, str]) -> Dict[str, Any]:
         "process, x RTT the median over samples of call/rtt; first_ms: the first call "
         "(TCP, TLS, token for Pipedream)"
         % (ONE_WAY_MS, "tc netem" if mode == "netem" else "userspace delay forwarder, no netem in this kernel"),
+    }
+
+
+def measure_idlewrite(runner: Runner, certs: Tuple[str, str, str]) -> Dict[str, Any]:
+    names = ["altan", "pipedream"]
+    problem = Link.available()
+    if problem is not None:
+        return {"skipped": "the idle-write benchmark needs network namespaces: " + problem}
+    writes = {"n": runner.full(IDLE_WRITES["warm"]), "idle": runner.full(IDLE_WRITES["idle"]), "gap": IDLE_GAP}
+    samples, mode = _on_link(runner, certs, "idlewrite", names, {peer: writes for peer in names})
+    rows = summarize(samples, ["warm_ms", "idle_ms", "rtt_ms", "warm_rtts", "idle_extra_rtts"])
+    return {
+        "unit": "ms",
+        "rows": rows,
+        "mode": mode,
+        "note": "the link of measure 3 (%s); warm: a write on a kept-alive connection; idle: the "
+        "same after %g s idle, past the default write_idle_limit of 1 s, so on a new connection; "
+        "RTTs: x the TCP round trip measured after each write (medians over samples)"
+        % ("tc netem" if mode == "netem" else "userspace delay forwarder", IDLE_GAP),
     }
 
 
@@ -763,6 +791,21 @@ def check_budgets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
                             "kind": "budget",
                         }
                     )
+    if "idlewrite" in results and "rows" in results["idlewrite"]:
+        for name, row in results["idlewrite"]["rows"].items():
+            for metric, limit in (("warm_rtts", 1.05), ("idle_extra_rtts", 2.0)):
+                checks.append(
+                    {
+                        "measure": "idlewrite",
+                        "metric": metric,
+                        "peer": name,
+                        "against": "rtt",
+                        "ratio": row[metric],
+                        "limit": "<= %g" % limit,
+                        "met": row[metric] <= limit,
+                        "kind": "budget",
+                    }
+                )
     if "token" in results and "rows" in results["token"]:
         for name in ("pipedream", "pipedream-async"):
             row = results["token"]["rows"][name]
@@ -797,6 +840,7 @@ TITLES = {
     "cold": "1. Cold start: import + construct, fresh process (ms, median)",
     "cpu": "2. CPU time per request, local HTTPS keep-alive (us, median)",
     "link": "3. Wall time per sequential request, 20 ms RTT link (ms, median)",
+    "idlewrite": "3b. A write, warm and after an idle gap past write_idle_limit, 20 ms RTT link",
     "fanout": "4. Async fan-out: 200 calls, 50 in flight, 20 ms server (ms, median)",
     "rss": "5. Peak RSS, process making the calls (MB, median)",
     "token": "6. OAuth token requests",
@@ -829,6 +873,13 @@ COLUMNS = {
         ("ratio:call_ms", "x RTT", "%.3f"),
         ("first_ms", "first ms", "%.1f"),
         ("first_rtts", "first RTTs", "%.1f"),
+    ],
+    "idlewrite": [
+        ("warm_ms", "warm ms", "%.2f"),
+        ("idle_ms", "idle ms", "%.2f"),
+        ("rtt_ms", "RTT ms", "%.2f"),
+        ("warm_rtts", "warm x RTT", "%.3f"),
+        ("idle_extra_rtts", "idle - warm, RTTs", "%.2f"),
     ],
     "fanout": [
         ("warm_ms", "warm ms", "%.0f"),
@@ -1023,6 +1074,8 @@ def main() -> int:
                     results["token"] = measure_token(runner, "https://127.0.0.1:%d" % tokens.ports[0])
                 elif measure == "link":
                     results["link"] = measure_link(runner, certs)
+                elif measure == "idlewrite":
+                    results["idlewrite"] = measure_idlewrite(runner, certs)
                 log("%s done in %.0f s" % (measure, time.time() - t0))
         finally:
             for helper in helpers:

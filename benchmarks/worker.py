@@ -93,13 +93,8 @@ def _opcodes(call: Any) -> int:
     return count
 
 
-def link(spec: Dict[str, Any]) -> Dict[str, Any]:
-    """Wall time per sequential call over the delayed link: the first call of a new client
-    (connection, TLS handshake, token; the import is not timed) and, once connected, the
-    median call. Paired with the round
-    trip: each call alternates with a 64-byte ping-pong on an open TCP connection to the
-    server's echo port, so the sample's ratio compares calls and round trips of the same
-    moments."""
+def _pinger(spec: Dict[str, Any]) -> Tuple[Any, Any]:
+    """(ping, close): one 64-byte round trip on an open TCP connection to the echo port."""
     import socket
 
     ping_sock = socket.create_connection((spec["echo_host"], spec["echo_port"]), timeout=10)
@@ -117,6 +112,17 @@ def link(spec: Dict[str, Any]) -> Dict[str, Any]:
 
     for _ in range(2):
         ping()
+    return ping, ping_sock.close
+
+
+def link(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """Wall time per sequential call over the delayed link: the first call of a new client
+    (connection, TLS handshake, token; the import is not timed) and, once connected, the
+    median call. Paired with the round
+    trip: each call alternates with a 64-byte ping-pong on an open TCP connection to the
+    server's echo port, so the sample's ratio compares calls and round trips of the same
+    moments."""
+    ping, ping_close = _pinger(spec)
     if spec["peer"] == "rtt":
         call, close = ping, lambda: None
     else:
@@ -135,7 +141,7 @@ def link(spec: Dict[str, Any]) -> Dict[str, Any]:
         times.append(t1 - t0)
         rtts.append(t2 - t1)
     close()
-    ping_sock.close()
+    ping_close()
     call_ms, rtt_ms = _median(times) * 1e3, _median(rtts) * 1e3
     return {
         "call_ms": call_ms,
@@ -144,6 +150,44 @@ def link(spec: Dict[str, Any]) -> Dict[str, Any]:
         "mean_ms": sum(times) / len(times) * 1e3,
         "max_ms": max(times) * 1e3,
         "first_ms": None if spec["peer"] == "rtt" else first * 1e3,
+    }
+
+
+def idlewrite(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """Wall time of a write (``execute_action``, ``run_action``) over the delayed link, on a
+    warm kept-alive connection and after an idle gap longer than the client's write idle
+    limit, when the client opens a new connection rather than risk the server's idle close
+    (TCP and TLS handshakes). Each write is followed by a TCP round trip on the echo port;
+    the sample's figures are in those round trips."""
+    ping, ping_close = _pinger(spec)
+    write, close = peers.write_peer(spec["peer"], spec["origin"])
+    write()  # connection, TLS, token for Pipedream
+    write()
+    warm, idle, rtts = [], [], []
+    for _ in range(spec["n"]):
+        t0 = time.perf_counter()
+        write()
+        t1 = time.perf_counter()
+        ping()
+        rtts.append(time.perf_counter() - t1)
+        warm.append(t1 - t0)
+    for _ in range(spec["idle"]):
+        time.sleep(spec["gap"])  # the scenario: a connection idle past the limit
+        t0 = time.perf_counter()
+        write()
+        t1 = time.perf_counter()
+        ping()
+        rtts.append(time.perf_counter() - t1)
+        idle.append(t1 - t0)
+    close()
+    ping_close()
+    warm_ms, idle_ms, rtt_ms = _median(warm) * 1e3, _median(idle) * 1e3, _median(rtts) * 1e3
+    return {
+        "warm_ms": warm_ms,
+        "idle_ms": idle_ms,
+        "rtt_ms": rtt_ms,
+        "warm_rtts": warm_ms / rtt_ms,
+        "idle_extra_rtts": (idle_ms - warm_ms) / rtt_ms,
     }
 
 
@@ -298,7 +342,7 @@ def token(spec: Dict[str, Any]) -> Dict[str, Any]:
     return {"first_calls_tokens": first, "steady_tokens": total - first}
 
 
-MEASURES = {"cpu": cpu, "link": link, "fanout": fanout, "rss": rss, "token": token}
+MEASURES = {"cpu": cpu, "link": link, "idlewrite": idlewrite, "fanout": fanout, "rss": rss, "token": token}
 
 
 def main() -> None:
