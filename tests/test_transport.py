@@ -946,6 +946,31 @@ def test_proxy_refusing_the_tunnel_with_407_is_one_attempt_with_that_status(
     assert "wrong-password" not in str(error) and "someone" not in str(error)
 
 
+def test_pipedream_token_request_refused_by_the_proxy_is_an_api_error_not_an_auth_error(
+    https_server, ca_bundle, monkeypatch
+):
+    proxy = ConnectProxy(status=407).start()
+    try:
+        client = pipedream.SyncPipedreamClient(
+            "client-id",
+            "client-secret-0123456789",
+            "proj_1",
+            "development",
+            base_url=https_server.url,
+            ca_bundle=ca_bundle,
+            proxy="http://someone:proxy-secret-99@127.0.0.1:%d" % proxy.port,
+        )
+        with client, pytest.raises(pipedream.PipedreamApiError) as caught:
+            client.get_app("slack")
+        assert proxy.count("CONNECT") == 1
+    finally:
+        proxy.stop()
+    assert type(caught.value) is pipedream.PipedreamApiError and caught.value.status_code == 407
+    assert str(caught.value).startswith("get OAuth token failed: the proxy 127.0.0.1:%d answered HTTP 407" % proxy.port)
+    assert "proxy-secret" not in str(caught.value) and "client-secret" not in str(caught.value)
+    assert https_server.count() == 0
+
+
 @pytest.mark.parametrize("status, attempts", [(502, 3), (403, 1)])
 def test_proxy_refusing_the_tunnel_otherwise_names_the_proxy_and_its_status(
     make_transport, https_server, ca_bundle, monkeypatch, clock, status, attempts
