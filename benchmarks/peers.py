@@ -62,19 +62,47 @@ def check_official_sdk() -> None:
         raise RuntimeError("'pipedream' resolved to %s, not the official SDK" % pipedream.__file__)
 
 
-def write_peer(name: str, origin: str) -> Tuple[Callable[[], Any], Callable[[], None]]:
-    """(write, close) for one of our sync clients: ``execute_action`` or ``run_action``, a POST
-    that the clients never send twice (the server answers it like any other call)."""
+def write_peer(name: str, origin: str) -> Tuple[Callable[[], Any], Callable[[], None], Callable[[], Any]]:
+    """(write, close, idle_write) for one of our sync clients: ``execute_action`` or
+    ``run_action``, a POST that the clients never send twice (the server answers it like any
+    other call); ``idle_write`` is the same call, the client deciding whether to reuse its idle
+    connection. ``raw``, the floor: a POST with http.client, whose ``idle_write`` always opens
+    a new connection."""
+    if name == "raw":
+        import http.client
+        import ssl
+
+        host, port = origin.split("://", 1)[1].rsplit(":", 1)
+        context = ssl.create_default_context()
+        conns = [http.client.HTTPSConnection(host, int(port), context=context)]
+        path = "/integration/connection/conn_1/actions/send-email/execute"
+
+        def write() -> Any:
+            conns[0].request("POST", path, body=b'{"payload":{"to":"a@example.com"}}', headers=HEADERS)
+            response = conns[0].getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(response.status)
+            return json.loads(body)
+
+        def idle_write() -> Any:
+            conns[0].close()
+            conns[0] = http.client.HTTPSConnection(host, int(port), context=context)
+            return write()
+
+        return write, lambda: conns[0].close(), idle_write
     if name == "altan":
         import altan
 
         client = altan.AltanActionsClient(API_KEY, origin + "/integration")
-        return lambda: client.execute_action("conn_1", "send-email", {"to": "a@example.com"}), client.close
+        execute = lambda: client.execute_action("conn_1", "send-email", {"to": "a@example.com"})  # noqa: E731
+        return execute, client.close, execute
     if name == "pipedream":
         import pipedream
 
         pd = pipedream.SyncPipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT, "development", base_url=origin)
-        return lambda: pd.run_action("slack-send-message", "user-1", {"text": "hi"}), pd.close
+        run = lambda: pd.run_action("slack-send-message", "user-1", {"text": "hi"})  # noqa: E731
+        return run, pd.close, run
     raise ValueError("no write peer %r" % name)
 
 
