@@ -1400,9 +1400,9 @@ class AltanActionsClient:
         self.close()
 
     def close(self) -> None:
-        """Release the connections. Idempotent. Calls in flight finish (their retries and
-        token request included); a call started later raises RuntimeError. On a
-        ``with_options`` view it does nothing: the client it came from owns them."""
+        """Release the connections. Idempotent. Calls in flight finish (their retries
+        included); a call started later raises RuntimeError. On a ``with_options`` view it
+        does nothing: the client it came from owns them."""
         if self._owns_transport:
             self._transport.close()
 
