@@ -40,13 +40,13 @@ import pytest
 START_TIMEOUT = 20.0  # how long a server may take to start listening
 
 
-def require(binary: str, *candidates: str) -> str:
+def require(binary: str, *candidates: str, package: str = "") -> str:
     """The path of ``binary``; skip the test if it is not installed, or fail it when
     ``REQUIRE_REAL_SERVERS=1`` says the real servers must run."""
     for path in (*candidates, shutil.which(binary)):
         if path and os.access(path, os.X_OK):
             return path
-    message = "%s is not installed (apt-get install %s)" % (binary, binary)
+    message = "%s is not installed (apt-get install %s)" % (binary, package or binary)
     if os.environ.get("REQUIRE_REAL_SERVERS") == "1":
         pytest.fail(message + "; REQUIRE_REAL_SERVERS=1 requires it")
     pytest.skip(message)
@@ -188,7 +188,9 @@ class Squid(_Process):
     def __init__(self, users: Optional[Dict[str, str]] = None) -> None:
         super().__init__()
         self.binary = require("squid", "/usr/sbin/squid")
-        helper = require("basic_ncsa_auth", "/usr/lib/squid/basic_ncsa_auth", "/usr/lib64/squid/basic_ncsa_auth")
+        helper = require(
+            "basic_ncsa_auth", "/usr/lib/squid/basic_ncsa_auth", "/usr/lib64/squid/basic_ncsa_auth", package="squid"
+        )
         openssl = require("openssl", "/usr/bin/openssl")
         self.port = _free_port()
         self.auth_port = _free_port()
