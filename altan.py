@@ -932,31 +932,44 @@ class _Transport:
             new.port or (443 if new.scheme == "https" else 80),
         )
         upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
-        if redirects >= _MAX_REDIRECTS:
+        status = "HTTP %d %s" % (response.status, response.reason)
+        if write and response.status in (301, 302, 303):
+            # A write answered 301/302/303 was processed, as a Post/Redirect/Get server does,
+            # before pointing at its result (often the same URL). Sending it again could run it
+            # twice, and turning it into a GET would be another request: neither is done.
+            why = "%s: the request may have been processed; not sent again to %s" % (status, target)
+        elif write and redirects >= 1:
+            # 307/308 ask for the same request elsewhere, so a write follows one; a second
+            # means a loop, and the server may have run it already.
+            why = "%s after a redirect: the request may have been processed; not sent again to %s" % (status, target)
+        elif redirects >= _MAX_REDIRECTS:
             why = "more than %d redirects" % _MAX_REDIRECTS
         elif new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
             why = "redirect from %s to %s refused" % (old.scheme, new.scheme or "another scheme")
         elif not (same_host or upgrade):
             why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
-        elif write and response.status == 303:
-            # 303 See Other: the server processed the request and points at its result. Sending
-            # the write again (to the Location, which is often the same URL) could run it twice,
-            # and turning it into a GET would be another request: neither is done.
-            why = "HTTP 303 See Other: the request was processed, not sent again; its result is at %s" % target
         else:
             return target
-        error = self.http_error(error_class, operation, response, True)
-        error.args = (self.redact("%s failed: %s [%s %s]" % (operation, why, response.method, response.url)),)
-        raise error
+        raise self.http_error(error_class, operation, response, True, summary=why)
 
     def http_error(
-        self, error_class: Callable[[str], Exception], operation: str, response: _Response, sensitive: bool = False
+        self,
+        error_class: Callable[[str], Exception],
+        operation: str,
+        response: _Response,
+        sensitive: bool = False,
+        summary: Optional[str] = None,
     ) -> Exception:
+        """The error for ``response``; ``summary``, if given, says what failed instead of
+        the status and the API's message."""
         data = response.data()
         detail = _api_message(data) if not (sensitive and isinstance(data, str)) else None
-        text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
-        if detail:
-            text += ": " + detail
+        if summary is not None:
+            text = "%s failed: %s" % (operation, summary)
+        else:
+            text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
+            if detail:
+                text += ": " + detail
         text += " [%s %s" % (response.method, response.url)
         if response.request_id:
             text += ", request id " + response.request_id

@@ -1,0 +1,196 @@
+"""Unusual but legal (or plainly broken) servers, for the four public clients: what the transport
+promises holds against them.
+
+* Redirects and writes: after a 301, 302 or 303 answer to a write the write is not sent again
+  (a Post/Redirect/Get server processed it); a write follows at most one 307/308. Reads keep
+  following up to 5 redirects on the same host.
+* Interim responses: every 1xx but 101 is read and skipped (103 Early Hints before a 402 raises
+  the 402); a 101 or any other anomaly (a malformed status line, a broken header block, bytes
+  beyond the response's end) closes the connection, so no response is ever delivered to the
+  wrong call.
+* Values from the server (a redirect's Location, headers, the status line) raise only the
+  module's error class.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+from typing import Any, Iterator, List, Optional
+
+import pytest
+from reliability import FLAVOURS, Api, read, write
+from servers import Response, Server
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def module_of(flavour: str) -> str:
+    return flavour.split("-")[0]
+
+
+class Raw(Response):
+    """Bytes sent verbatim as the answer, after which the server keeps the connection open
+    (``servers.Response(raw=...)`` closes it): a 1xx before a final response, bytes beyond a
+    response's end."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(200)
+        self.data = data
+
+
+class EdgeServer(Server):
+    def _respond(self, sock: socket.socket, request: Any, response: Response) -> Optional[str]:
+        if isinstance(response, Raw):
+            sock.sendall(response.data)
+            return None
+        return super()._respond(sock, request, response)
+
+
+@pytest.fixture
+def edge_server() -> Iterator[EdgeServer]:
+    server = EdgeServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_api() -> Iterator[Any]:
+    made: List[Api] = []
+
+    def make(flavour: str, server: Server, **options: Any) -> Api:
+        api = Api(flavour, server, **options)
+        made.append(api)
+        return api
+
+    yield make
+    for api in made:
+        api.close()
+
+
+def json_response(status: int, reason: str, data: Any, extra: str = "") -> bytes:
+    body = json.dumps(data).encode()
+    head = "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n" % (
+        status,
+        reason,
+        len(body),
+        extra,
+    )
+    return head.encode("latin-1") + body
+
+
+# ---------------------------------------------------------------------------------------------
+# Redirects and writes
+# ---------------------------------------------------------------------------------------------
+
+
+class PostRedirectGet(http.server.BaseHTTPRequestHandler):
+    """A Post/Redirect/Get application (Flask's and Express's default redirect): a POST runs
+    the action, then answers ``status`` with a Location of the same URL; a GET shows the
+    result. ``executions`` counts the actions run."""
+
+    protocol_version = "HTTP/1.1"
+    status = 302
+    executions: List[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.executions.append(self.path)
+        self.send_response(self.status)
+        self.send_header("Location", self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.dumps({"executions": len(self.executions)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def prg_server() -> Iterator[Any]:
+    handler = type("Handler", (PostRedirectGet,), {"executions": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="test-prg", daemon=True)
+    thread.start()
+    server.url = "http://127.0.0.1:%d" % server.server_address[1]  # type: ignore[attr-defined]
+    server.handler = handler  # type: ignore[attr-defined]
+    server.tokens = None  # type: ignore[attr-defined]  # Api: no OAuth route, a static token
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_post_redirect_get_server_runs_a_write_once(make_api, prg_server, flavour, status):
+    prg_server.handler.status = status
+    options = {"access_token": "static-token-1234"} if module_of(flavour) == "pipedream" else {}
+    api = make_api(flavour, prg_server, max_retries=3, **options)
+    op = write(module_of(flavour))
+    with pytest.raises(api.error) as caught:
+        api.op(op)
+    error = caught.value
+    assert prg_server.handler.executions == [op.path]
+    assert error.status_code == status and str(status) in str(error)
+    assert "may have been processed" in str(error) and "not sent again" in str(error)
+    assert error.method == "POST" and error.url.startswith(prg_server.url + op.path)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_redirect_loop_sends_a_write_at_most_twice(make_api, http_server, flavour, status):
+    op = write(module_of(flavour))
+    api = make_api(flavour, http_server, max_retries=3)
+    api.warm()
+    http_server.route(op.path, Response(status, headers={"Location": op.path}), method=op.http)
+    with pytest.raises(api.error) as caught:
+        api.op(op)
+    # 307 and 308 ask for the same request again, once; the others mean it was processed.
+    assert http_server.count(op.path, op.http) == (2 if status in (307, 308) else 1)
+    assert caught.value.status_code == status
+    assert "may have been processed" in str(caught.value) and "not sent again" in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [307, 308])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_write_follows_one_307_or_308_with_its_method_and_body(make_api, http_server, flavour, status):
+    op = write(module_of(flavour))
+    api = make_api(flavour, http_server, max_retries=0)
+    api.warm()
+    http_server.add(op.path, Response(status, headers={"Location": "/moved"}), method=op.http)
+    http_server.add("/moved", Response(status, headers={"Location": "/moved-again"}))
+    with pytest.raises(api.error):
+        api.op(op)
+    moved = http_server.requests_for("/moved")
+    assert len(moved) == 1 and moved[0].method == op.http and moved[0].body
+    assert http_server.count("/moved-again") == 0
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_read_still_follows_up_to_five_redirects(make_api, http_server, flavour, status):
+    op = read(module_of(flavour))
+    api = make_api(flavour, http_server, max_retries=0)
+    api.warm()
+    http_server.add(op.path, *[Response(status, headers={"Location": op.path}) for _ in range(5)])
+    assert api.op(op)["path"] == op.path
+    http_server.route(op.path, Response(status, headers={"Location": op.path}))
+    with pytest.raises(api.error, match="more than 5 redirects"):
+        api.op(op)
