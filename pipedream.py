@@ -339,11 +339,21 @@ class _DeadlineReader(io.RawIOBase):
         self._sock = sock
         self._file = sock.makefile("rb", buffering=0)
         self._deadline = deadline
+        self.nonblocking = False  # set to look for bytes that have already arrived, without waiting
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> Optional[int]:
+        if self.nonblocking:
+            timeout = self._sock.gettimeout()
+            self._sock.settimeout(0.0)
+            try:
+                return self._file.readinto(buffer)  # None when nothing has arrived
+            except ssl.SSLWantReadError:
+                return None
+            finally:
+                self._sock.settimeout(timeout)  # a CONNECT tunnel's socket is wrapped in TLS next
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout("timed out")
@@ -353,6 +363,26 @@ class _DeadlineReader(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             self._file.close()  # releases the socket; it closes now if its connection is closed
+        super().close()
+
+
+class _ResponseFile(io.BufferedReader):
+    """The buffered file a response is read from. When http.client closes it, at the end of
+    the response, it notes whether bytes beyond the response had arrived (``surplus``): the
+    server sent more than it announced, and the connection must not carry another request,
+    whose caller would read them as its answer."""
+
+    surplus = False
+
+    def close(self) -> None:
+        if not self.closed:
+            raw = self.raw
+            if isinstance(raw, _DeadlineReader):
+                raw.nonblocking = True
+                try:
+                    self.surplus = bool(self.peek(1))
+                except (OSError, ValueError):
+                    self.surplus = True
         super().close()
 
 
@@ -367,14 +397,22 @@ class _DeadlineSocket:
         self._deadline = deadline
 
     def makefile(self, mode: str) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+        return _ResponseFile(_DeadlineReader(self._sock, self._deadline))
+
+
+class _ProtocolError(http.client.HTTPException):
+    """An answer that breaks HTTP/1.1 framing: its connection cannot be trusted any more."""
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
     """http.client's response, read within the call's deadline, its header block parsed by
     ``_parse_header_lines`` instead of the email package: that parser alone is a third of a
     request's CPU time (benchmarks/run.py, measure cpu). ``begin`` is http.client's own
-    (the same in Python 3.8 to 3.13) but for that line, without the debuglevel prints."""
+    (the same in Python 3.8 to 3.13), without the debuglevel prints, but for that parser
+    and stricter framing: every interim (1xx) response is skipped, not only 100 Continue,
+    and what RFC 9112 calls unrecoverable (101 to a request that asked for no upgrade, an
+    invalid or conflicting Content-Length, a transfer coding other than chunked) raises
+    ``_ProtocolError``, so that the connection is closed."""
 
     def __init__(
         self,
@@ -386,14 +424,22 @@ class _DeadlineResponse(http.client.HTTPResponse):
         deadline: float,
     ) -> None:
         super().__init__(_DeadlineSocket(sock, deadline), debuglevel, method, url)  # type: ignore[arg-type]
+        self._file: _ResponseFile = self.fp  # type: ignore[assignment]  # http.client drops fp at the end
+
+    @property
+    def surplus(self) -> bool:
+        """True, once the response has been read, if the server sent bytes beyond it."""
+        return self._file.surplus
 
     def begin(self) -> None:
         if self.headers is not None:
             return
-        while True:  # read until a response that is not 100 Continue
+        while True:  # interim responses (1xx) are skipped: only the final one answers the request
             version, status, reason = self._read_status()
-            if status != http.client.CONTINUE:
+            if status >= 200:
                 break
+            if status == http.client.SWITCHING_PROTOCOLS:
+                raise _ProtocolError("HTTP 101 Switching Protocols to a request that asked for no upgrade")
             _read_header_lines(self.fp)
         self.code = self.status = status
         self.reason = reason.strip()
@@ -405,20 +451,23 @@ class _DeadlineResponse(http.client.HTTPResponse):
             raise http.client.UnknownProtocol(version)
         self.headers = self.msg = _parse_header_lines(_read_header_lines(self.fp))
         transfer_encoding = self.headers.get("transfer-encoding")
-        self.chunked = bool(transfer_encoding) and transfer_encoding.lower() == "chunked"
+        self.chunked = transfer_encoding is not None
         if self.chunked:
+            # No TE header is sent, so chunked is the only coding a server may use (RFC 9112 6.1).
+            if transfer_encoding.strip().lower() != "chunked" or len(self.headers.get_all("transfer-encoding")) > 1:
+                raise _ProtocolError("unsupported Transfer-Encoding %r" % transfer_encoding[:100])
             self.chunk_left = None
         self.will_close = self._check_close()
         self.length = None
-        length = self.headers.get("content-length")
-        if length and not self.chunked:
-            try:
-                self.length = int(length)
-            except ValueError:
-                self.length = None
-            else:
-                if self.length < 0:  # a nonsensical negative length is ignored
-                    self.length = None
+        lengths = self.headers.get_all("content-length")
+        if lengths and self.chunked:
+            self.will_close = True  # framing that may be an attack (RFC 9112 6.3): chunked wins, then close
+        elif lengths:
+            values = {value.strip() for line in lengths for value in line.split(",")}
+            length = values.pop()
+            if values or not (length.isascii() and length.isdigit()):
+                raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths)[:100])
+            self.length = int(length)
         no_body = (http.client.NO_CONTENT, http.client.NOT_MODIFIED)
         if status in no_body or 100 <= status < 200 or self._method == "HEAD":
             self.length = 0
@@ -907,7 +956,9 @@ class _Transport:
                 retryable=not delivered,
             )
         payload = b"".join(chunks)
-        if getattr(response, "will_close", False):  # vcrpy's replayed responses lack the attribute
+        # vcrpy's replayed responses lack these attributes. Bytes beyond the response would be
+        # read by the next call as its answer: the connection is closed instead.
+        if getattr(response, "will_close", False) or getattr(response, "surplus", False):
             conn.close()
         else:
             self._checkin(origin, conn)
@@ -1113,6 +1164,12 @@ def _describe(exc: BaseException, where: str = "") -> str:
         text = "could not resolve host (%s)" % (exc.strerror or exc)
     elif isinstance(exc, http.client.RemoteDisconnected):
         text = "server closed the connection without a response"
+    elif isinstance(exc, _ProtocolError):
+        text = "invalid response: %s" % exc
+    elif isinstance(exc, http.client.BadStatusLine):
+        text = "invalid response: status line %s" % _snippet(repr(exc.args[0] if exc.args else ""))[:100]
+    elif isinstance(exc, http.client.UnknownProtocol):
+        text = "invalid response: unknown protocol %s" % _snippet(repr(exc.args[0] if exc.args else ""))[:100]
     else:
         text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
     return text + (" " + where if where else "")

@@ -194,3 +194,121 @@ def test_a_read_still_follows_up_to_five_redirects(make_api, http_server, flavou
     http_server.route(op.path, Response(status, headers={"Location": op.path}))
     with pytest.raises(api.error, match="more than 5 redirects"):
         api.op(op)
+
+
+# ---------------------------------------------------------------------------------------------
+# Interim (1xx) responses, and answers that must close the connection
+# ---------------------------------------------------------------------------------------------
+
+PAYMENT_REQUIRED = json_response(402, "Payment Required", {"detail": "plan limit reached"})
+INTERIM = {
+    "100": b"HTTP/1.1 100 Continue\r\n\r\n",
+    "102": b"HTTP/1.1 102 Processing\r\n\r\n",
+    "103": b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\nLink: </a.js>; rel=preload\r\n\r\n",
+    "199-unknown": b"HTTP/1.1 199 Whatever\r\nX-Note: interim\r\n\r\n",
+    "several": b"HTTP/1.1 102 Processing\r\n\r\n" * 3 + b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("interim", list(INTERIM))
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_interim_responses_are_skipped_until_the_final_one(make_api, edge_server, flavour, interim):
+    module = module_of(flavour)
+    api = make_api(flavour, edge_server, max_retries=0)
+    api.warm()
+    connections = len(edge_server.connections)
+    edge_server.add(write(module).path, Raw(INTERIM[interim] + PAYMENT_REQUIRED), method="POST")
+    with pytest.raises(api.error) as caught:
+        api.op(write(module))
+    assert caught.value.status_code == 402 and "plan limit reached" in str(caught.value)
+    assert api.op(read(module))["path"] == read(module).path  # its own answer, not the 402
+    assert len(edge_server.connections) == connections  # the connection stays usable
+    assert edge_server.count(write(module).path) == 1
+
+
+OK_BODY = json_response(200, "OK", {"result": "first"})
+# (answer to the write, what the write gets: "error" or "delivered")
+ANOMALIES = {
+    "101-switching-protocols": (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" + OK_BODY,
+        "error",
+    ),
+    "garbage-status-code": (b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\n{}", "error"),
+    "unknown-protocol": (b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", "error"),
+    "not-http": (b"SSH-2.0-OpenSSH_9.2\r\n", "error"),
+    "1xx-with-a-body": (b"HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\nhello" + OK_BODY, "error"),
+    "content-length-not-a-number": (b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}", "error"),
+    "content-length-negative": (b"HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n{}", "error"),
+    "content-length-conflicting": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 21\r\n\r\n{}" + OK_BODY,
+        "error",
+    ),
+    "content-length-list-conflicting": (b"HTTP/1.1 200 OK\r\nContent-Length: 2, 21\r\n\r\n{}" + OK_BODY, "error"),
+    "unknown-transfer-coding": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 2\r\n\r\n{}",
+        "error",
+    ),
+    "header-line-too-long": (
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70000 + b"\r\nContent-Length: 2\r\n\r\n{}",
+        "error",
+    ),
+    "too-many-headers": (b"HTTP/1.1 200 OK\r\n" + b"X-H: 1\r\n" * 150 + b"Content-Length: 2\r\n\r\n{}", "error"),
+    "broken-chunk-size": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        "error",
+    ),
+    "bytes-beyond-content-length": (OK_BODY + json_response(200, "OK", {"result": "smuggled"}), "delivered"),
+    "204-with-a-body": (b"HTTP/1.1 204 No Content\r\n\r\n" + OK_BODY, "delivered"),
+    "chunked-and-content-length": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+        b'13\r\n{"result": "first"}\r\n0\r\n\r\n',
+        "delivered",
+    ),
+}
+
+
+@pytest.mark.parametrize("anomaly", list(ANOMALIES))
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_an_anomalous_answer_always_closes_the_connection(make_api, edge_server, flavour, anomaly):
+    module = module_of(flavour)
+    api = make_api(flavour, edge_server, max_retries=0, timeout=10)
+    api.warm()
+    connections = len(edge_server.connections)
+    answer, outcome = ANOMALIES[anomaly]
+    edge_server.add(write(module).path, Raw(answer), method="POST")
+    if outcome == "error":
+        with pytest.raises(api.error) as caught:
+            api.op(write(module))
+        assert caught.value.status_code is None and "timed out" not in str(caught.value)  # at once
+        assert "may have been processed" in str(caught.value)
+    else:
+        result = api.op(write(module))
+        assert result in (None, {}) or result.get("result") == "first", result
+    # The next call gets its own answer, on a new connection: nothing left of the anomalous
+    # answer can be read as its response.
+    assert api.op(read(module))["path"] == read(module).path
+    assert len(edge_server.connections) == connections + 1
+    assert edge_server.requests_for(read(module).path)[-1].index == 0
+    assert edge_server.count(write(module).path) == 1
+
+
+@pytest.mark.parametrize("anomaly", ["bytes-beyond-content-length", "204-with-a-body", "101-switching-protocols"])
+@pytest.mark.parametrize("flavour", ["altan-sync", "pipedream-sync"])
+def test_over_tls_too(make_api, tls_server_context, ca_bundle, flavour, anomaly):
+    server = EdgeServer(tls_server_context).start()
+    try:
+        module = module_of(flavour)
+        api = make_api(flavour, server, max_retries=0, ca_bundle=ca_bundle)
+        api.warm()
+        api.warm()
+        assert len(server.connections) == 1  # a clean response keeps the connection
+        server.add(write(module).path, Raw(INTERIM["103"] + ANOMALIES[anomaly][0]), method="POST")
+        if ANOMALIES[anomaly][1] == "error":
+            with pytest.raises(api.error):
+                api.op(write(module))
+        else:
+            api.op(write(module))
+        assert api.op(read(module))["path"] == read(module).path
+        assert len(server.connections) == 2
+    finally:
+        server.stop()
