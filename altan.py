@@ -66,12 +66,14 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
 ]
 __version__ = "0.1.0"
 
 DEFAULT_BASE_URL = "https://api.altan.ai/integration"
 DEFAULT_TIMEOUT = 90.0  # seconds for a whole call, retries included (Altan's own SDK uses 90 s)
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # cap on a response body held in memory (not a download)
 
 if TYPE_CHECKING:  # pragma: no cover - response shapes for editors and type checkers, no run-time cost
     from typing import TypedDict
@@ -611,6 +613,7 @@ class _Transport:
         ssl_context: Optional[ssl.SSLContext] = None,
         ca_bundle: Optional[str] = None,
         proxy: Union[str, bool, None] = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if ssl_context is not None and ca_bundle is not None:
             raise ValueError("pass ssl_context or ca_bundle, not both")
@@ -618,6 +621,9 @@ class _Transport:
             raise ValueError("ca_bundle %r does not exist" % (ca_bundle,))
         if isinstance(proxy, str) and proxy:
             _Proxy(proxy)  # validate now, not on the first call
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be an integer >= 1, got %r" % (max_response_bytes,))
+        self._max_response_bytes = max_response_bytes
         self.error_class = error_class
         self._logger_name = logger_name
         self._logger = logger
@@ -817,13 +823,28 @@ class _Transport:
             conn.close()  # anything else (an interrupt...): the connection is in an unknown state
             raise
         # A sink takes a successful body chunk by chunk (a download larger than memory);
-        # once it has taken a chunk, the call cannot be retried.
+        # once it has taken a chunk, the call cannot be retried. Any other body is held in
+        # memory: it is refused as soon as it would pass the cap, whatever length the server
+        # announced, and read in pieces when it announced none (an endless chunked body).
         streaming = sink is not None and 200 <= response.status < 300
+        limit = None if streaming else self._max_response_bytes
         chunks: List[bytes] = []
+        received = 0
         delivered = False
         while True:
+            length = getattr(response, "length", None)  # what is left of a Content-Length body
+            length = length if isinstance(length, int) else None  # vcrpy's is the header's text
+            if limit is not None:
+                chunk_left = getattr(response, "chunk_left", None)  # of the current chunk
+                if received + (length or 0) + (chunk_left if isinstance(chunk_left, int) else 0) > limit:
+                    response.close()
+                    conn.close()
+                    reason = "response body larger than %d bytes (max_response_bytes)" % limit
+                    raise _Failure(
+                        reason, http.client.HTTPException(reason), sent=True, before_response=False, retryable=False
+                    )
             try:
-                chunk = response.read(_STREAM_CHUNK) if streaming else response.read()
+                chunk = response.read(length if limit is not None and length else _STREAM_CHUNK)
             except (OSError, http.client.HTTPException) as exc:
                 # After "Connection: close" the response alone holds the socket: close it here,
                 # not when the traceback that references it is freed.
@@ -840,11 +861,12 @@ class _Transport:
                 response.close()
                 conn.close()
                 raise
-            if not streaming:
-                chunks.append(chunk)
-                break
             if not chunk:
                 break
+            if not streaming:
+                chunks.append(chunk)
+                received += len(chunk)
+                continue
             try:
                 sink(chunk)  # type: ignore[misc]
             except BaseException:
@@ -852,7 +874,7 @@ class _Transport:
                 conn.close()
                 raise
             delivered = True
-        missing = getattr(response, "length", None) if streaming else None
+        missing = getattr(response, "length", None)
         if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
             conn.close()
             raise _Failure(
@@ -1267,7 +1289,9 @@ class AltanActionsClient:
     (retries of reads; writes follow the write-safe rule), ``ssl_context`` or ``ca_bundle``
     (a private CA), ``proxy`` (an ``http://host:port`` URL, ``False`` for none; default:
     ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment), ``headers`` (sent
-    on every call) and ``logger`` (default: the ``altan`` logger, DEBUG records per call).
+    on every call), ``logger`` (default: the ``altan`` logger, DEBUG records per call) and
+    ``max_response_bytes`` (a larger response body is refused with ``AltanActionError``;
+    default 32 MiB).
 
     Thread-safe; use ``with`` or call ``close()`` to release connections.
     """
@@ -1284,6 +1308,7 @@ class AltanActionsClient:
         proxy: Union[str, bool, None] = None,
         headers: Optional[Mapping[str, str]] = None,
         logger: Optional["logging.Logger"] = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         api_key = _credential(
             "api_key (or ALTAN_API_KEY)", api_key if api_key is not None else os.environ.get("ALTAN_API_KEY")
@@ -1298,6 +1323,7 @@ class AltanActionsClient:
             ssl_context=ssl_context,
             ca_bundle=ca_bundle,
             proxy=proxy,
+            max_response_bytes=max_response_bytes,
         )
         self._transport.add_secret(api_key)
         defaults = {
@@ -1468,6 +1494,7 @@ class AsyncAltanActionsClient:
         proxy: Union[str, bool, None] = None,
         headers: Optional[Mapping[str, str]] = None,
         logger: Optional["logging.Logger"] = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_workers: int = 64,
     ) -> None:
         self._client = AltanActionsClient(
@@ -1480,6 +1507,7 @@ class AsyncAltanActionsClient:
             proxy=proxy,
             headers=headers,
             logger=logger,
+            max_response_bytes=max_response_bytes,
         )
         self._runner = _AsyncRunner(max_workers, "altan-async")
         self._owns_runner = True

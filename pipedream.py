@@ -85,6 +85,7 @@ __all__ = [
     "DEFAULT_WORKFLOW_DOMAIN",
     "DEFAULT_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
 ]
 __version__ = "0.1.0"
 
@@ -92,6 +93,7 @@ DEFAULT_BASE_URL = "https://api.pipedream.com"
 DEFAULT_WORKFLOW_DOMAIN = "m.pipedream.net"
 DEFAULT_TIMEOUT = 60.0  # seconds for a whole call, retries included (the official SDK's default)
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # cap on a response body held in memory (not a download)
 ENVIRONMENTS = ("development", "production")
 COMPONENT_TYPES = ("components", "actions", "triggers")
 AUTH_TYPES = ("none", "oauth", "static_bearer_token")
@@ -704,6 +706,7 @@ class _Transport:
         ssl_context: Optional[ssl.SSLContext] = None,
         ca_bundle: Optional[str] = None,
         proxy: Union[str, bool, None] = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if ssl_context is not None and ca_bundle is not None:
             raise ValueError("pass ssl_context or ca_bundle, not both")
@@ -711,6 +714,9 @@ class _Transport:
             raise ValueError("ca_bundle %r does not exist" % (ca_bundle,))
         if isinstance(proxy, str) and proxy:
             _Proxy(proxy)  # validate now, not on the first call
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be an integer >= 1, got %r" % (max_response_bytes,))
+        self._max_response_bytes = max_response_bytes
         self.error_class = error_class
         self._logger_name = logger_name
         self._logger = logger
@@ -910,13 +916,28 @@ class _Transport:
             conn.close()  # anything else (an interrupt...): the connection is in an unknown state
             raise
         # A sink takes a successful body chunk by chunk (a download larger than memory);
-        # once it has taken a chunk, the call cannot be retried.
+        # once it has taken a chunk, the call cannot be retried. Any other body is held in
+        # memory: it is refused as soon as it would pass the cap, whatever length the server
+        # announced, and read in pieces when it announced none (an endless chunked body).
         streaming = sink is not None and 200 <= response.status < 300
+        limit = None if streaming else self._max_response_bytes
         chunks: List[bytes] = []
+        received = 0
         delivered = False
         while True:
+            length = getattr(response, "length", None)  # what is left of a Content-Length body
+            length = length if isinstance(length, int) else None  # vcrpy's is the header's text
+            if limit is not None:
+                chunk_left = getattr(response, "chunk_left", None)  # of the current chunk
+                if received + (length or 0) + (chunk_left if isinstance(chunk_left, int) else 0) > limit:
+                    response.close()
+                    conn.close()
+                    reason = "response body larger than %d bytes (max_response_bytes)" % limit
+                    raise _Failure(
+                        reason, http.client.HTTPException(reason), sent=True, before_response=False, retryable=False
+                    )
             try:
-                chunk = response.read(_STREAM_CHUNK) if streaming else response.read()
+                chunk = response.read(length if limit is not None and length else _STREAM_CHUNK)
             except (OSError, http.client.HTTPException) as exc:
                 # After "Connection: close" the response alone holds the socket: close it here,
                 # not when the traceback that references it is freed.
@@ -933,11 +954,12 @@ class _Transport:
                 response.close()
                 conn.close()
                 raise
-            if not streaming:
-                chunks.append(chunk)
-                break
             if not chunk:
                 break
+            if not streaming:
+                chunks.append(chunk)
+                received += len(chunk)
+                continue
             try:
                 sink(chunk)  # type: ignore[misc]
             except BaseException:
@@ -945,7 +967,7 @@ class _Transport:
                 conn.close()
                 raise
             delivered = True
-        missing = getattr(response, "length", None) if streaming else None
+        missing = getattr(response, "length", None)
         if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
             conn.close()
             raise _Failure(
@@ -1774,8 +1796,10 @@ class SyncPipedreamClient:
     included), ``max_retries``, ``ssl_context`` or ``ca_bundle``, ``proxy`` (an
     ``http://host:port`` URL, ``False`` for none; default: ``HTTPS_PROXY``/``NO_PROXY``
     from the environment), ``headers`` (sent on every API call),
-    ``rate_limit_token`` (sent as ``x-pd-rate-limit``, see ``create_rate_limit``) and
-    ``logger`` (default: the ``pipedream`` logger).
+    ``rate_limit_token`` (sent as ``x-pd-rate-limit``, see ``create_rate_limit``),
+    ``logger`` (default: the ``pipedream`` logger) and ``max_response_bytes`` (a larger
+    response body is refused with ``PipedreamApiError``; default 32 MiB; ``download_file``
+    is not capped).
 
     ``with_options(...)`` gives a view with other per-call options, ``with_raw_response``
     a view whose methods return ``RawResponse`` (status, headers, request id and data).
@@ -1805,6 +1829,7 @@ class SyncPipedreamClient:
         headers: Optional[Mapping[str, str]] = None,
         rate_limit_token: Optional[str] = None,
         logger: Optional["logging.Logger"] = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         access_token = _env_or(access_token, "PIPEDREAM_ACCESS_TOKEN")
         client_id = _env_or(client_id, "PIPEDREAM_CLIENT_ID")
@@ -1834,6 +1859,7 @@ class SyncPipedreamClient:
             ssl_context=ssl_context,
             ca_bundle=ca_bundle,
             proxy=proxy,
+            max_response_bytes=max_response_bytes,
         )
         for secret in (client_secret, access_token):
             self._transport.add_secret(secret)
@@ -3090,6 +3116,7 @@ class PipedreamClient:
         headers: Optional[Mapping[str, str]] = None,
         rate_limit_token: Optional[str] = None,
         logger: Optional["logging.Logger"] = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_workers: int = 64,
     ) -> None:
         self.sync = SyncPipedreamClient(
@@ -3108,6 +3135,7 @@ class PipedreamClient:
             headers=headers,
             rate_limit_token=rate_limit_token,
             logger=logger,
+            max_response_bytes=max_response_bytes,
         )
         self._runner = _AsyncRunner(max_workers, "pipedream-async")
         self._owns_runner = True
