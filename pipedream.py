@@ -1719,17 +1719,23 @@ class _RawView:
 
 
 class _FileSink:
-    """Where ``download_file`` writes: a path (opened at the first byte, so that an error
-    status leaves an existing file alone; removed if the download fails half-way) or a
-    binary file object (cut back to where it was on failure, if it can seek)."""
+    """Where ``download_file`` writes: a path or a binary file object.
+
+    A path is written under a temporary name in its folder, created at the first byte (an
+    error status creates nothing), and renamed over the destination once the download is
+    complete (``os.replace``, atomic): a download that fails half-way leaves an existing
+    file as it was, and removes the temporary one. A symlink is resolved first, so that
+    the link stays and its target is replaced; the replaced file's permissions are kept.
+    A file object is cut back to where it was on failure, if it can seek."""
 
     def __init__(self, destination: Union[str, bytes, "os.PathLike[str]", BinaryIO]) -> None:
         self.count = 0
-        self._path: Union[str, bytes, None] = None
+        self._path: Optional[str] = None
+        self._temporary: Optional[str] = None
         self._file: Optional[BinaryIO] = None
         self._start: Optional[int] = None
         if isinstance(destination, (str, bytes, os.PathLike)):
-            self._path = os.fspath(destination)
+            self._path = os.fsdecode(destination)
         elif callable(getattr(destination, "write", None)) and not isinstance(destination, io.TextIOBase):
             self._file = destination
             try:
@@ -1742,7 +1748,16 @@ class _FileSink:
     def _open(self) -> BinaryIO:
         if self._file is None:
             assert self._path is not None
-            self._file = open(self._path, "wb")  # noqa: SIM115 - closed by finish() or discard()
+            target = os.path.realpath(self._path)
+            folder, name = os.path.split(target)
+            temporary = os.path.join(folder, ".%s.%s.part" % (name, os.urandom(6).hex()))
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            self._temporary = temporary
+            self._file = os.fdopen(descriptor, "wb")
+            try:
+                os.chmod(temporary, os.stat(target).st_mode & 0o7777)
+            except OSError:
+                pass  # no file to replace yet (or no permission to read it): the umask's mode
         return self._file
 
     def write(self, chunk: bytes) -> None:
@@ -1758,16 +1773,21 @@ class _FileSink:
     def finish(self) -> int:
         if self._path is not None:
             self._open().close()  # an empty body makes an empty file
+            assert self._temporary is not None
+            os.replace(self._temporary, os.path.realpath(self._path))
+            self._temporary = None
         return self.count
 
     def discard(self) -> None:
         if self._path is not None:
             if self._file is not None:
                 self._file.close()
+            if self._temporary is not None:
                 try:
-                    os.remove(self._path)
+                    os.remove(self._temporary)
                 except OSError:
                     pass
+                self._temporary = None
         elif self._file is not None and self._start is not None:
             try:
                 self._file.seek(self._start)
@@ -2592,15 +2612,17 @@ class SyncPipedreamClient:
         written to ``destination`` (a path, or a binary file object) as it arrives, never held
         in memory whole. Returns the number of bytes written.
 
-        A path is created at the first byte (an error status leaves an existing file alone)
-        and removed if the download fails half-way; a file object that can seek is cut back
-        to where it was. A redirect to another host (a storage URL) is followed without
-        this client's credentials."""
+        A path is written under a temporary name in its folder and renamed into place when
+        the download is complete: a failure leaves an existing file (or a symlink's target)
+        as it was. Through a symlink, the link's target is replaced. A file object that can
+        seek is cut back to where it was. A redirect to another host (a storage URL) is
+        followed without this client's credentials, within the same ``timeout``."""
         query = dict(s3_key=_required("s3_key", s3_key))
         sink = _FileSink(destination)
+        deadline = time.monotonic() + self.timeout  # the storage request included
         try:
             try:
-                self._call("download_file", query=query, sink=sink.write)
+                self._call("download_file", query=query, sink=sink.write, deadline=deadline)
             except PipedreamApiError as error:
                 target = self._storage_redirect(error)
                 if target is None:
@@ -2613,11 +2635,12 @@ class SyncPipedreamClient:
                     auth=False,
                     pipedream_api=False,
                     sink=sink.write,
+                    deadline=deadline,
                 )
+            return sink.finish()
         except BaseException:
             sink.discard()
             raise
-        return sink.finish()
 
     def _storage_redirect(self, error: PipedreamApiError) -> Optional[str]:
         """The target of a redirect to another host that the transport refused to follow
