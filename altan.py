@@ -998,14 +998,20 @@ class _Transport:
         redirects: int,
         write: bool = False,
     ) -> str:
-        target = urljoin(response.url, response.headers["location"])
+        location = response.headers["location"]
+        status = "HTTP %d %s" % (response.status, response.reason)
+        target = _redirect_url(response.url, location)
+        if target is None:
+            why = "%s with an invalid redirect Location %s, not followed" % (status, _snippet(repr(location))[:200])
+            if write and response.status in (301, 302, 303):
+                why += "; the request may have been processed"
+            raise self.http_error(error_class, operation, response, True, summary=why)
         old, new = urlsplit(response.url), urlsplit(target)
         same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
             new.hostname,
             new.port or (443 if new.scheme == "https" else 80),
         )
         upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
-        status = "HTTP %d %s" % (response.status, response.reason)
         if write and response.status in (301, 302, 303):
             # A write answered 301/302/303 was processed, as a Post/Redirect/Get server does,
             # before pointing at its result (often the same URL). Sending it again could run it
@@ -1082,6 +1088,23 @@ class _Transport:
         error = error_class(self.redact("%s failed: %s [%s %s]" % (operation, reason, method, url)))
         _describe_error(error, None, None, None, method, url, None, None)
         return error
+
+
+def _redirect_url(url: str, location: str) -> Optional[str]:
+    """The absolute URL a redirect's Location points to from ``url``, or None if it is not
+    one that can be requested. Header values arrive as Latin-1: a UTF-8 path is sent on
+    percent-encoded, as browsers do, where http.client would refuse it half-way."""
+    encoded = "".join(
+        c if c < "\x80" else quote(c, safe="", encoding="latin-1" if c <= "\xff" else "utf-8") for c in location
+    )
+    try:
+        target = urljoin(url, encoded)
+        urlsplit(target).port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError:  # that, or an unclosed [IPv6 address
+        return None
+    if any(c <= " " or c == "\x7f" for c in target):  # blanks and controls: not a URL
+        return None
+    return target
 
 
 def _describe(exc: BaseException, where: str = "") -> str:

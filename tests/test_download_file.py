@@ -165,3 +165,12 @@ def test_a_storage_host_that_hangs_fails_the_call_at_its_timeout(http_server, ma
     assert "timed out after 1 s" in str(caught.value)
     assert time.monotonic() - started < 1 + 2.0  # the deadline, plus slack (not timing the client)
     assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("location", ["http://localhost:99999/o", "http://[::1/o", "http://localhost:1/a b"])
+def test_an_invalid_storage_location_is_an_api_error(http_server, tmp_path, location):
+    http_server.add(PATH, Response(302, headers={"Location": location}))
+    with client_for(http_server) as client, pytest.raises(pipedream.PipedreamApiError) as caught:
+        client.download_file("big.bin", tmp_path / "report.bin")
+    assert caught.value.status_code == 302 and "invalid redirect Location" in str(caught.value)
+    assert listing(tmp_path) == []

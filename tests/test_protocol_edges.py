@@ -24,6 +24,9 @@ import pytest
 from reliability import FLAVOURS, Api, read, write
 from servers import Response, Server
 
+import altan
+import pipedream
+
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -312,3 +315,69 @@ def test_over_tls_too(make_api, tls_server_context, ca_bundle, flavour, anomaly)
         assert len(server.connections) == 2
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Values from the server raise the module's error, nothing else
+# ---------------------------------------------------------------------------------------------
+
+BAD_LOCATIONS = [
+    "http://127.0.0.1:99999/x",
+    "http://127.0.0.1:abc/x",
+    "http://[::1/x",
+    "http://[::1]:99999/x",
+    "http://127.0.0.1:-1/x",
+    "/a b",
+    "/del\x7f",
+]
+
+
+@pytest.mark.parametrize("location", BAD_LOCATIONS)
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_an_invalid_redirect_location_is_the_modules_error(make_api, http_server, flavour, location):
+    module = module_of(flavour)
+    api = make_api(flavour, http_server, max_retries=2)
+    api.warm()
+    for op in (read(module), write(module)):
+        status = 307 if op is write(module) else 302
+        http_server.add(op.path, Response(status, headers={"Location": location}), method=op.http)
+        before = len(http_server.requests)
+        with pytest.raises(api.error) as caught:
+            api.op(op)
+        assert caught.value.status_code == status and "invalid redirect Location" in str(caught.value)
+        assert len(http_server.requests) == before + 1  # not followed, not retried
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_non_ascii_redirect_location_is_followed_percent_encoded(make_api, http_server, flavour):
+    op = read(module_of(flavour))
+    api = make_api(flavour, http_server, max_retries=0)
+    api.warm()
+    # Header values are Latin-1 on the wire: "café" sent as UTF-8 arrives as "cafÃ©".
+    http_server.add(op.path, Response(302, headers={"Location": "/caf\u00c3\u00a9?q=\u00c3\u00a9"}))
+    http_server.route("/caf%C3%A9", Response(200, json={"path": "/café"}))
+    assert api.op(op)["path"] == "/café"
+    assert http_server.requests[-1].target == "/caf%C3%A9?q=%C3%A9"
+
+
+@pytest.mark.parametrize("module", ["altan", "pipedream"])
+def test_the_command_line_reports_an_invalid_location_as_an_api_error(http_server, monkeypatch, capsys, module):
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    if module == "altan":
+        monkeypatch.setenv("ALTAN_API_KEY", "altan-key-1234")
+        monkeypatch.setenv("ALTAN_BASE_URL", http_server.url)
+        http_server.route("/connection", Response(302, headers={"Location": "http://127.0.0.1:99999/x"}))
+        code = altan.main(["connections"])
+    else:
+        for name, value in {
+            "PIPEDREAM_ACCESS_TOKEN": "static-token-1234",
+            "PIPEDREAM_PROJECT_ID": "proj_x",
+            "PIPEDREAM_PROJECT_ENVIRONMENT": "development",
+            "PIPEDREAM_BASE_URL": http_server.url,
+        }.items():
+            monkeypatch.setenv(name, value)
+        http_server.route("/v1/connect/proj_x/projects/info", Response(302, headers={"Location": "http://[::1/x"}))
+        code = pipedream.main(["check"])
+    assert code == 1, capsys.readouterr()
+    assert "invalid redirect Location" in capsys.readouterr().err
