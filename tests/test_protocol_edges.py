@@ -21,6 +21,8 @@ import threading
 from typing import Any, Iterator, List, Optional
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from reliability import FLAVOURS, Api, read, write
 from servers import Response, Server
 
@@ -381,3 +383,53 @@ def test_the_command_line_reports_an_invalid_location_as_an_api_error(http_serve
         code = pipedream.main(["check"])
     assert code == 1, capsys.readouterr()
     assert "invalid redirect Location" in capsys.readouterr().err
+
+
+HEADER_NAMES = [
+    "Location",
+    "Content-Length",
+    "Transfer-Encoding",
+    "Retry-After",
+    "retry-after-ms",
+    "X-RateLimit-Reset",
+    "Content-Type",
+    "Connection",
+    "X-Request-Id",
+    "Keep-Alive",
+]
+HEADER_VALUES = st.one_of(
+    st.sampled_from(
+        ["http://127.0.0.1:99999/", "//[::1", "chunked", "gzip", "-1", "1e400", "nan", "inf", "close", "0", "/x y"]
+    ),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"), max_size=30),
+)
+STATUS_LINES = st.one_of(
+    st.sampled_from([200, 201, 204, 301, 302, 303, 304, 307, 308, 401, 404, 429, 500, 503, 599, 600, 999]).map(
+        lambda status: "HTTP/1.1 %d Reason" % status
+    ),
+    st.sampled_from(
+        ["HTTP/1.1 200", "HTTP/1.0 200 OK", "HTTP/1.1 101 Switching", "HTTP/1.1 99 Low", "HTTP/1.1 1000 X"]
+    ),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=20),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    status_line=STATUS_LINES,
+    headers=st.lists(st.tuples(st.sampled_from(HEADER_NAMES), HEADER_VALUES), max_size=5),
+    body=st.binary(max_size=40),
+)
+@pytest.mark.parametrize("module", ["altan", "pipedream"])
+def test_any_status_line_and_headers_give_a_result_or_the_modules_error(
+    make_api, edge_server, module, status_line, headers, body
+):
+    api = make_api("%s-sync" % module, edge_server, max_retries=0, timeout=5)
+    head = status_line + "\r\n" + "".join("%s: %s\r\n" % header for header in headers) + "\r\n"
+    for op in (read(module), write(module)):
+        edge_server.route(op.path, Response(raw=head.encode("latin-1") + body), method=op.http)
+        try:
+            api.op(op)
+        except api.error as error:
+            assert "timed out" not in str(error)  # the server closed: nothing to wait for
+    api.close()
