@@ -451,9 +451,26 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
                 return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
         return None
     if isinstance(data, str):
-        text = " ".join(data.split())
+        text = " ".join((_html_text(data) or data).split())
         return _snippet(text) if text else None
     return None
+
+
+def _html_text(page: str) -> Optional[str]:
+    """What an HTML page (a proxy's or a gateway's error page) says: its title, or else its
+    text without markup, scripts and styles; None if ``page`` is not HTML."""
+    import re  # loaded already: json imports it
+
+    head = page[:65536]
+    if not re.search(r"<(?:!doctype\s+html|html|head|body|title)\b", head, re.IGNORECASE):
+        return None
+    import html
+
+    title = re.search(r"<title\b[^>]*>(.*?)</title\s*>", head, re.IGNORECASE | re.DOTALL)
+    if title and title.group(1).strip():
+        return html.unescape(title.group(1))
+    markup = r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>"
+    return html.unescape(re.sub(markup, " ", head, flags=re.IGNORECASE | re.DOTALL))
 
 
 def _json_text(value: JSON) -> str:
@@ -806,8 +823,7 @@ class _Transport:
         except ssl.SSLCertVerificationError as exc:
             conn.close()
             raise _Failure(
-                "TLS certificate verification failed (%s), not retried; pass ca_bundle= or "
-                "ssl_context= if the server uses a private CA" % (exc.verify_message or exc),
+                _describe_certificate_error(exc),
                 exc,
                 sent=False,
                 before_response=True,
@@ -1088,6 +1104,20 @@ class _Transport:
         error = error_class(self.redact("%s failed: %s [%s %s]" % (operation, reason, method, url)))
         _describe_error(error, None, None, None, method, url, None, None)
         return error
+
+
+def _describe_certificate_error(exc: ssl.SSLCertVerificationError) -> str:
+    """What failed, with the advice that fits: only a certificate from an unknown CA is
+    fixed by trusting that CA. (OpenSSL's X509_V_ERR_* codes.)"""
+    text = "TLS certificate verification failed (%s), not retried" % (exc.verify_message or exc)
+    code = exc.verify_code
+    if code in (62, 64):  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
+        return text + "; the certificate does not match the host name in the URL (a CA bundle would not help)"
+    if code in (9, 10):  # CERT_NOT_YET_VALID, CERT_HAS_EXPIRED
+        return text + "; the certificate is outside its validity period (or this machine's clock is wrong)"
+    if code in (2, 18, 19, 20, 21):  # issuer unknown, self-signed, no local issuer, cannot verify leaf
+        return text + "; pass ca_bundle= or ssl_context= if the server uses a private CA"
+    return text
 
 
 def _redirect_url(url: str, location: str) -> Optional[str]:
