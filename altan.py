@@ -248,21 +248,17 @@ class _DeadlineReader(io.RawIOBase):
         self._sock = sock
         self._file = sock.makefile("rb", buffering=0)
         self._deadline = deadline
-        self.nonblocking = False  # set to look for bytes that have already arrived, without waiting
+        self.nonblocking = False  # set to read only what has arrived already (see _ResponseFile)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> Optional[int]:
         if self.nonblocking:
-            timeout = self._sock.gettimeout()
-            self._sock.settimeout(0.0)
-            try:
-                return self._file.readinto(buffer)  # None when nothing has arrived
-            except ssl.SSLWantReadError:
-                return None
-            finally:
-                self._sock.settimeout(timeout)  # a CONNECT tunnel's socket is wrapped in TLS next
+            # Without a system call: bytes that TLS decrypted and holds. Bytes still in the
+            # kernel make the socket readable, which the pool checks before reusing it.
+            pending = getattr(self._sock, "pending", None)
+            return self._file.readinto(buffer) if pending is not None and pending() else None
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout("timed out")
@@ -285,13 +281,11 @@ class _ResponseFile(io.BufferedReader):
 
     def close(self) -> None:
         if not self.closed:
-            raw = self.raw
-            if isinstance(raw, _DeadlineReader):
-                raw.nonblocking = True
-                try:
-                    self.surplus = bool(self.peek(1))
-                except (OSError, ValueError):
-                    self.surplus = True
+            self.raw.nonblocking = True  # type: ignore[attr-defined]  # a _DeadlineReader
+            try:
+                self.surplus = bool(self.peek(1))
+            except (OSError, ValueError):
+                self.surplus = True
         super().close()
 
 
@@ -372,10 +366,12 @@ class _DeadlineResponse(http.client.HTTPResponse):
         if lengths and self.chunked:
             self.will_close = True  # framing that may be an attack (RFC 9112 6.3): chunked wins, then close
         elif lengths:
-            values = {value.strip() for line in lengths for value in line.split(",")}
-            length = values.pop()
-            if values or not (length.isascii() and length.isdigit()):
-                raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths)[:100])
+            length = lengths[0]
+            if len(lengths) > 1 or not (length.isdigit() and length.isascii()):  # else the usual case
+                values = {value.strip() for line in lengths for value in line.split(",")}
+                length = values.pop()
+                if values or not (length.isdigit() and length.isascii()):
+                    raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths)[:100])
             self.length = int(length)
         no_body = (http.client.NO_CONTENT, http.client.NOT_MODIFIED)
         if status in no_body or 100 <= status < 200 or self._method == "HEAD":
@@ -840,27 +836,22 @@ class _Transport:
             raise
         # A sink takes a successful body chunk by chunk (a download larger than memory);
         # once it has taken a chunk, the call cannot be retried. Any other body is held in
-        # memory: it is refused as soon as it would pass the cap, whatever length the server
-        # announced, and read in pieces when it announced none (an endless chunked body).
+        # memory, so it is capped: a body of announced length is refused before it is read
+        # if the length passes the cap, and read in one piece otherwise; a body of unknown
+        # length (chunked, or until the server closes) is read in pieces and refused as soon
+        # as it, or the chunk being read, would pass the cap.
         streaming = sink is not None and 200 <= response.status < 300
-        limit = None if streaming else self._max_response_bytes
+        limit = self._max_response_bytes
+        announced = getattr(response, "length", None)  # vcrpy's replayed responses: the header's text
+        whole = not streaming and isinstance(announced, int)
+        if whole and (announced or 0) > limit:
+            raise self._too_large(response, conn, limit)
         chunks: List[bytes] = []
         received = 0
         delivered = False
         while True:
-            length = getattr(response, "length", None)  # what is left of a Content-Length body
-            length = length if isinstance(length, int) else None  # vcrpy's is the header's text
-            if limit is not None:
-                chunk_left = getattr(response, "chunk_left", None)  # of the current chunk
-                if received + (length or 0) + (chunk_left if isinstance(chunk_left, int) else 0) > limit:
-                    response.close()
-                    conn.close()
-                    reason = "response body larger than %d bytes (max_response_bytes)" % limit
-                    raise _Failure(
-                        reason, http.client.HTTPException(reason), sent=True, before_response=False, retryable=False
-                    )
             try:
-                chunk = response.read(length if limit is not None and length else _STREAM_CHUNK)
+                chunk = response.read(announced if whole else _STREAM_CHUNK)
             except (OSError, http.client.HTTPException) as exc:
                 # After "Connection: close" the response alone holds the socket: close it here,
                 # not when the traceback that references it is freed.
@@ -877,19 +868,24 @@ class _Transport:
                 response.close()
                 conn.close()
                 raise
-            if not chunk:
-                break
-            if not streaming:
-                chunks.append(chunk)
-                received += len(chunk)
+            if streaming:
+                if not chunk:
+                    break
+                try:
+                    sink(chunk)  # type: ignore[misc]
+                except BaseException:
+                    response.close()
+                    conn.close()
+                    raise
+                delivered = True
                 continue
-            try:
-                sink(chunk)  # type: ignore[misc]
-            except BaseException:
-                response.close()
-                conn.close()
-                raise
-            delivered = True
+            chunks.append(chunk)
+            if whole or not chunk:  # a short whole read is a premature end: checked below
+                break
+            received += len(chunk)
+            chunk_left = getattr(response, "chunk_left", None)  # http.client's count of the current chunk
+            if received + (chunk_left if isinstance(chunk_left, int) else 0) > limit:
+                raise self._too_large(response, conn, limit)
         missing = getattr(response, "length", None)
         if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
             conn.close()
@@ -908,6 +904,13 @@ class _Transport:
         else:
             self._checkin(origin, conn)
         return response.status, response.reason, response.msg, payload
+
+    @staticmethod
+    def _too_large(response: http.client.HTTPResponse, conn: http.client.HTTPConnection, limit: int) -> _Failure:
+        response.close()
+        conn.close()
+        reason = "response body larger than %d bytes (max_response_bytes)" % limit
+        return _Failure(reason, http.client.HTTPException(reason), sent=True, before_response=False, retryable=False)
 
     # -- the request -------------------------------------------------------------------------
 
