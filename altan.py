@@ -67,12 +67,14 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
 ]
 __version__ = "0.1.0"
 
 DEFAULT_BASE_URL = "https://api.altan.ai/integration"
 DEFAULT_TIMEOUT = 90.0  # seconds for a whole call, retries included (Altan's own SDK uses 90 s)
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # cap on a response body held in memory (not a download)
 
 if TYPE_CHECKING:  # pragma: no cover - response shapes for editors and type checkers, no run-time cost
     from typing import TypedDict
@@ -303,11 +305,17 @@ class _DeadlineReader(io.RawIOBase):
         self._sock = sock
         self._file = sock.makefile("rb", buffering=0)
         self._deadline = deadline
+        self.nonblocking = False  # set to read only what has arrived already (see _ResponseFile)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> Optional[int]:
+        if self.nonblocking:
+            # Without a system call: bytes that TLS decrypted and holds. Bytes still in the
+            # kernel make the socket readable, which the pool checks before reusing it.
+            pending = getattr(self._sock, "pending", None)
+            return self._file.readinto(buffer) if pending is not None and pending() else None
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout("timed out")
@@ -317,6 +325,24 @@ class _DeadlineReader(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             self._file.close()  # releases the socket; it closes now if its connection is closed
+        super().close()
+
+
+class _ResponseFile(io.BufferedReader):
+    """The buffered file a response is read from. When http.client closes it, at the end of
+    the response, it notes whether bytes beyond the response had arrived (``surplus``): the
+    server sent more than it announced, and the connection must not carry another request,
+    whose caller would read them as its answer."""
+
+    surplus = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.raw.nonblocking = True  # type: ignore[attr-defined]  # a _DeadlineReader
+            try:
+                self.surplus = bool(self.peek(1))
+            except (OSError, ValueError):
+                self.surplus = True
         super().close()
 
 
@@ -331,14 +357,22 @@ class _DeadlineSocket:
         self._deadline = deadline
 
     def makefile(self, mode: str) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+        return _ResponseFile(_DeadlineReader(self._sock, self._deadline))
+
+
+class _ProtocolError(http.client.HTTPException):
+    """An answer that breaks HTTP/1.1 framing: its connection cannot be trusted any more."""
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
     """http.client's response, read within the call's deadline, its header block parsed by
     ``_parse_header_lines`` instead of the email package: that parser alone is a third of a
     request's CPU time (benchmarks/run.py, measure cpu). ``begin`` is http.client's own
-    (the same in Python 3.8 to 3.13) but for that line, without the debuglevel prints."""
+    (the same in Python 3.8 to 3.13), without the debuglevel prints, but for that parser
+    and stricter framing: every interim (1xx) response is skipped, not only 100 Continue,
+    and what RFC 9112 calls unrecoverable (101 to a request that asked for no upgrade, an
+    invalid or conflicting Content-Length, a transfer coding other than chunked) raises
+    ``_ProtocolError``, so that the connection is closed."""
 
     def __init__(
         self,
@@ -350,14 +384,22 @@ class _DeadlineResponse(http.client.HTTPResponse):
         deadline: float,
     ) -> None:
         super().__init__(_DeadlineSocket(sock, deadline), debuglevel, method, url)  # type: ignore[arg-type]
+        self._file: _ResponseFile = self.fp  # type: ignore[assignment]  # http.client drops fp at the end
+
+    @property
+    def surplus(self) -> bool:
+        """True, once the response has been read, if the server sent bytes beyond it."""
+        return self._file.surplus
 
     def begin(self) -> None:
         if self.headers is not None:
             return
-        while True:  # read until a response that is not 100 Continue
+        while True:  # interim responses (1xx) are skipped: only the final one answers the request
             version, status, reason = self._read_status()
-            if status != http.client.CONTINUE:
+            if status >= 200:
                 break
+            if status == http.client.SWITCHING_PROTOCOLS:
+                raise _ProtocolError("HTTP 101 Switching Protocols to a request that asked for no upgrade")
             _read_header_lines(self.fp)
         self.code = self.status = status
         self.reason = reason.strip()
@@ -369,20 +411,25 @@ class _DeadlineResponse(http.client.HTTPResponse):
             raise http.client.UnknownProtocol(version)
         self.headers = self.msg = _parse_header_lines(_read_header_lines(self.fp))
         transfer_encoding = self.headers.get("transfer-encoding")
-        self.chunked = bool(transfer_encoding) and transfer_encoding.lower() == "chunked"
+        self.chunked = transfer_encoding is not None
         if self.chunked:
+            # No TE header is sent, so chunked is the only coding a server may use (RFC 9112 6.1).
+            if transfer_encoding.strip().lower() != "chunked" or len(self.headers.get_all("transfer-encoding")) > 1:
+                raise _ProtocolError("unsupported Transfer-Encoding %r" % transfer_encoding[:100])
             self.chunk_left = None
         self.will_close = self._check_close()
         self.length = None
-        length = self.headers.get("content-length")
-        if length and not self.chunked:
-            try:
-                self.length = int(length)
-            except ValueError:
-                self.length = None
-            else:
-                if self.length < 0:  # a nonsensical negative length is ignored
-                    self.length = None
+        lengths = self.headers.get_all("content-length")
+        if lengths and self.chunked:
+            self.will_close = True  # framing that may be an attack (RFC 9112 6.3): chunked wins, then close
+        elif lengths:
+            length = lengths[0]
+            if len(lengths) > 1 or not (length.isdigit() and length.isascii()):  # else the usual case
+                values = {value.strip() for line in lengths for value in line.split(",")}
+                length = values.pop()
+                if values or not (length.isdigit() and length.isascii()):
+                    raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths)[:100])
+            self.length = int(length)
         no_body = (http.client.NO_CONTENT, http.client.NOT_MODIFIED)
         if status in no_body or 100 <= status < 200 or self._method == "HEAD":
             self.length = 0
@@ -457,9 +504,26 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
                 return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
         return None
     if isinstance(data, str):
-        text = " ".join(data.split())
+        text = " ".join((_html_text(data) or data).split())
         return _snippet(text) if text else None
     return None
+
+
+def _html_text(page: str) -> Optional[str]:
+    """What an HTML page (a proxy's or a gateway's error page) says: its title, or else its
+    text without markup, scripts and styles; None if ``page`` is not HTML."""
+    import re  # loaded already: json imports it
+
+    head = page[:65536]
+    if not re.search(r"<(?:!doctype\s+html|html|head|body|title)\b", head, re.IGNORECASE):
+        return None
+    import html
+
+    title = re.search(r"<title\b[^>]*>(.*?)</title\s*>", head, re.IGNORECASE | re.DOTALL)
+    if title and title.group(1).strip():
+        return html.unescape(title.group(1))
+    markup = r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>"
+    return html.unescape(re.sub(markup, " ", head, flags=re.IGNORECASE | re.DOTALL))
 
 
 def _json_text(value: JSON) -> str:
@@ -642,6 +706,7 @@ class _Transport:
         ca_bundle: Optional[str] = None,
         proxy: Union[str, bool, None] = None,
         write_idle_limit: float = _WRITE_IDLE_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if ssl_context is not None and ca_bundle is not None:
             raise ValueError("pass ssl_context or ca_bundle, not both")
@@ -659,6 +724,9 @@ class _Transport:
                 % (_WRITE_IDLE_CAP, write_idle_limit)
             )
         self.write_idle_limit = float(write_idle_limit)
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be an integer >= 1, got %r" % (max_response_bytes,))
+        self._max_response_bytes = max_response_bytes
         self.error_class = error_class
         self._logger_name = logger_name
         self._logger = logger
@@ -882,8 +950,7 @@ class _Transport:
         except ssl.SSLCertVerificationError as exc:
             conn.close()
             raise _Failure(
-                "TLS certificate verification failed (%s), not retried; pass ca_bundle= or "
-                "ssl_context= if the server uses a private CA" % (exc.verify_message or exc),
+                _describe_certificate_error(exc),
                 exc,
                 sent=False,
                 before_response=True,
@@ -903,13 +970,23 @@ class _Transport:
             conn.close()  # anything else (an interrupt...): the connection is in an unknown state
             raise
         # A sink takes a successful body chunk by chunk (a download larger than memory);
-        # once it has taken a chunk, the call cannot be retried.
+        # once it has taken a chunk, the call cannot be retried. Any other body is held in
+        # memory, so it is capped: a body of announced length is refused before it is read
+        # if the length passes the cap, and read in one piece otherwise; a body of unknown
+        # length (chunked, or until the server closes) is read in pieces and refused as soon
+        # as it, or the chunk being read, would pass the cap.
         streaming = sink is not None and 200 <= response.status < 300
+        limit = self._max_response_bytes
+        announced = getattr(response, "length", None)  # vcrpy's replayed responses: the header's text
+        whole = not streaming and isinstance(announced, int)
+        if whole and (announced or 0) > limit:
+            raise self._too_large(response, conn, limit)
         chunks: List[bytes] = []
+        received = 0
         delivered = False
         while True:
             try:
-                chunk = response.read(_STREAM_CHUNK) if streaming else response.read()
+                chunk = response.read(announced if whole else _STREAM_CHUNK)
             except (OSError, http.client.HTTPException) as exc:
                 # After "Connection: close" the response alone holds the socket: close it here,
                 # not when the traceback that references it is freed.
@@ -926,19 +1003,25 @@ class _Transport:
                 response.close()
                 conn.close()
                 raise
-            if not streaming:
-                chunks.append(chunk)
+            if streaming:
+                if not chunk:
+                    break
+                try:
+                    sink(chunk)  # type: ignore[misc]
+                except BaseException:
+                    response.close()
+                    conn.close()
+                    raise
+                delivered = True
+                continue
+            chunks.append(chunk)
+            if whole or not chunk:  # a short whole read is a premature end: checked below
                 break
-            if not chunk:
-                break
-            try:
-                sink(chunk)  # type: ignore[misc]
-            except BaseException:
-                response.close()
-                conn.close()
-                raise
-            delivered = True
-        missing = getattr(response, "length", None) if streaming else None
+            received += len(chunk)
+            chunk_left = getattr(response, "chunk_left", None)  # http.client's count of the current chunk
+            if received + (chunk_left if isinstance(chunk_left, int) else 0) > limit:
+                raise self._too_large(response, conn, limit)
+        missing = getattr(response, "length", None)
         if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
             conn.close()
             raise _Failure(
@@ -949,11 +1032,20 @@ class _Transport:
                 retryable=not delivered,
             )
         payload = b"".join(chunks)
-        if getattr(response, "will_close", False):  # vcrpy's replayed responses lack the attribute
+        # vcrpy's replayed responses lack these attributes. Bytes beyond the response would be
+        # read by the next call as its answer: the connection is closed instead.
+        if getattr(response, "will_close", False) or getattr(response, "surplus", False):
             conn.close()
         else:
             self._checkin(origin, conn, response.getheader("keep-alive"))
         return response.status, response.reason, response.msg, payload
+
+    @staticmethod
+    def _too_large(response: http.client.HTTPResponse, conn: http.client.HTTPConnection, limit: int) -> _Failure:
+        response.close()
+        conn.close()
+        reason = "response body larger than %d bytes (max_response_bytes)" % limit
+        return _Failure(reason, http.client.HTTPException(reason), sent=True, before_response=False, retryable=False)
 
     # -- the request -------------------------------------------------------------------------
 
@@ -1062,38 +1154,57 @@ class _Transport:
         redirects: int,
         write: bool = False,
     ) -> str:
-        target = urljoin(response.url, response.headers["location"])
+        location = response.headers["location"]
+        status = "HTTP %d %s" % (response.status, response.reason)
+        target = _redirect_url(response.url, location)
+        if target is None:
+            why = "%s with an invalid redirect Location %s, not followed" % (status, _snippet(repr(location))[:200])
+            if write and response.status in (301, 302, 303):
+                why += "; the request may have been processed"
+            raise self.http_error(error_class, operation, response, True, summary=why)
         old, new = urlsplit(response.url), urlsplit(target)
         same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
             new.hostname,
             new.port or (443 if new.scheme == "https" else 80),
         )
         upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
-        if redirects >= _MAX_REDIRECTS:
+        if write and response.status in (301, 302, 303):
+            # A write answered 301/302/303 was processed, as a Post/Redirect/Get server does,
+            # before pointing at its result (often the same URL). Sending it again could run it
+            # twice, and turning it into a GET would be another request: neither is done.
+            why = "%s: the request may have been processed; not sent again to %s" % (status, target)
+        elif write and redirects >= 1:
+            # 307/308 ask for the same request elsewhere, so a write follows one; a second
+            # means a loop, and the server may have run it already.
+            why = "%s after a redirect: the request may have been processed; not sent again to %s" % (status, target)
+        elif redirects >= _MAX_REDIRECTS:
             why = "more than %d redirects" % _MAX_REDIRECTS
         elif new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
             why = "redirect from %s to %s refused" % (old.scheme, new.scheme or "another scheme")
         elif not (same_host or upgrade):
             why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
-        elif write and response.status == 303:
-            # 303 See Other: the server processed the request and points at its result. Sending
-            # the write again (to the Location, which is often the same URL) could run it twice,
-            # and turning it into a GET would be another request: neither is done.
-            why = "HTTP 303 See Other: the request was processed, not sent again; its result is at %s" % target
         else:
             return target
-        error = self.http_error(error_class, operation, response, True)
-        error.args = (self.redact("%s failed: %s [%s %s]" % (operation, why, response.method, response.url)),)
-        raise error
+        raise self.http_error(error_class, operation, response, True, summary=why)
 
     def http_error(
-        self, error_class: Callable[[str], Exception], operation: str, response: _Response, sensitive: bool = False
+        self,
+        error_class: Callable[[str], Exception],
+        operation: str,
+        response: _Response,
+        sensitive: bool = False,
+        summary: Optional[str] = None,
     ) -> Exception:
+        """The error for ``response``; ``summary``, if given, says what failed instead of
+        the status and the API's message."""
         data = response.data()
         detail = _api_message(data) if not (sensitive and isinstance(data, str)) else None
-        text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
-        if detail:
-            text += ": " + detail
+        if summary is not None:
+            text = "%s failed: %s" % (operation, summary)
+        else:
+            text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
+            if detail:
+                text += ": " + detail
         text += " [%s %s" % (response.method, response.url)
         if response.request_id:
             text += ", request id " + response.request_id
@@ -1137,6 +1248,37 @@ class _Transport:
         return error
 
 
+def _describe_certificate_error(exc: ssl.SSLCertVerificationError) -> str:
+    """What failed, with the advice that fits: only a certificate from an unknown CA is
+    fixed by trusting that CA. (OpenSSL's X509_V_ERR_* codes.)"""
+    text = "TLS certificate verification failed (%s), not retried" % (exc.verify_message or exc)
+    code = exc.verify_code
+    if code in (62, 64):  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
+        return text + "; the certificate does not match the host name in the URL (a CA bundle would not help)"
+    if code in (9, 10):  # CERT_NOT_YET_VALID, CERT_HAS_EXPIRED
+        return text + "; the certificate is outside its validity period (or this machine's clock is wrong)"
+    if code in (2, 18, 19, 20, 21):  # issuer unknown, self-signed, no local issuer, cannot verify leaf
+        return text + "; pass ca_bundle= or ssl_context= if the server uses a private CA"
+    return text
+
+
+def _redirect_url(url: str, location: str) -> Optional[str]:
+    """The absolute URL a redirect's Location points to from ``url``, or None if it is not
+    one that can be requested. Header values arrive as Latin-1: a UTF-8 path is sent on
+    percent-encoded, as browsers do, where http.client would refuse it half-way."""
+    encoded = "".join(
+        c if c < "\x80" else quote(c, safe="", encoding="latin-1" if c <= "\xff" else "utf-8") for c in location
+    )
+    try:
+        target = urljoin(url, encoded)
+        urlsplit(target).port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError:  # that, or an unclosed [IPv6 address
+        return None
+    if any(c <= " " or c == "\x7f" for c in target):  # blanks and controls: not a URL
+        return None
+    return target
+
+
 def _describe(exc: BaseException, where: str = "") -> str:
     if isinstance(exc, socket.timeout):
         text = "timed out"
@@ -1146,6 +1288,12 @@ def _describe(exc: BaseException, where: str = "") -> str:
         text = "could not resolve host (%s)" % (exc.strerror or exc)
     elif isinstance(exc, http.client.RemoteDisconnected):
         text = "server closed the connection without a response"
+    elif isinstance(exc, _ProtocolError):
+        text = "invalid response: %s" % exc
+    elif isinstance(exc, http.client.BadStatusLine):
+        text = "invalid response: status line %s" % _snippet(repr(exc.args[0] if exc.args else ""))[:100]
+    elif isinstance(exc, http.client.UnknownProtocol):
+        text = "invalid response: unknown protocol %s" % _snippet(repr(exc.args[0] if exc.args else ""))[:100]
     else:
         text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
     return text + (" " + where if where else "")
@@ -1344,9 +1492,11 @@ class AltanActionsClient:
     (retries of reads; writes follow the write-safe rule), ``ssl_context`` or ``ca_bundle``
     (a private CA), ``proxy`` (an ``http://host:port`` URL, ``False`` for none; default:
     ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment), ``headers`` (sent
-    on every call), ``logger`` (default: the ``altan`` logger, DEBUG records per call) and
+    on every call), ``logger`` (default: the ``altan`` logger, DEBUG records per call),
     ``write_idle_limit`` (seconds, default 1: a kept-alive connection idle for longer is not
-    reused for ``execute_action`` unless the server announced a longer keep-alive timeout).
+    reused for ``execute_action`` unless the server announced a longer keep-alive timeout) and
+    ``max_response_bytes`` (a larger response body is refused with ``AltanActionError``;
+    default 32 MiB).
 
     Thread-safe; use ``with`` or call ``close()`` to release connections.
     """
@@ -1364,6 +1514,7 @@ class AltanActionsClient:
         headers: Optional[Mapping[str, str]] = None,
         logger: Optional["logging.Logger"] = None,
         write_idle_limit: float = _WRITE_IDLE_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         api_key = _credential(
             "api_key (or ALTAN_API_KEY)", api_key if api_key is not None else os.environ.get("ALTAN_API_KEY")
@@ -1379,6 +1530,7 @@ class AltanActionsClient:
             ca_bundle=ca_bundle,
             proxy=proxy,
             write_idle_limit=write_idle_limit,
+            max_response_bytes=max_response_bytes,
         )
         self._transport.add_secret(api_key)
         defaults = {
@@ -1551,6 +1703,7 @@ class AsyncAltanActionsClient:
         headers: Optional[Mapping[str, str]] = None,
         logger: Optional["logging.Logger"] = None,
         write_idle_limit: float = _WRITE_IDLE_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_workers: int = 64,
     ) -> None:
         self._client = AltanActionsClient(
@@ -1564,6 +1717,7 @@ class AsyncAltanActionsClient:
             headers=headers,
             logger=logger,
             write_idle_limit=write_idle_limit,
+            max_response_bytes=max_response_bytes,
         )
         self._runner = _AsyncRunner(max_workers, "altan-async")
         self._owns_runner = True

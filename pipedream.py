@@ -86,6 +86,7 @@ __all__ = [
     "DEFAULT_WORKFLOW_DOMAIN",
     "DEFAULT_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
 ]
 __version__ = "0.1.0"
 
@@ -93,6 +94,7 @@ DEFAULT_BASE_URL = "https://api.pipedream.com"
 DEFAULT_WORKFLOW_DOMAIN = "m.pipedream.net"
 DEFAULT_TIMEOUT = 60.0  # seconds for a whole call, retries included (the official SDK's default)
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # cap on a response body held in memory (not a download)
 ENVIRONMENTS = ("development", "production")
 COMPONENT_TYPES = ("components", "actions", "triggers")
 AUTH_TYPES = ("none", "oauth", "static_bearer_token")
@@ -396,11 +398,17 @@ class _DeadlineReader(io.RawIOBase):
         self._sock = sock
         self._file = sock.makefile("rb", buffering=0)
         self._deadline = deadline
+        self.nonblocking = False  # set to read only what has arrived already (see _ResponseFile)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> Optional[int]:
+        if self.nonblocking:
+            # Without a system call: bytes that TLS decrypted and holds. Bytes still in the
+            # kernel make the socket readable, which the pool checks before reusing it.
+            pending = getattr(self._sock, "pending", None)
+            return self._file.readinto(buffer) if pending is not None and pending() else None
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout("timed out")
@@ -410,6 +418,24 @@ class _DeadlineReader(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             self._file.close()  # releases the socket; it closes now if its connection is closed
+        super().close()
+
+
+class _ResponseFile(io.BufferedReader):
+    """The buffered file a response is read from. When http.client closes it, at the end of
+    the response, it notes whether bytes beyond the response had arrived (``surplus``): the
+    server sent more than it announced, and the connection must not carry another request,
+    whose caller would read them as its answer."""
+
+    surplus = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.raw.nonblocking = True  # type: ignore[attr-defined]  # a _DeadlineReader
+            try:
+                self.surplus = bool(self.peek(1))
+            except (OSError, ValueError):
+                self.surplus = True
         super().close()
 
 
@@ -424,14 +450,22 @@ class _DeadlineSocket:
         self._deadline = deadline
 
     def makefile(self, mode: str) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+        return _ResponseFile(_DeadlineReader(self._sock, self._deadline))
+
+
+class _ProtocolError(http.client.HTTPException):
+    """An answer that breaks HTTP/1.1 framing: its connection cannot be trusted any more."""
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
     """http.client's response, read within the call's deadline, its header block parsed by
     ``_parse_header_lines`` instead of the email package: that parser alone is a third of a
     request's CPU time (benchmarks/run.py, measure cpu). ``begin`` is http.client's own
-    (the same in Python 3.8 to 3.13) but for that line, without the debuglevel prints."""
+    (the same in Python 3.8 to 3.13), without the debuglevel prints, but for that parser
+    and stricter framing: every interim (1xx) response is skipped, not only 100 Continue,
+    and what RFC 9112 calls unrecoverable (101 to a request that asked for no upgrade, an
+    invalid or conflicting Content-Length, a transfer coding other than chunked) raises
+    ``_ProtocolError``, so that the connection is closed."""
 
     def __init__(
         self,
@@ -443,14 +477,22 @@ class _DeadlineResponse(http.client.HTTPResponse):
         deadline: float,
     ) -> None:
         super().__init__(_DeadlineSocket(sock, deadline), debuglevel, method, url)  # type: ignore[arg-type]
+        self._file: _ResponseFile = self.fp  # type: ignore[assignment]  # http.client drops fp at the end
+
+    @property
+    def surplus(self) -> bool:
+        """True, once the response has been read, if the server sent bytes beyond it."""
+        return self._file.surplus
 
     def begin(self) -> None:
         if self.headers is not None:
             return
-        while True:  # read until a response that is not 100 Continue
+        while True:  # interim responses (1xx) are skipped: only the final one answers the request
             version, status, reason = self._read_status()
-            if status != http.client.CONTINUE:
+            if status >= 200:
                 break
+            if status == http.client.SWITCHING_PROTOCOLS:
+                raise _ProtocolError("HTTP 101 Switching Protocols to a request that asked for no upgrade")
             _read_header_lines(self.fp)
         self.code = self.status = status
         self.reason = reason.strip()
@@ -462,20 +504,25 @@ class _DeadlineResponse(http.client.HTTPResponse):
             raise http.client.UnknownProtocol(version)
         self.headers = self.msg = _parse_header_lines(_read_header_lines(self.fp))
         transfer_encoding = self.headers.get("transfer-encoding")
-        self.chunked = bool(transfer_encoding) and transfer_encoding.lower() == "chunked"
+        self.chunked = transfer_encoding is not None
         if self.chunked:
+            # No TE header is sent, so chunked is the only coding a server may use (RFC 9112 6.1).
+            if transfer_encoding.strip().lower() != "chunked" or len(self.headers.get_all("transfer-encoding")) > 1:
+                raise _ProtocolError("unsupported Transfer-Encoding %r" % transfer_encoding[:100])
             self.chunk_left = None
         self.will_close = self._check_close()
         self.length = None
-        length = self.headers.get("content-length")
-        if length and not self.chunked:
-            try:
-                self.length = int(length)
-            except ValueError:
-                self.length = None
-            else:
-                if self.length < 0:  # a nonsensical negative length is ignored
-                    self.length = None
+        lengths = self.headers.get_all("content-length")
+        if lengths and self.chunked:
+            self.will_close = True  # framing that may be an attack (RFC 9112 6.3): chunked wins, then close
+        elif lengths:
+            length = lengths[0]
+            if len(lengths) > 1 or not (length.isdigit() and length.isascii()):  # else the usual case
+                values = {value.strip() for line in lengths for value in line.split(",")}
+                length = values.pop()
+                if values or not (length.isdigit() and length.isascii()):
+                    raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths)[:100])
+            self.length = int(length)
         no_body = (http.client.NO_CONTENT, http.client.NOT_MODIFIED)
         if status in no_body or 100 <= status < 200 or self._method == "HEAD":
             self.length = 0
@@ -550,9 +597,26 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
                 return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
         return None
     if isinstance(data, str):
-        text = " ".join(data.split())
+        text = " ".join((_html_text(data) or data).split())
         return _snippet(text) if text else None
     return None
+
+
+def _html_text(page: str) -> Optional[str]:
+    """What an HTML page (a proxy's or a gateway's error page) says: its title, or else its
+    text without markup, scripts and styles; None if ``page`` is not HTML."""
+    import re  # loaded already: json imports it
+
+    head = page[:65536]
+    if not re.search(r"<(?:!doctype\s+html|html|head|body|title)\b", head, re.IGNORECASE):
+        return None
+    import html
+
+    title = re.search(r"<title\b[^>]*>(.*?)</title\s*>", head, re.IGNORECASE | re.DOTALL)
+    if title and title.group(1).strip():
+        return html.unescape(title.group(1))
+    markup = r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>"
+    return html.unescape(re.sub(markup, " ", head, flags=re.IGNORECASE | re.DOTALL))
 
 
 def _json_text(value: JSON) -> str:
@@ -735,6 +799,7 @@ class _Transport:
         ca_bundle: Optional[str] = None,
         proxy: Union[str, bool, None] = None,
         write_idle_limit: float = _WRITE_IDLE_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if ssl_context is not None and ca_bundle is not None:
             raise ValueError("pass ssl_context or ca_bundle, not both")
@@ -752,6 +817,9 @@ class _Transport:
                 % (_WRITE_IDLE_CAP, write_idle_limit)
             )
         self.write_idle_limit = float(write_idle_limit)
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be an integer >= 1, got %r" % (max_response_bytes,))
+        self._max_response_bytes = max_response_bytes
         self.error_class = error_class
         self._logger_name = logger_name
         self._logger = logger
@@ -975,8 +1043,7 @@ class _Transport:
         except ssl.SSLCertVerificationError as exc:
             conn.close()
             raise _Failure(
-                "TLS certificate verification failed (%s), not retried; pass ca_bundle= or "
-                "ssl_context= if the server uses a private CA" % (exc.verify_message or exc),
+                _describe_certificate_error(exc),
                 exc,
                 sent=False,
                 before_response=True,
@@ -996,13 +1063,23 @@ class _Transport:
             conn.close()  # anything else (an interrupt...): the connection is in an unknown state
             raise
         # A sink takes a successful body chunk by chunk (a download larger than memory);
-        # once it has taken a chunk, the call cannot be retried.
+        # once it has taken a chunk, the call cannot be retried. Any other body is held in
+        # memory, so it is capped: a body of announced length is refused before it is read
+        # if the length passes the cap, and read in one piece otherwise; a body of unknown
+        # length (chunked, or until the server closes) is read in pieces and refused as soon
+        # as it, or the chunk being read, would pass the cap.
         streaming = sink is not None and 200 <= response.status < 300
+        limit = self._max_response_bytes
+        announced = getattr(response, "length", None)  # vcrpy's replayed responses: the header's text
+        whole = not streaming and isinstance(announced, int)
+        if whole and (announced or 0) > limit:
+            raise self._too_large(response, conn, limit)
         chunks: List[bytes] = []
+        received = 0
         delivered = False
         while True:
             try:
-                chunk = response.read(_STREAM_CHUNK) if streaming else response.read()
+                chunk = response.read(announced if whole else _STREAM_CHUNK)
             except (OSError, http.client.HTTPException) as exc:
                 # After "Connection: close" the response alone holds the socket: close it here,
                 # not when the traceback that references it is freed.
@@ -1019,19 +1096,25 @@ class _Transport:
                 response.close()
                 conn.close()
                 raise
-            if not streaming:
-                chunks.append(chunk)
+            if streaming:
+                if not chunk:
+                    break
+                try:
+                    sink(chunk)  # type: ignore[misc]
+                except BaseException:
+                    response.close()
+                    conn.close()
+                    raise
+                delivered = True
+                continue
+            chunks.append(chunk)
+            if whole or not chunk:  # a short whole read is a premature end: checked below
                 break
-            if not chunk:
-                break
-            try:
-                sink(chunk)  # type: ignore[misc]
-            except BaseException:
-                response.close()
-                conn.close()
-                raise
-            delivered = True
-        missing = getattr(response, "length", None) if streaming else None
+            received += len(chunk)
+            chunk_left = getattr(response, "chunk_left", None)  # http.client's count of the current chunk
+            if received + (chunk_left if isinstance(chunk_left, int) else 0) > limit:
+                raise self._too_large(response, conn, limit)
+        missing = getattr(response, "length", None)
         if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
             conn.close()
             raise _Failure(
@@ -1042,11 +1125,20 @@ class _Transport:
                 retryable=not delivered,
             )
         payload = b"".join(chunks)
-        if getattr(response, "will_close", False):  # vcrpy's replayed responses lack the attribute
+        # vcrpy's replayed responses lack these attributes. Bytes beyond the response would be
+        # read by the next call as its answer: the connection is closed instead.
+        if getattr(response, "will_close", False) or getattr(response, "surplus", False):
             conn.close()
         else:
             self._checkin(origin, conn, response.getheader("keep-alive"))
         return response.status, response.reason, response.msg, payload
+
+    @staticmethod
+    def _too_large(response: http.client.HTTPResponse, conn: http.client.HTTPConnection, limit: int) -> _Failure:
+        response.close()
+        conn.close()
+        reason = "response body larger than %d bytes (max_response_bytes)" % limit
+        return _Failure(reason, http.client.HTTPException(reason), sent=True, before_response=False, retryable=False)
 
     # -- the request -------------------------------------------------------------------------
 
@@ -1155,38 +1247,57 @@ class _Transport:
         redirects: int,
         write: bool = False,
     ) -> str:
-        target = urljoin(response.url, response.headers["location"])
+        location = response.headers["location"]
+        status = "HTTP %d %s" % (response.status, response.reason)
+        target = _redirect_url(response.url, location)
+        if target is None:
+            why = "%s with an invalid redirect Location %s, not followed" % (status, _snippet(repr(location))[:200])
+            if write and response.status in (301, 302, 303):
+                why += "; the request may have been processed"
+            raise self.http_error(error_class, operation, response, True, summary=why)
         old, new = urlsplit(response.url), urlsplit(target)
         same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
             new.hostname,
             new.port or (443 if new.scheme == "https" else 80),
         )
         upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
-        if redirects >= _MAX_REDIRECTS:
+        if write and response.status in (301, 302, 303):
+            # A write answered 301/302/303 was processed, as a Post/Redirect/Get server does,
+            # before pointing at its result (often the same URL). Sending it again could run it
+            # twice, and turning it into a GET would be another request: neither is done.
+            why = "%s: the request may have been processed; not sent again to %s" % (status, target)
+        elif write and redirects >= 1:
+            # 307/308 ask for the same request elsewhere, so a write follows one; a second
+            # means a loop, and the server may have run it already.
+            why = "%s after a redirect: the request may have been processed; not sent again to %s" % (status, target)
+        elif redirects >= _MAX_REDIRECTS:
             why = "more than %d redirects" % _MAX_REDIRECTS
         elif new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
             why = "redirect from %s to %s refused" % (old.scheme, new.scheme or "another scheme")
         elif not (same_host or upgrade):
             why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
-        elif write and response.status == 303:
-            # 303 See Other: the server processed the request and points at its result. Sending
-            # the write again (to the Location, which is often the same URL) could run it twice,
-            # and turning it into a GET would be another request: neither is done.
-            why = "HTTP 303 See Other: the request was processed, not sent again; its result is at %s" % target
         else:
             return target
-        error = self.http_error(error_class, operation, response, True)
-        error.args = (self.redact("%s failed: %s [%s %s]" % (operation, why, response.method, response.url)),)
-        raise error
+        raise self.http_error(error_class, operation, response, True, summary=why)
 
     def http_error(
-        self, error_class: Callable[[str], Exception], operation: str, response: _Response, sensitive: bool = False
+        self,
+        error_class: Callable[[str], Exception],
+        operation: str,
+        response: _Response,
+        sensitive: bool = False,
+        summary: Optional[str] = None,
     ) -> Exception:
+        """The error for ``response``; ``summary``, if given, says what failed instead of
+        the status and the API's message."""
         data = response.data()
         detail = _api_message(data) if not (sensitive and isinstance(data, str)) else None
-        text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
-        if detail:
-            text += ": " + detail
+        if summary is not None:
+            text = "%s failed: %s" % (operation, summary)
+        else:
+            text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
+            if detail:
+                text += ": " + detail
         text += " [%s %s" % (response.method, response.url)
         if response.request_id:
             text += ", request id " + response.request_id
@@ -1230,6 +1341,37 @@ class _Transport:
         return error
 
 
+def _describe_certificate_error(exc: ssl.SSLCertVerificationError) -> str:
+    """What failed, with the advice that fits: only a certificate from an unknown CA is
+    fixed by trusting that CA. (OpenSSL's X509_V_ERR_* codes.)"""
+    text = "TLS certificate verification failed (%s), not retried" % (exc.verify_message or exc)
+    code = exc.verify_code
+    if code in (62, 64):  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
+        return text + "; the certificate does not match the host name in the URL (a CA bundle would not help)"
+    if code in (9, 10):  # CERT_NOT_YET_VALID, CERT_HAS_EXPIRED
+        return text + "; the certificate is outside its validity period (or this machine's clock is wrong)"
+    if code in (2, 18, 19, 20, 21):  # issuer unknown, self-signed, no local issuer, cannot verify leaf
+        return text + "; pass ca_bundle= or ssl_context= if the server uses a private CA"
+    return text
+
+
+def _redirect_url(url: str, location: str) -> Optional[str]:
+    """The absolute URL a redirect's Location points to from ``url``, or None if it is not
+    one that can be requested. Header values arrive as Latin-1: a UTF-8 path is sent on
+    percent-encoded, as browsers do, where http.client would refuse it half-way."""
+    encoded = "".join(
+        c if c < "\x80" else quote(c, safe="", encoding="latin-1" if c <= "\xff" else "utf-8") for c in location
+    )
+    try:
+        target = urljoin(url, encoded)
+        urlsplit(target).port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError:  # that, or an unclosed [IPv6 address
+        return None
+    if any(c <= " " or c == "\x7f" for c in target):  # blanks and controls: not a URL
+        return None
+    return target
+
+
 def _describe(exc: BaseException, where: str = "") -> str:
     if isinstance(exc, socket.timeout):
         text = "timed out"
@@ -1239,6 +1381,12 @@ def _describe(exc: BaseException, where: str = "") -> str:
         text = "could not resolve host (%s)" % (exc.strerror or exc)
     elif isinstance(exc, http.client.RemoteDisconnected):
         text = "server closed the connection without a response"
+    elif isinstance(exc, _ProtocolError):
+        text = "invalid response: %s" % exc
+    elif isinstance(exc, http.client.BadStatusLine):
+        text = "invalid response: status line %s" % _snippet(repr(exc.args[0] if exc.args else ""))[:100]
+    elif isinstance(exc, http.client.UnknownProtocol):
+        text = "invalid response: unknown protocol %s" % _snippet(repr(exc.args[0] if exc.args else ""))[:100]
     else:
         text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
     return text + (" " + where if where else "")
@@ -1780,17 +1928,23 @@ class _RawView:
 
 
 class _FileSink:
-    """Where ``download_file`` writes: a path (opened at the first byte, so that an error
-    status leaves an existing file alone; removed if the download fails half-way) or a
-    binary file object (cut back to where it was on failure, if it can seek)."""
+    """Where ``download_file`` writes: a path or a binary file object.
+
+    A path is written under a temporary name in its folder, created at the first byte (an
+    error status creates nothing), and renamed over the destination once the download is
+    complete (``os.replace``, atomic): a download that fails half-way leaves an existing
+    file as it was, and removes the temporary one. A symlink is resolved first, so that
+    the link stays and its target is replaced; the replaced file's permissions are kept.
+    A file object is cut back to where it was on failure, if it can seek."""
 
     def __init__(self, destination: Union[str, bytes, "os.PathLike[str]", BinaryIO]) -> None:
         self.count = 0
-        self._path: Union[str, bytes, None] = None
+        self._path: Optional[str] = None
+        self._temporary: Optional[str] = None
         self._file: Optional[BinaryIO] = None
         self._start: Optional[int] = None
         if isinstance(destination, (str, bytes, os.PathLike)):
-            self._path = os.fspath(destination)
+            self._path = os.fsdecode(destination)
         elif callable(getattr(destination, "write", None)) and not isinstance(destination, io.TextIOBase):
             self._file = destination
             try:
@@ -1803,7 +1957,16 @@ class _FileSink:
     def _open(self) -> BinaryIO:
         if self._file is None:
             assert self._path is not None
-            self._file = open(self._path, "wb")  # noqa: SIM115 - closed by finish() or discard()
+            target = os.path.realpath(self._path)
+            folder, name = os.path.split(target)
+            temporary = os.path.join(folder, ".%s.%s.part" % (name, os.urandom(6).hex()))
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            self._temporary = temporary
+            self._file = os.fdopen(descriptor, "wb")
+            try:
+                os.chmod(temporary, os.stat(target).st_mode & 0o7777)
+            except OSError:
+                pass  # no file to replace yet (or no permission to read it): the umask's mode
         return self._file
 
     def write(self, chunk: bytes) -> None:
@@ -1819,16 +1982,21 @@ class _FileSink:
     def finish(self) -> int:
         if self._path is not None:
             self._open().close()  # an empty body makes an empty file
+            assert self._temporary is not None
+            os.replace(self._temporary, os.path.realpath(self._path))
+            self._temporary = None
         return self.count
 
     def discard(self) -> None:
         if self._path is not None:
             if self._file is not None:
                 self._file.close()
+            if self._temporary is not None:
                 try:
-                    os.remove(self._path)
+                    os.remove(self._temporary)
                 except OSError:
                     pass
+                self._temporary = None
         elif self._file is not None and self._start is not None:
             try:
                 self._file.seek(self._start)
@@ -1858,9 +2026,11 @@ class SyncPipedreamClient:
     ``http://host:port`` URL, ``False`` for none; default: ``HTTPS_PROXY``/``NO_PROXY``
     from the environment), ``headers`` (sent on every API call),
     ``rate_limit_token`` (sent as ``x-pd-rate-limit``, see ``create_rate_limit``),
-    ``logger`` (default: the ``pipedream`` logger) and ``write_idle_limit`` (seconds,
+    ``logger`` (default: the ``pipedream`` logger), ``write_idle_limit`` (seconds,
     default 1: a kept-alive connection idle for longer is not reused for a write unless
-    the server announced a longer keep-alive timeout).
+    the server announced a longer keep-alive timeout) and ``max_response_bytes`` (a larger
+    response body is refused with ``PipedreamApiError``; default 32 MiB; ``download_file``
+    is not capped).
 
     ``with_options(...)`` gives a view with other per-call options, ``with_raw_response``
     a view whose methods return ``RawResponse`` (status, headers, request id and data).
@@ -1891,6 +2061,7 @@ class SyncPipedreamClient:
         rate_limit_token: Optional[str] = None,
         logger: Optional["logging.Logger"] = None,
         write_idle_limit: float = _WRITE_IDLE_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         access_token = _env_or(access_token, "PIPEDREAM_ACCESS_TOKEN")
         client_id = _env_or(client_id, "PIPEDREAM_CLIENT_ID")
@@ -1921,6 +2092,7 @@ class SyncPipedreamClient:
             ca_bundle=ca_bundle,
             proxy=proxy,
             write_idle_limit=write_idle_limit,
+            max_response_bytes=max_response_bytes,
         )
         for secret in (client_secret, access_token):
             self._transport.add_secret(secret)
@@ -2656,15 +2828,17 @@ class SyncPipedreamClient:
         written to ``destination`` (a path, or a binary file object) as it arrives, never held
         in memory whole. Returns the number of bytes written.
 
-        A path is created at the first byte (an error status leaves an existing file alone)
-        and removed if the download fails half-way; a file object that can seek is cut back
-        to where it was. A redirect to another host (a storage URL) is followed without
-        this client's credentials."""
+        A path is written under a temporary name in its folder and renamed into place when
+        the download is complete: a failure leaves an existing file (or a symlink's target)
+        as it was. Through a symlink, the link's target is replaced. A file object that can
+        seek is cut back to where it was. A redirect to another host (a storage URL) is
+        followed without this client's credentials, within the same ``timeout``."""
         query = dict(s3_key=_required("s3_key", s3_key))
         sink = _FileSink(destination)
+        deadline = time.monotonic() + self.timeout  # the storage request included
         try:
             try:
-                self._call("download_file", query=query, sink=sink.write)
+                self._call("download_file", query=query, sink=sink.write, deadline=deadline)
             except PipedreamApiError as error:
                 target = self._storage_redirect(error)
                 if target is None:
@@ -2677,11 +2851,12 @@ class SyncPipedreamClient:
                     auth=False,
                     pipedream_api=False,
                     sink=sink.write,
+                    deadline=deadline,
                 )
+            return sink.finish()
         except BaseException:
             sink.discard()
             raise
-        return sink.finish()
 
     def _storage_redirect(self, error: PipedreamApiError) -> Optional[str]:
         """The target of a redirect to another host that the transport refused to follow
@@ -2689,7 +2864,9 @@ class SyncPipedreamClient:
         location = (error.headers or {}).get("location")
         if error.status_code not in _REDIRECT_STATUSES or not location or not error.url:
             return None
-        target = urljoin(error.url, location)
+        target = _redirect_url(error.url, location)
+        if target is None:
+            return None
         old, new = urlsplit(error.url), urlsplit(target)
         if new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
             return None
@@ -3181,6 +3358,7 @@ class PipedreamClient:
         rate_limit_token: Optional[str] = None,
         logger: Optional["logging.Logger"] = None,
         write_idle_limit: float = _WRITE_IDLE_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_workers: int = 64,
     ) -> None:
         self.sync = SyncPipedreamClient(
@@ -3200,6 +3378,7 @@ class PipedreamClient:
             rate_limit_token=rate_limit_token,
             logger=logger,
             write_idle_limit=write_idle_limit,
+            max_response_bytes=max_response_bytes,
         )
         self._runner = _AsyncRunner(max_workers, "pipedream-async")
         self._owns_runner = True

@@ -243,7 +243,8 @@ def test_list_action_types(make_api: Callable[..., Api], cassette: Any) -> None:
     with pytest.raises(AltanActionError) as caught:
         api.list_action_types("abc123")
     html = "<html><body><h1>502 Bad Gateway</h1></body></html>"  # a proxy's page, not JSON
-    assert_error(caught.value, 502, html, "req_000004", "GET", "/connection/abc123/actions")
+    # The message and detail quote the page's text, not its markup (issue 10); the data is the page.
+    assert_error(caught.value, 502, "502 Bad Gateway", "req_000004", "GET", "/connection/abc123/actions")
     assert caught.value.response_data == html
     assert_all_played(cassette, 4)
 
