@@ -179,7 +179,7 @@ _CREDENTIAL_WORDS = ("key", "token", "secret", "auth", "password", "session", "s
 class _Response:
     """A complete HTTP response: the body has been read and the connection released."""
 
-    __slots__ = ("status", "reason", "_message", "_headers", "body", "method", "url", "attempts", "secrets")
+    __slots__ = ("status", "reason", "_message", "_headers", "body", "method", "url", "attempts", "_sent")
 
     def __init__(
         self,
@@ -190,7 +190,7 @@ class _Response:
         method: str,
         url: str,
         attempts: int,
-        secrets: Tuple[str, ...] = (),
+        sent: Tuple[Sequence[str], Mapping[str, str]] = ((), {}),
     ) -> None:
         self.status = status
         self.reason = reason
@@ -200,7 +200,7 @@ class _Response:
         self.method = method
         self.url = url
         self.attempts = attempts
-        self.secrets = secrets  # the credentials this request carried, redacted from its errors
+        self._sent = sent  # the call's own secrets and the headers sent: see secrets()
 
     @property
     def headers(self) -> Dict[str, str]:
@@ -220,6 +220,10 @@ class _Response:
             if name in self.headers:
                 return self.headers[name]
         return None
+
+    def secrets(self) -> Tuple[str, ...]:
+        """The credentials the request carried, to redact from its errors (``_call_secrets``)."""
+        return _call_secrets(*self._sent)
 
     def data(self) -> JSON:
         """The body parsed as JSON if it is JSON, else its text; None when empty."""
@@ -595,6 +599,12 @@ def _header_secrets(headers: Mapping[str, Any]) -> List[str]:
     return secrets
 
 
+def _call_secrets(secrets: Sequence[str], headers: Mapping[str, str]) -> Tuple[str, ...]:
+    """A call's own secrets and those of the headers it sent; worked out only when an error
+    or a log record needs them, not on every request."""
+    return tuple(secrets) + tuple(_header_secrets(headers))
+
+
 def _redact_data(data: JSON, redact: Callable[[str], str]) -> JSON:
     """``data`` (parsed JSON, owned by the caller) with every string in it redacted, keys
     included, walked without recursion: an error body may be nested thousands deep."""
@@ -625,6 +635,14 @@ def _close_idle(
         idle.clear()
     for conn in connections:
         conn.close()
+
+
+def _clear_url_caches() -> None:
+    import urllib.parse
+
+    clear = getattr(urllib.parse, "clear_cache", None)  # in every Python 3, but undocumented
+    if clear is not None:
+        clear()
 
 
 def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
@@ -694,6 +712,9 @@ class _Transport:
         import weakref
 
         weakref.finalize(self, _close_idle, self._idle, self._lock)
+        # urllib.parse keeps the URLs it split in a process-wide cache (Python 3.11+: the last
+        # 128), tokens in paths included: a client takes its URLs away with it.
+        weakref.finalize(self, _clear_url_caches)
         self.closed = False
 
     # -- configuration -----------------------------------------------------------------------
@@ -819,6 +840,7 @@ class _Transport:
             self.closed = True
         _close_idle(self._idle, self._lock)
         self._urls.clear()
+        _clear_url_caches()  # see __init__
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -993,7 +1015,6 @@ class _Transport:
         deadline = min(started + timeout, deadline) if deadline is not None else started + timeout
         headers = dict(headers)
         _check_request(method, headers)
-        call_secrets = tuple(secrets) + tuple(_header_secrets(headers))
         attempt = 0
         redirects = 0
         log = self.log()
@@ -1014,8 +1035,8 @@ class _Transport:
                     log.debug(
                         "%s %s failed: %s (attempt %d, %.1f ms)",
                         method,
-                        self.redact(url, call_secrets),
-                        self.redact(failure.reason, call_secrets),
+                        self.redact(url, _call_secrets(secrets, headers)),
+                        self.redact(failure.reason, _call_secrets(secrets, headers)),
                         attempt,
                         (time.monotonic() - attempt_started) * 1000,
                     )
@@ -1023,17 +1044,26 @@ class _Transport:
                     time.sleep(wait)
                     continue
                 error = self._failure_error(
-                    error_class, operation, method, url, failure, timeout, attempt, idempotent, call_secrets
+                    error_class,
+                    operation,
+                    method,
+                    url,
+                    failure,
+                    timeout,
+                    attempt,
+                    idempotent,
+                    _call_secrets(secrets, headers),
                 )
-                cause = _RedactedCause(failure.cause, functools.partial(self.redact, extra=call_secrets))
+                redact = functools.partial(self.redact, extra=_call_secrets(secrets, headers))
+                cause = _RedactedCause(failure.cause, redact)
                 del failure  # not left in this frame's locals either
                 raise error from cause
-            response = _Response(status, reason, message, payload, method, url, attempt, call_secrets)
-            if log is not None:
+            response = _Response(status, reason, message, payload, method, url, attempt, (secrets, headers))
+            if log is not None and log.isEnabledFor(10):  # 10: DEBUG
                 log.debug(
                     "%s %s -> %d (attempt %d, %.1f ms)",
                     method,
-                    self.redact(url, call_secrets),
+                    self.redact(url, response.secrets()),
                     status,
                     attempt,
                     (time.monotonic() - attempt_started) * 1000,
@@ -1053,7 +1083,7 @@ class _Transport:
                             log.debug(
                                 "%s %s: retrying in %.2f s after %d",
                                 method,
-                                self.redact(url, call_secrets),
+                                self.redact(url, response.secrets()),
                                 wait,
                                 status,
                             )
@@ -1110,7 +1140,8 @@ class _Transport:
         wrong with a response whose status was fine), then the API's message."""
         # Redacted before the message is cut to a snippet: a secret straddling the cut
         # would leave its beginning behind.
-        data = _redact_data(response.data(), functools.partial(self.redact, extra=response.secrets))
+        secrets = response.secrets()
+        data = _redact_data(response.data(), functools.partial(self.redact, extra=secrets))
         detail = _api_message(data) if not (sensitive and isinstance(data, str)) else None
         if summary is None:
             text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
@@ -1125,7 +1156,7 @@ class _Transport:
         return self.error(
             error_class,
             text,
-            response.secrets,
+            secrets,
             status=response.status,
             data=data,
             detail=detail,
