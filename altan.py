@@ -125,7 +125,8 @@ class AltanActionError(Exception):
     ``status_code``, ``response_data`` (the parsed error body, or its text; also
     ``response``), ``detail`` (the API's own message), ``method``, ``url``,
     ``request_id`` (if the server sent one) and ``headers`` (response headers,
-    lower-case names). The message never contains the API key.
+    lower-case names). Neither the message nor any attribute, pickle or chained cause
+    contains the API key or another credential (README: No secret leaks).
     """
 
     status_code: Optional[int] = None

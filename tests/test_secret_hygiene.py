@@ -25,11 +25,12 @@ import logging
 import pickle
 import traceback
 from typing import Any, Callable, Dict, List, Union
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reliability import error_surfaces, secret_forms
 from servers import OAuthTokens, Request, Response
 
 import altan
@@ -178,57 +179,9 @@ def calls(flavour: str, client: Any, server_url: str, path: str) -> List[Callabl
     ] + (workflow if path != "not-json" else [])
 
 
-def secret_forms(secret: str) -> List[str]:
-    """The forms a secret travels in: raw, percent-encoded, JSON-escaped, base64."""
-    raw = secret.encode("utf-8")
-    forms = {
-        secret,
-        quote(secret, safe=""),
-        quote(secret),
-        quote_plus(secret),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        base64.b64encode(raw).decode().rstrip("="),
-        base64.urlsafe_b64encode(raw).decode().rstrip("="),
-    }
-    return sorted(forms)
-
-
 # ---------------------------------------------------------------------------------------------
-# The surfaces
+# The surfaces (reliability.error_surfaces lists them)
 # ---------------------------------------------------------------------------------------------
-
-
-def error_surfaces(error: BaseException) -> List[Union[str, bytes]]:
-    """Every text an error exposes: its message, repr, args, every attribute reachable from it
-    (chained causes and contexts included), its pickle and its formatted traceback."""
-    texts: List[Union[str, bytes]] = [str(error), repr(error), repr(error.args)]
-    texts += traceback.format_exception(type(error), error, error.__traceback__)
-    texts.append(pickle.dumps(error))
-    seen = set()
-    stack: List[Any] = [error]
-    while stack:
-        item = stack.pop()
-        if id(item) in seen or item is None:
-            continue
-        seen.add(id(item))
-        if isinstance(item, BaseException):
-            texts += [str(item), repr(item)]
-            stack += [item.args, item.__cause__, item.__context__, dict(vars(item))]
-            stack += [
-                getattr(item, name, None)
-                for name in dir(type(item))
-                if isinstance(getattr(type(item), name, None), property)
-            ]
-        elif isinstance(item, dict):
-            stack += list(item.keys()) + list(item.values())
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            stack += list(item)
-        elif isinstance(item, (str, bytes)):
-            texts.append(item)
-        elif not isinstance(item, (int, float, bool)):
-            texts.append(repr(item))
-    return texts
 
 
 def assert_clean(texts: List[Union[str, bytes]], secrets: List[str]) -> None:
