@@ -2436,7 +2436,6 @@ class SyncPipedreamClient:
         """``POST /v1/connect/{project_id}/oauth_apps``: the OauthApp (the app's fields plus
         ``id``, ``client_id``, ``scopes``, ``additional_scopes``, ``redirect_uri``; never the
         secret). Never sent twice by a retry."""
-        self._transport.add_secret(client_secret)
         body = _compact(
             app=_required("app", app),
             client_id=client_id,
@@ -2446,7 +2445,8 @@ class SyncPipedreamClient:
             scopes=_string_list("scopes", scopes),
             additional_scopes=_string_list("additional_scopes", additional_scopes),
         )
-        return self._call("create_oauth_app", body=body, sensitive=True)  # type: ignore[no-any-return]
+        secrets = [client_secret] if client_secret else []  # the call's own: the registered set stays bounded
+        return self._call("create_oauth_app", body=body, sensitive=True, secrets=secrets)  # type: ignore[no-any-return]
 
     def get_oauth_app(self, oauth_app_id: str) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/oauth_apps/{id}``: the OauthApp."""
@@ -2465,7 +2465,6 @@ class SyncPipedreamClient:
     ) -> Dict[str, Any]:
         """``PUT /v1/connect/{project_id}/oauth_apps/{id}`` with the fields given (the API
         keeps a field sent blank): the OauthApp."""
-        self._transport.add_secret(client_secret)
         body = _compact(
             name=name,
             description=description,
@@ -2474,7 +2473,8 @@ class SyncPipedreamClient:
             scopes=_string_list("scopes", scopes),
             additional_scopes=_string_list("additional_scopes", additional_scopes),
         )
-        return self._call("update_oauth_app", oauth_app_id, body=body, sensitive=True)  # type: ignore[no-any-return]
+        secrets = [client_secret] if client_secret else []
+        return self._call("update_oauth_app", oauth_app_id, body=body, sensitive=True, secrets=secrets)  # type: ignore[no-any-return]
 
     def delete_oauth_app(self, oauth_app_id: str) -> None:
         """``DELETE /v1/connect/{project_id}/oauth_apps/{id}``."""

@@ -561,3 +561,28 @@ def test_an_uncallable_error_attribute_is_never_raw(http_server):
     error = caught.value
     assert ALTAN_KEY not in json.dumps(error.response_data) and ALTAN_KEY not in str(error.headers)
     assert error.headers["x-key"] == "[REDACTED]"
+
+
+def test_an_oauth_apps_secret_is_redacted_without_growing_the_registered_set(make_server):
+    server, other = make_server(), make_server()
+    tokens = OAuthTokens(PD_ID, PD_SECRET)
+    server.route("/v1/oauth/token", tokens.handler, method="POST")
+    server.default = echoing("http-error", other.url)
+    with pipedream.SyncPipedreamClient(
+        PD_ID, PD_SECRET, PROJECT, "development", base_url=server.url, proxy=False, max_retries=0
+    ) as client:
+        with pytest.raises(pipedream.PipedreamApiError):
+            client.get_app("slack")  # fetches the token: registered is then complete
+        registered = list(client._transport._secrets)
+        for n in range(5):
+            app_secret = 'oauth-app-"secret/%d-Lq' % n
+            for call, args in (
+                (client.create_oauth_app, {"app": "slack", "client_id": "cid", "client_secret": app_secret}),
+                (client.update_oauth_app, {"oauth_app_id": "oa_1", "client_secret": app_secret}),
+            ):
+                with pytest.raises(pipedream.PipedreamApiError) as caught:
+                    call(**args)
+                assert_clean(error_surfaces(caught.value), [app_secret])
+        assert client._transport._secrets == registered
+    sent = " ".join(everything(request) for request in server.requests)
+    assert 'oauth-app-\\"secret/4-Lq' in sent  # JSON-escaped in the body
