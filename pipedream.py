@@ -348,9 +348,14 @@ class _RedactedCause(Exception):
     BadStatusLine, a socket error...): that exception's type name and its message, redacted.
     The original is not chained: its message, arguments or own chain may hold a secret that
     the server echoed (a status line quoting the request's Authorization header).
-    ``cause_type`` is the original's type, for code that tells failures apart."""
+    ``cause_type`` is the original's type, for code that tells failures apart. (A stand-in
+    given as ``cause`` is redacted again: with a call's own secrets, for instance.)"""
 
     def __init__(self, cause: BaseException, redact: Callable[[str], str]) -> None:
+        if isinstance(cause, _RedactedCause):
+            super().__init__(redact(str(cause)))
+            self.cause_type: type = cause.cause_type
+            return
         kind = type(cause)
         name = kind.__qualname__ if kind.__module__ == "builtins" else "%s.%s" % (kind.__module__, kind.__qualname__)
         super().__init__("%s: %s" % (name, redact(str(cause))) if str(cause) else name)
@@ -699,23 +704,28 @@ def _call_secrets(secrets: Sequence[str], headers: Mapping[str, str]) -> Tuple[s
 
 
 def _redact_data(data: JSON, redact: Callable[[str], str]) -> JSON:
-    """``data`` (parsed JSON, owned by the caller) with every string in it redacted, keys
-    included, walked without recursion: an error body may be nested thousands deep."""
+    """A copy of ``data`` (parsed JSON) with every string in it redacted, keys included,
+    built without recursion: an error body may be nested thousands deep."""
     if isinstance(data, str):
         return redact(data)
-    stack: List[Any] = [data] if isinstance(data, (dict, list)) else []
+    if not isinstance(data, (dict, list)):
+        return data
+    root: Any = {} if isinstance(data, dict) else []
+    stack: List[Tuple[Any, Any]] = [(data, root)]
     while stack:
-        node = stack.pop()
-        items: List[Tuple[Any, Any]] = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
-        if isinstance(node, dict):
-            node.clear()
-        for key, value in items:
+        source, target = stack.pop()
+        for key, value in source.items() if isinstance(source, dict) else enumerate(source):
             if isinstance(value, str):
                 value = redact(value)
             elif isinstance(value, (dict, list)):
-                stack.append(value)
-            node[redact(key) if isinstance(key, str) else key] = value
-    return data
+                copy: Any = {} if isinstance(value, dict) else []
+                stack.append((value, copy))
+                value = copy
+            if isinstance(target, dict):
+                target[redact(key) if isinstance(key, str) else key] = value
+            else:
+                target.append(value)
+    return root
 
 
 def _close_idle(
@@ -1275,8 +1285,8 @@ class _Transport:
     ) -> Exception:
         """An error of ``error_class`` with its attributes (see AltanActionError), every text
         in it redacted (the registered secrets and ``secrets``): the message, the URL, the
-        API's message, the response body (walked; ``data`` is the caller's to change) and
-        the response headers. It pickles and unpickles to an equal error."""
+        API's message, the response body (a redacted copy) and the response headers. It
+        pickles and unpickles to an equal error."""
 
         def redact(text: str) -> str:
             return self.redact(text, secrets)
@@ -2152,7 +2162,7 @@ class SyncPipedreamClient:
         for attempt in (1, 2):
             token = None
             if auth:
-                token = self._tokens.token(self, deadline)
+                token = self._token(deadline, secrets)
                 request_headers["Authorization"] = "Bearer " + token
             if time.monotonic() >= deadline:
                 raise self._transport.error(
@@ -2186,8 +2196,8 @@ class SyncPipedreamClient:
                 if error.status_code != 401 or token is None or not pipedream_api:
                     raise
                 refused = error
-            if refused is not None:  # out of the except block: the error chains nothing
-                if attempt == 1 and self._tokens.invalidate(token):  # type: ignore[arg-type]
+            if refused is not None and token is not None:  # out of the except block: it chains nothing
+                if attempt == 1 and self._tokens.invalidate(token):
                     continue
                 auth_error = PipedreamAuthError(*refused.args)
                 auth_error.__dict__.update(refused.__dict__)
@@ -2196,6 +2206,31 @@ class SyncPipedreamClient:
                 self._capture.response = response
             return self._decode(response, operation, parse, error_class or PipedreamApiError)
         raise AssertionError("unreachable")
+
+    def _token(self, deadline: float, secrets: Sequence[str]) -> str:
+        """The access token. If getting it fails, the error is redacted of the secrets of the
+        call that needed it too (a server may echo anything)."""
+        failed: Optional[PipedreamApiError] = None
+        try:
+            return self._tokens.token(self, deadline)
+        except PipedreamApiError as error:
+            if not secrets:
+                raise
+            failed = error
+        redact = functools.partial(self._transport.redact, extra=secrets)
+        cause = _RedactedCause(failed.__cause__, redact) if failed.__cause__ is not None else None
+        raise self._transport.error(
+            type(failed),
+            str(failed),
+            secrets,
+            status=failed.status_code,
+            data=failed.response_data,
+            detail=failed.detail,
+            method=failed.method,
+            url=failed.url,
+            request_id=failed.request_id,
+            headers=failed.headers,
+        ) from cause
 
     def _decode(
         self,
