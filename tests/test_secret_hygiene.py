@@ -9,8 +9,8 @@ that they travel percent-encoded, JSON-escaped and base64-encoded too. Then ever
 searched for every form of every secret: ``str(e)``, ``repr(e)``, ``e.args``, every attribute
 (walked, chained causes and contexts included), ``pickle.dumps(e)``,
 ``traceback.format_exception(e)``, the DEBUG log records, the ``repr`` of the clients and
-their views; and the command-line output (``test_command_line_output_is_clean``). Each
-measured point of the issue that asked for this has its own test below the harness.
+their views; and the command-line output (``test_command_line_output_is_clean``). Below the
+harness, one test per known way a secret leaked or bad input went out.
 
 tests/test_reliability_secrets.py drives the broader set of responses (HTML pages, FastAPI
 details, 303s, TLS errors, 401 refreshes, cassettes); this file owns the surfaces and the
