@@ -588,3 +588,21 @@ def test_an_oauth_apps_secret_is_redacted_without_growing_the_registered_set(mak
         assert client._transport._secrets == registered
     sent = " ".join(everything(request) for request in server.requests)
     assert 'oauth-app-\\"secret/4-Lq' in sent  # JSON-escaped in the body
+
+
+@pytest.mark.parametrize("flavour", ["altan-sync", "pipedream-async"])
+def test_proxy_credentials_from_the_environment_never_leak(flavour, make_server, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    proxy = make_server()
+    proxy.default = proxy_407
+    host_port = proxy.url.split("://")[1]
+    monkeypatch.setenv("HTTPS_PROXY", "http://%s:%s@%s" % (PROXY_USER, PROXY_PASSWORD, host_port))  # "/" unencoded
+    client = make_client(flavour, "https://api.example.test", proxy=None)
+    try:
+        with pytest.raises((altan.AltanActionError, pipedream.PipedreamApiError)) as caught:
+            calls(flavour, client, "https://api.example.test", "proxy-407")[0]()
+    finally:
+        close(flavour, client)
+    assert "407" in str(caught.value) and proxy.count() >= 1
+    texts = error_surfaces(caught.value) + [record.getMessage() for record in caplog.records]
+    assert_clean(texts, [PROXY_PASSWORD])
