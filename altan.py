@@ -1293,8 +1293,8 @@ def _query(params: Mapping[str, Any]) -> str:
 def _check_url(name: str, url: str) -> "SplitResult":
     """``url`` split, if it is an http:// or https:// URL with a host, a port from 1 to 65535
     if any, no user info (not even an empty user name) and no blank or control character.
-    Errors show the URL without its user info."""
-    shown = _strip_userinfo(url)
+    Errors show the URL without its user info, query or fragment (where a token may be)."""
+    shown = _strip_userinfo(url).partition("#")[0].partition("?")[0]
     if _has_blank_or_control(url):
         raise ValueError("%s must not contain blanks or control characters: %r" % (name, shown))
     parts = urlsplit(url)
@@ -1317,7 +1317,8 @@ def _check_base_url(base_url: str) -> str:
     base_url = base_url.strip()  # a stray newline from an environment file is forgiven
     parts = _check_url("base_url", base_url)
     if parts.query or parts.fragment:
-        raise ValueError("base_url must not have a query or fragment: %r" % (base_url,))
+        shown = base_url.partition("#")[0].partition("?")[0]
+        raise ValueError("base_url must not have a query or fragment (not shown): %r" % (shown,))
     return base_url.rstrip("/")
 
 

@@ -503,6 +503,9 @@ def test_plain_http_workflow_on_loopback_literals_and_localhost(make_server):
         "https://api.example.test/a\r\nX: 1",
         "https://api.exa mple.test",
         "https://api.example.test/a\tb",
+        "https://api.example.test/?token=password",
+        "https://api.example.test/#password",
+        "https://api.example.test/a b?token=password",
     ],
 )
 @pytest.mark.parametrize("module", ["altan", "pipedream"])
