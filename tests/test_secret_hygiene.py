@@ -551,7 +551,7 @@ def test_with_options_headers_are_validated_at_once():
                 client.with_options(headers=headers)
 
 
-def test_an_uncallable_error_attribute_is_never_raw(http_server):
+def test_error_attributes_are_redacted_copies(http_server):
     # response_data and headers are redacted copies, walked to any depth
     def answer(request: Request) -> Response:
         nested: Any = {"k": ALTAN_KEY}
