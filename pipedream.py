@@ -48,7 +48,7 @@ import ssl
 import sys
 import time
 from collections.abc import Mapping as _Mapping  # for isinstance; annotations: typing.Mapping
-from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlencode, urljoin, urlsplit
 
 # typing is imported for type checkers only: at run time it would add about a tenth to the
 # cold start (import and construct a client), the number Lambda authors compare.
@@ -73,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only, never a
         Tuple,
         Union,
     )
+    from urllib.parse import SplitResult
 
     JSON = Any  # a value decoded from JSON: dict, list, str, int, float, bool or None
 
@@ -267,12 +268,22 @@ _ERROR_SNIPPET = 500  # characters of a non-JSON body quoted in an error message
 _MAX_HEADER_LINE = 65536  # http.client's limits on a response's header block
 _MAX_HEADERS = 100
 _STREAM_CHUNK = 64 * 1024  # bytes handed to a sink at a time
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+_REDACTED = "[REDACTED]"
+# Secrets registered as they rotate (access tokens): the newest this many are kept, so that
+# the set stays bounded however long a client lives.
+_ROTATING_SECRETS = 8
+_URL_CACHE_SIZE = 256  # split URLs a transport keeps (a client calls few URLs, often)
+# Caller-supplied headers whose values are credentials, redacted wherever they could appear:
+# these names, and any name containing one of the words (case-insensitive).
+_CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie", "x-altan-key", "x-pd-rate-limit"))
+_CREDENTIAL_WORDS = ("key", "token", "secret", "auth", "password", "session", "signature", "credential")
 
 
 class _Response:
     """A complete HTTP response: the body has been read and the connection released."""
 
-    __slots__ = ("status", "reason", "_message", "_headers", "body", "method", "url", "attempts")
+    __slots__ = ("status", "reason", "_message", "_headers", "body", "method", "url", "attempts", "_sent")
 
     def __init__(
         self,
@@ -283,6 +294,7 @@ class _Response:
         method: str,
         url: str,
         attempts: int,
+        sent: Tuple[Sequence[str], Mapping[str, str]] = ((), {}),
     ) -> None:
         self.status = status
         self.reason = reason
@@ -292,6 +304,7 @@ class _Response:
         self.method = method
         self.url = url
         self.attempts = attempts
+        self._sent = sent  # the call's own secrets and the headers sent: see secrets()
 
     @property
     def headers(self) -> Dict[str, str]:
@@ -311,6 +324,10 @@ class _Response:
             if name in self.headers:
                 return self.headers[name]
         return None
+
+    def secrets(self) -> Tuple[str, ...]:
+        """The credentials the request carried, to redact from its errors (``_call_secrets``)."""
+        return _call_secrets(*self._sent)
 
     def data(self) -> JSON:
         """The body parsed as JSON if it is JSON, else its text; None when empty."""
@@ -383,6 +400,25 @@ def _keep_alive_timeout(value: Optional[str]) -> Optional[float]:
                 return None
             return seconds if 0 <= seconds < float("inf") else None
     return None
+
+
+class _RedactedCause(Exception):
+    """Stands in, as the ``__cause__`` of an error, for the low-level exception behind it (a
+    BadStatusLine, a socket error...): that exception's type name and its message, redacted.
+    The original is not chained: its message, arguments or own chain may hold a secret that
+    the server echoed (a status line quoting the request's Authorization header).
+    ``cause_type`` is the original's type, for code that tells failures apart. (A stand-in
+    given as ``cause`` is redacted again: with a call's own secrets, for instance.)"""
+
+    def __init__(self, cause: BaseException, redact: Callable[[str], str]) -> None:
+        if isinstance(cause, _RedactedCause):
+            super().__init__(redact(str(cause)))
+            self.cause_type: type = cause.cause_type
+            return
+        kind = type(cause)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else "%s.%s" % (kind.__module__, kind.__qualname__)
+        super().__init__("%s: %s" % (name, redact(str(cause))) if str(cause) else name)
+        self.cause_type = kind
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -702,22 +738,115 @@ class _Proxy:
     __slots__ = ("host", "port", "headers")
 
     def __init__(self, url: str) -> None:
-        parts = urlsplit(url if "://" in url else "http://" + url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(
-                "proxy must be an http:// URL such as http://proxy.example:3128, got %r" % _strip_userinfo(url)
-            )
+        # The user info is everything up to the last "@": a password may hold an unencoded
+        # "/" or "@", which urlsplit would take for the start of a path. Errors never show it.
+        scheme, separator, rest = url.partition("://")
+        if not separator:
+            scheme, rest = "http", url
+        userinfo, at, address = rest.rpartition("@")
+        shown = "%s://%s%s" % (scheme, "***@" if at else "", address)
+        try:
+            parts = urlsplit("http://" + address)
+            port = parts.port
+        except ValueError:
+            parts, port = None, -1
+        if (
+            scheme.lower() != "http"
+            or parts is None
+            or not parts.hostname
+            or (port is not None and not 0 < port < 65536)
+            or _has_blank_or_control(url)
+        ):
+            raise ValueError("proxy must be an http:// URL such as http://proxy.example:3128, got %r" % shown)
         self.host = parts.hostname
-        self.port = parts.port or 80
+        self.port = port or 80
         self.headers: Dict[str, str] = {}
-        if parts.username is not None:
-            credentials = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
+        if at:
+            user, _, password = userinfo.partition(":")
+            credentials = "%s:%s" % (unquote(user), unquote(password))
             self.headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
 
 
 def _strip_userinfo(url: str) -> str:
     parts = urlsplit(url)
     return url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1) if "@" in parts.netloc else url
+
+
+def _has_blank_or_control(text: str) -> bool:
+    return any(char.isspace() or not char.isprintable() for char in text)
+
+
+def _secret_forms(secret: str) -> List[str]:
+    """The forms in which a secret may come back: as is, percent-encoded (in a URL),
+    JSON-escaped (in a body), as a Python repr (in an exception's message) and base64 (in a
+    Basic credential). Shorter than 4 characters, a secret is not redacted: it would mangle
+    every message."""
+    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret)[1:-1]}
+    try:
+        raw = secret.encode("utf-8")
+        forms.update((quote(secret, safe=""), quote(secret), quote_plus(secret), repr(raw)[2:-1]))
+    except UnicodeEncodeError:  # a lone surrogate: no URL or bytes form
+        raw = secret.encode("utf-8", "surrogatepass")
+    forms.add(base64.b64encode(raw).decode("ascii").rstrip("="))
+    forms.add(base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="))
+    return [form for form in forms if len(form) >= 4] if len(secret) >= 4 else []
+
+
+def _is_credential_header(name: str) -> bool:
+    name = name.lower()
+    return name in _CREDENTIAL_HEADERS or any(word in name for word in _CREDENTIAL_WORDS)
+
+
+def _header_secrets(headers: Mapping[str, Any]) -> List[str]:
+    """The secrets in the credential headers of ``headers``: each value, and the credentials
+    after its auth scheme ("Bearer <token>"), decoded too for Basic ("user:password")."""
+    secrets: List[str] = []
+    for name, value in headers.items():
+        if not isinstance(value, str) or not _is_credential_header(name):
+            continue
+        secrets.append(value)
+        scheme, _, credentials = value.partition(" ")
+        credentials = credentials.strip()
+        if credentials and scheme.isalpha():
+            secrets.append(credentials)
+            if scheme.lower() == "basic":
+                try:
+                    decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+                except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+                    continue
+                secrets += [decoded, decoded.partition(":")[2]]
+    return secrets
+
+
+def _call_secrets(secrets: Sequence[str], headers: Mapping[str, str]) -> Tuple[str, ...]:
+    """A call's own secrets and those of the headers it sent; worked out only when an error
+    or a log record needs them, not on every request."""
+    return tuple(secrets) + tuple(_header_secrets(headers))
+
+
+def _redact_data(data: JSON, redact: Callable[[str], str]) -> JSON:
+    """A copy of ``data`` (parsed JSON) with every string in it redacted, keys included,
+    built without recursion: an error body may be nested thousands deep."""
+    if isinstance(data, str):
+        return redact(data)
+    if not isinstance(data, (dict, list)):
+        return data
+    root: Any = {} if isinstance(data, dict) else []
+    stack: List[Tuple[Any, Any]] = [(data, root)]
+    while stack:
+        source, target = stack.pop()
+        for key, value in source.items() if isinstance(source, dict) else enumerate(source):
+            if isinstance(value, str):
+                value = redact(value)
+            elif isinstance(value, (dict, list)):
+                copy: Any = {} if isinstance(value, dict) else []
+                stack.append((value, copy))
+                value = copy
+            if isinstance(target, dict):
+                target[redact(key) if isinstance(key, str) else key] = value
+            else:
+                target.append(value)
+    return root
 
 
 def _close_idle(
@@ -754,6 +883,14 @@ def _watch_fork(owner: Any) -> None:
     _FORK_AWARE.add(owner)
 
 
+def _clear_url_caches() -> None:
+    import urllib.parse
+
+    clear = getattr(urllib.parse, "clear_cache", None)  # in every Python 3, but undocumented
+    if clear is not None:
+        clear()
+
+
 def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
     """True if an idle pooled connection is unusable: closed, or readable (EOF, or bytes the
     server sent unasked), which means the server has closed or is closing it."""
@@ -772,9 +909,8 @@ def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
         return True
 
 
-@functools.lru_cache(maxsize=256)
 def _split_url(url: str) -> Tuple[Tuple[str, str, int], str, str]:
-    """(origin, request target, netloc) of a URL; cached, as a client calls few URLs, often."""
+    """(origin, request target, netloc) of a URL (cached per transport: ``_Transport.split``)."""
     parts = urlsplit(url)
     scheme = parts.scheme
     port = parts.port or (443 if scheme == "https" else 80)
@@ -805,8 +941,11 @@ class _Transport:
             raise ValueError("pass ssl_context or ca_bundle, not both")
         if ca_bundle is not None and not os.path.exists(ca_bundle):
             raise ValueError("ca_bundle %r does not exist" % (ca_bundle,))
+        self._secrets: List[str] = []  # forms of the registered secrets, longest first
+        self._rotating: List[List[str]] = []  # forms of each rotating secret, the newest last
+        self._lock = _thread.allocate_lock()
         if isinstance(proxy, str) and proxy:
-            _Proxy(proxy)  # validate now, not on the first call
+            self.add_header_secrets(_Proxy(proxy).headers)  # validated now, not on the first call
         if (
             isinstance(write_idle_limit, bool)
             or not isinstance(write_idle_limit, (int, float))
@@ -830,14 +969,16 @@ class _Transport:
         # Idle connections per origin, each with the time.monotonic() until which it may
         # carry a write.
         self._idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]] = {}
-        self._lock = _thread.allocate_lock()
+        self._urls: Dict[str, Tuple[Tuple[str, str, int], str, str]] = {}  # split URLs: see split
         # A client dropped without close(): its idle connections are closed when it is
         # collected (or at exit), not left to the sockets' finalizers (ResourceWarning).
         import weakref
 
         self._finalizer = weakref.finalize(self, _close_idle, self._idle, self._lock)
         _watch_fork(self)
-        self._secrets: List[str] = []
+        # urllib.parse keeps the URLs it split in a process-wide cache (Python 3.11+: the last
+        # 128), tokens in paths included: a client takes its URLs away with it.
+        weakref.finalize(self, _clear_url_caches)
         self.closed = False
 
     def _after_fork(self) -> None:
@@ -857,23 +998,45 @@ class _Transport:
 
     # -- configuration -----------------------------------------------------------------------
 
-    def add_secret(self, secret: Optional[str]) -> None:
-        """Register a value that must never appear in an error message or log record (nor
-        its percent-encoded form, which is what a URL would show)."""
-        if secret and len(secret) >= 4:
-            forms = [secret]
-            try:
-                forms.append(quote(secret, safe=""))
-            except UnicodeEncodeError:
-                pass
-            for form in forms:
-                if form not in self._secrets:
-                    self._secrets.append(form)
+    def add_secret(self, secret: Optional[str], *, rotating: bool = False) -> None:
+        """Register a value that must never appear in an error or a log record, in any of its
+        forms (``_secret_forms``). A ``rotating`` secret (an access token) is one of a series:
+        only the newest ``_ROTATING_SECRETS`` of them are kept."""
+        forms = _secret_forms(secret) if isinstance(secret, str) else []
+        if not forms:
+            return
+        with self._lock:  # copy on write: redact() reads the lists without the lock
+            if rotating:
+                self._rotating = (self._rotating + [forms])[-_ROTATING_SECRETS:]
+            elif not set(forms) <= set(self._secrets):
+                self._secrets = sorted(set(self._secrets).union(forms), key=len, reverse=True)
 
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[REDACTED]")
+    def add_header_secrets(self, headers: Mapping[str, Any]) -> None:
+        """Register the credentials in ``headers`` (see ``_header_secrets``)."""
+        for secret in _header_secrets(headers):
+            self.add_secret(secret)
+
+    def redact(self, text: str, extra: Sequence[str] = ()) -> str:
+        """``text`` without the registered secrets, nor the ``extra`` ones (a call's own)."""
+        forms = self._secrets + [form for forms in self._rotating for form in forms]
+        if extra:
+            forms += [form for secret in extra for form in _secret_forms(secret)]
+            forms.sort(key=len, reverse=True)  # a longer secret may contain a shorter one
+        for form in forms:
+            if form in text:
+                text = text.replace(form, _REDACTED)
         return text
+
+    def split(self, url: str) -> Tuple[Tuple[str, str, int], str, str]:
+        """``_split_url(url)``, cached here rather than process-wide: URLs may hold tokens,
+        and the cache goes with the client."""
+        split = self._urls.get(url)
+        if split is None:
+            split = _split_url(url)
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            self._urls[url] = split
+        return split
 
     def log(self) -> Optional["logging.Logger"]:
         # Importing logging costs more than importing this module, so it is not imported
@@ -904,7 +1067,10 @@ class _Transport:
                     setting = os.environ.get("http_proxy") or _env("all_proxy")  # httpoxy: CGI sets HTTP_PROXY
                 if setting and _bypasses_proxy(host, port, _env("no_proxy") or ""):
                     setting = None
-            self._proxies[key] = _Proxy(setting) if isinstance(setting, str) and setting else None
+            proxy = _Proxy(setting) if isinstance(setting, str) and setting else None
+            if proxy is not None:
+                self.add_header_secrets(proxy.headers)
+            self._proxies[key] = proxy
         return self._proxies[key]
 
     # -- connections -------------------------------------------------------------------------
@@ -959,6 +1125,8 @@ class _Transport:
         with self._lock:
             self.closed = True
         _close_idle(self._idle, self._lock)
+        self._urls.clear()
+        _clear_url_caches()  # see __init__
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -972,8 +1140,12 @@ class _Transport:
         write: bool,
         sink: Optional[Callable[[bytes], None]] = None,
         attempt: int = 1,
+        redact: Optional[Callable[[str], str]] = None,
     ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
-        origin, target, netloc = _split_url(url)
+        """One attempt (and, on a stale kept-alive connection, its re-send). ``redact`` hides
+        the call's secrets in the log record of a re-send."""
+        redact = redact or self.redact
+        origin, target, netloc = self.split(url)
         scheme = origin[0]
         proxy = self._proxy_for(*origin)
         if proxy and scheme == "http":  # plain http through a proxy: absolute-form target
@@ -997,8 +1169,8 @@ class _Transport:
                             "%s %s failed on a reused connection: %s (attempt %d, %.1f ms); sending it again "
                             "on a new connection",
                             method,
-                            self.redact(url),
-                            self.redact(failure.reason),
+                            redact(url),
+                            redact(failure.reason),
                             attempt,
                             (time.monotonic() - started) * 1000,
                         )
@@ -1157,6 +1329,7 @@ class _Transport:
         error_class: Optional[Callable[[str], Exception]] = None,
         sink: Optional[Callable[[bytes], None]] = None,
         deadline: Optional[float] = None,
+        secrets: Sequence[str] = (),
     ) -> _Response:
         """Send one logical request: redirects on the same host are followed with the same
         method and body, and retries happen within ``timeout`` seconds in all, or by
@@ -1166,7 +1339,9 @@ class _Transport:
         ``idempotent`` (default: by method) allows retries after the server may have got the
         request; otherwise only 429, 503 with a retry hint, and failures before the request
         left are retried. ``sensitive`` keeps the body out of error messages. ``sink``, if
-        given, receives a 2xx body in chunks instead of ``_Response.body``."""
+        given, receives a 2xx body in chunks instead of ``_Response.body``. ``secrets`` (the
+        call's own, e.g. a token in the URL) are redacted from its errors and log records, as
+        are the credential headers it sends."""
         if deadline is None and self.closed:  # a new call; a step of a call in flight may go on
             raise RuntimeError("this client is closed")
         error_class = error_class or self.error_class
@@ -1175,42 +1350,64 @@ class _Transport:
         started = time.monotonic()
         deadline = min(started + timeout, deadline) if deadline is not None else started + timeout
         headers = dict(headers)
-        for name, value in headers.items():
-            _check_header(name, value)
+        _check_request(method, headers)
         attempt = 0
         redirects = 0
         log = self.log()
         while True:
             attempt += 1
             attempt_started = time.monotonic()
+            failure: Optional[_Failure] = None
             try:
                 status, reason, message, payload = self._send_once(
-                    method, url, headers, body, deadline, write=not idempotent, sink=sink, attempt=attempt
+                    method,
+                    url,
+                    headers,
+                    body,
+                    deadline,
+                    write=not idempotent,
+                    sink=sink,
+                    attempt=attempt,
+                    redact=lambda text: self.redact(text, _call_secrets(secrets, headers)),
                 )
-            except _Failure as failure:
+            except _Failure as caught:
+                failure = caught
+            if failure is not None:  # handled here, not in the except block: see _RedactedCause
                 may_retry = failure.retryable and (idempotent or not failure.sent)
                 wait = self._backoff(attempt)
                 if log is not None:  # a URL can hold a secret too (a token in a query or path)
                     log.debug(
                         "%s %s failed: %s (attempt %d, %.1f ms)",
                         method,
-                        self.redact(url),
-                        self.redact(failure.reason),
+                        self.redact(url, _call_secrets(secrets, headers)),
+                        self.redact(failure.reason, _call_secrets(secrets, headers)),
                         attempt,
                         (time.monotonic() - attempt_started) * 1000,
                     )
                 if may_retry and attempt <= max_retries and time.monotonic() + wait < deadline:
                     time.sleep(wait)
                     continue
-                raise self._failure_error(
-                    error_class, operation, method, url, failure, timeout, attempt, idempotent
-                ) from failure.cause
-            response = _Response(status, reason, message, payload, method, url, attempt)
-            if log is not None:
+                error = self._failure_error(
+                    error_class,
+                    operation,
+                    method,
+                    url,
+                    failure,
+                    timeout,
+                    attempt,
+                    idempotent,
+                    _call_secrets(secrets, headers),
+                )
+                redact = functools.partial(self.redact, extra=_call_secrets(secrets, headers))
+                cause = _RedactedCause(failure.cause, redact)
+                del failure  # not left in this frame's locals either
+                raise error from cause
+            response = _Response(status, reason, message, payload, method, url, attempt, (secrets, headers))
+            if log is not None and log.isEnabledFor(10):  # 10: DEBUG
                 log.debug(
                     "%s %s -> %d (attempt %d, %.1f ms)",
                     method,
-                    self.redact(url),
+                    self.redact(url, response.secrets()),
                     status,
                     attempt,
                     (time.monotonic() - attempt_started) * 1000,
@@ -1227,7 +1424,13 @@ class _Transport:
                     wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else self._backoff(attempt)
                     if time.monotonic() + wait < deadline:
                         if log is not None:
-                            log.debug("%s %s: retrying in %.2f s after %d", method, self.redact(url), wait, status)
+                            log.debug(
+                                "%s %s: retrying in %.2f s after %d",
+                                method,
+                                self.redact(url, response.secrets()),
+                                wait,
+                                status,
+                            )
                         time.sleep(wait)
                         continue
             if status >= 300:
@@ -1288,30 +1491,67 @@ class _Transport:
         sensitive: bool = False,
         summary: Optional[str] = None,
     ) -> Exception:
-        """The error for ``response``; ``summary``, if given, says what failed instead of
-        the status and the API's message."""
-        data = response.data()
+        """The error for ``response``: "HTTP <status> <reason>", or ``summary`` (what was
+        wrong with a response whose status was fine), then the API's message."""
+        # Redacted before the message is cut to a snippet: a secret straddling the cut
+        # would leave its beginning behind.
+        secrets = response.secrets()
+        data = _redact_data(response.data(), functools.partial(self.redact, extra=secrets))
         detail = _api_message(data) if not (sensitive and isinstance(data, str)) else None
-        if summary is not None:
-            text = "%s failed: %s" % (operation, summary)
-        else:
+        if summary is None:
             text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
-            if detail:
-                text += ": " + detail
+        else:
+            text = "%s failed: %s" % (operation, summary)
+        if detail:
+            text += ": " + detail
         text += " [%s %s" % (response.method, response.url)
-        if response.request_id:
+        if response.request_id and summary is None:
             text += ", request id " + response.request_id
         text += "]"
-        error = error_class(self.redact(text))
-        _describe_error(
-            error,
-            response.status,
-            data,
-            detail and self.redact(detail),
-            response.method,
-            response.url,
-            response.request_id,
-            response.headers,
+        return self.error(
+            error_class,
+            text,
+            secrets,
+            status=response.status,
+            data=data,
+            detail=detail,
+            method=response.method,
+            url=response.url,
+            request_id=response.request_id,
+            headers=response.headers,
+        )
+
+    def error(
+        self,
+        error_class: Callable[[str], Exception],
+        message: str,
+        secrets: Sequence[str] = (),
+        *,
+        status: Optional[int] = None,
+        data: JSON = None,
+        detail: Optional[str] = None,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        request_id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> Exception:
+        """An error of ``error_class`` with its attributes (see AltanActionError), every text
+        in it redacted (the registered secrets and ``secrets``): the message, the URL, the
+        API's message, the response body (a redacted copy) and the response headers. It
+        pickles and unpickles to an equal error."""
+
+        def redact(text: str) -> str:
+            return self.redact(text, secrets)
+
+        error = error_class(redact(message))
+        error.status_code = status  # type: ignore[attr-defined]
+        error.response_data = _redact_data(data, redact)  # type: ignore[attr-defined]
+        error.detail = detail and redact(detail)  # type: ignore[attr-defined]
+        error.method = method and redact(method)  # type: ignore[attr-defined]
+        error.url = url and redact(url)  # type: ignore[attr-defined]
+        error.request_id = request_id and redact(request_id)  # type: ignore[attr-defined]
+        error.headers = (  # type: ignore[attr-defined]
+            None if headers is None else {redact(name): redact(value) for name, value in headers.items()}
         )
         return error
 
@@ -1325,6 +1565,7 @@ class _Transport:
         timeout: float,
         attempts: int,
         idempotent: bool,
+        secrets: Sequence[str] = (),
     ) -> Exception:
         if isinstance(failure.cause, socket.timeout):
             reason = "timed out after %g s" % timeout
@@ -1336,9 +1577,14 @@ class _Transport:
             reason += " (after %d attempts)" % attempts
         if failure.proxy_status is not None:
             error_class = self.error_class  # the proxy refused: nothing to do with the API's credentials
-        error = error_class(self.redact("%s failed: %s [%s %s]" % (operation, reason, method, url)))
-        _describe_error(error, failure.proxy_status, None, None, method, url, None, None)
-        return error
+        return self.error(
+            error_class,
+            "%s failed: %s [%s %s]" % (operation, reason, method, url),
+            secrets,
+            status=failure.proxy_status,
+            method=method,
+            url=url,
+        )
 
 
 def _describe_certificate_error(exc: ssl.SSLCertVerificationError) -> str:
@@ -1392,25 +1638,6 @@ def _describe(exc: BaseException, where: str = "") -> str:
     return text + (" " + where if where else "")
 
 
-def _describe_error(
-    error: Exception,
-    status: Optional[int],
-    data: JSON,
-    detail: Optional[str],
-    method: str,
-    url: str,
-    request_id: Optional[str],
-    headers: Optional[Dict[str, str]],
-) -> None:
-    error.status_code = status  # type: ignore[attr-defined]
-    error.response_data = data  # type: ignore[attr-defined]
-    error.detail = detail  # type: ignore[attr-defined]
-    error.method = method  # type: ignore[attr-defined]
-    error.url = url  # type: ignore[attr-defined]
-    error.request_id = request_id  # type: ignore[attr-defined]
-    error.headers = headers  # type: ignore[attr-defined]
-
-
 def _segment(name: str, value: Any) -> str:
     """One path segment, percent-encoded so that it can never become two, or climb up."""
     if not isinstance(value, str) or not value.strip():
@@ -1451,15 +1678,36 @@ def _query(params: Mapping[str, Any]) -> str:
     return urlencode(pairs, quote_via=quote) if pairs else ""
 
 
+def _check_url(name: str, url: str) -> "SplitResult":
+    """``url`` split, if it is an http:// or https:// URL with a host, a port from 1 to 65535
+    if any, no user info (not even an empty user name) and no blank or control character.
+    Errors show the URL without its user info, query or fragment (where a token may be)."""
+    shown = _strip_userinfo(url).partition("#")[0].partition("?")[0]
+    if _has_blank_or_control(url):
+        raise ValueError("%s must not contain blanks or control characters: %r" % (name, shown))
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("%s must be an http:// or https:// URL, got %r" % (name, shown))
+    if "@" in parts.netloc:
+        raise ValueError("%s must not contain credentials (user info): %r" % (name, shown))
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise ValueError("%s has an invalid port: %r" % (name, shown))
+    return parts
+
+
 def _check_base_url(base_url: str) -> str:
     if not isinstance(base_url, str):
         raise ValueError("base_url must be a string, got %r" % (base_url,))
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("base_url must be an http:// or https:// URL, got %r" % (base_url,))
-    if parts.query or parts.fragment or parts.username:
-        raise ValueError("base_url must not have a query, fragment or credentials: %r" % (_strip_userinfo(base_url),))
-    return base_url.strip().rstrip("/")
+    base_url = base_url.strip()  # a stray newline from an environment file is forgiven
+    parts = _check_url("base_url", base_url)
+    if parts.query or parts.fragment:
+        shown = base_url.partition("#")[0].partition("?")[0]
+        raise ValueError("base_url must not have a query or fragment (not shown): %r" % (shown,))
+    return base_url.rstrip("/")
 
 
 def _check_timeout(timeout: Any) -> float:
@@ -1492,18 +1740,25 @@ def _check_header(name: Any, value: Any) -> None:
             raise ValueError("header %s cannot be sent: its value has characters beyond Latin-1" % name) from None
 
 
+def _check_request(method: str, headers: Mapping[str, Any]) -> None:
+    """Refuse, before any I/O, a method that is not a known one (a method is sent verbatim in
+    the request line) and any header ``_check_header`` refuses."""
+    if method not in _METHODS:
+        raise ValueError("method must be one of %s, got %r" % (", ".join(sorted(_METHODS)), method))
+    for name, value in headers.items():
+        _check_header(name, value)
+
+
 def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
-    """``base`` plus ``extra``; an extra header replaces a base one whatever its case."""
+    """``base`` plus ``extra``, checked now (``_check_header``); an extra header replaces a
+    base one whatever its case."""
     merged = dict(base)
     if extra is not None and not isinstance(extra, _Mapping):
         raise ValueError("headers must be a mapping of names to values, got %s" % type(extra).__name__)
     for name, value in (extra or {}).items():
-        if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
-            raise ValueError("header %r must be a string without line breaks" % (name,))
-        try:
-            value.encode("latin-1")  # what http.client sends
-        except UnicodeEncodeError:
-            raise ValueError("header %r must be latin-1 text" % (name,)) from None
+        if not isinstance(value, str):
+            raise ValueError("header %r must be a string" % (name,))
+        _check_header(name, value)
         for existing in [key for key in merged if key.lower() == name.lower()]:
             del merged[existing]
         merged[name] = value
@@ -1651,11 +1906,9 @@ class _TokenProvider:
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             raise PipedreamAuthError("get OAuth token failed: the response has no access_token")
-        client._transport.add_secret(token)
-        try:
-            _credential("access_token", token)
-        except ValueError:
-            raise PipedreamAuthError("get OAuth token failed: the access_token cannot be sent in a header") from None
+        client._transport.add_secret(token, rotating=True)
+        if not (token.isascii() and token.isprintable()) or " " in token:  # as _credential checks
+            raise PipedreamAuthError("get OAuth token failed: the access_token cannot be sent in a header")
         expires_in = data.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
         # Short-lived tokens keep half their life as margin rather than expiring at once.
@@ -1749,6 +2002,24 @@ def _count(name: str, value: Any, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError("%s must be an integer >= %d, got %r" % (name, minimum, value))
     return value
+
+
+def _credential_values(cfmap_json: str) -> List[str]:
+    """The string values (not the field names) of an account's credentials, at any depth."""
+    try:
+        stack = [json.loads(cfmap_json)]
+    except (ValueError, RecursionError):
+        return []
+    values = []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            values.append(item)
+        elif isinstance(item, dict):
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
+    return values
 
 
 def _cfmap_json(value: Union[str, Mapping[str, Any]]) -> str:
@@ -2094,7 +2365,7 @@ class SyncPipedreamClient:
             write_idle_limit=write_idle_limit,
             max_response_bytes=max_response_bytes,
         )
-        for secret in (client_secret, access_token):
+        for secret in (client_id, client_secret, access_token):
             self._transport.add_secret(secret)
         self._tokens = _TokenProvider(client_id or "", client_secret or "", access_token)
         self._project_path = "/v1/connect/" + _segment("project_id", self.project_id)
@@ -2105,6 +2376,7 @@ class SyncPipedreamClient:
         if rate_limit_token is not None:
             defaults["x-pd-rate-limit"] = _credential("rate_limit_token", rate_limit_token)
         self._headers = _with_headers(defaults, headers)
+        self._transport.add_header_secrets(self._headers)  # the rate-limit token, credential headers
         self._query: Dict[str, Any] = {}  # extra query parameters of every API call (with_options)
         self._owns_transport = True
 
@@ -2204,12 +2476,15 @@ class SyncPipedreamClient:
         pipedream_api: bool = True,
         sink: Optional[Callable[[bytes], None]] = None,
         deadline: Optional[float] = None,
+        secrets: Sequence[str] = (),
     ) -> JSON:
         """Send one call and return its decoded body: parsed JSON (``None`` when empty),
         or with ``parse="auto"`` JSON, text or bytes by content type. ``pipedream_api`` is
         False where a 401 may come from someone else (an app behind the proxy, a workflow).
         ``sink`` receives a 2xx body in chunks instead (the call then returns None).
-        The call, its token request and a retry after a 401 all fit in one ``timeout``."""
+        ``secrets`` (a Connect token in the path, an account's credentials in the body) are
+        redacted from the call's errors. The call, its token request and a retry after a 401
+        all fit in one ``timeout``; the method and headers are checked before either."""
         if deadline is None:  # a new call (a token request is a step of one)
             if self._transport.closed:
                 raise RuntimeError("this client is closed")
@@ -2225,17 +2500,21 @@ class SyncPipedreamClient:
         if body is not None:
             raw_body = _encode_json("request body", body)
             request_headers["Content-Type"] = "application/json"
+        _check_request(method, request_headers)
         for attempt in (1, 2):
             token = None
             if auth:
-                token = self._tokens.token(self, deadline)
+                token = self._token(deadline, secrets)
                 request_headers["Authorization"] = "Bearer " + token
             if time.monotonic() >= deadline:
-                timed_out = (error_class or PipedreamApiError)(
-                    "%s failed: timed out after %g s [%s %s]" % (operation, self.timeout, method, url)
+                raise self._transport.error(
+                    error_class or PipedreamApiError,
+                    "%s failed: timed out after %g s [%s %s]" % (operation, self.timeout, method, url),
+                    _call_secrets(secrets, request_headers),
+                    method=method,
+                    url=url,
                 )
-                _describe_error(timed_out, None, None, None, method, url, None, None)
-                raise timed_out
+            refused: Optional[PipedreamApiError] = None
             try:
                 response = self._transport.request(
                     method,
@@ -2250,6 +2529,7 @@ class SyncPipedreamClient:
                     error_class=error_class,
                     sink=sink,
                     deadline=deadline,
+                    secrets=secrets,
                 )
             except PipedreamApiError as error:
                 # Pipedream's 401 means it refused the token before anything ran: get a new
@@ -2257,15 +2537,42 @@ class SyncPipedreamClient:
                 # about our token, and sending again could run the request twice.
                 if error.status_code != 401 or token is None or not pipedream_api:
                     raise
+                refused = error
+            if refused is not None and token is not None:  # out of the except block: it chains nothing
                 if attempt == 1 and self._tokens.invalidate(token):
                     continue
-                auth_error = PipedreamAuthError(*error.args)
-                auth_error.__dict__.update(error.__dict__)
-                raise auth_error from None
+                auth_error = PipedreamAuthError(*refused.args)
+                auth_error.__dict__.update(refused.__dict__)
+                raise auth_error
             if self._capture is not None:
                 self._capture.response = response
             return self._decode(response, operation, parse, error_class or PipedreamApiError)
         raise AssertionError("unreachable")
+
+    def _token(self, deadline: float, secrets: Sequence[str]) -> str:
+        """The access token. If getting it fails, the error is redacted of the secrets of the
+        call that needed it too (a server may echo anything)."""
+        failed: Optional[PipedreamApiError] = None
+        try:
+            return self._tokens.token(self, deadline)
+        except PipedreamApiError as error:
+            if not secrets:
+                raise
+            failed = error
+        redact = functools.partial(self._transport.redact, extra=secrets)
+        cause = _RedactedCause(failed.__cause__, redact) if failed.__cause__ is not None else None
+        raise self._transport.error(
+            type(failed),
+            str(failed),
+            secrets,
+            status=failed.status_code,
+            data=failed.response_data,
+            detail=failed.detail,
+            method=failed.method,
+            url=failed.url,
+            request_id=failed.request_id,
+            headers=failed.headers,
+        ) from cause
 
     def _decode(
         self,
@@ -2285,15 +2592,11 @@ class SyncPipedreamClient:
         try:
             return json.loads(response.body)
         except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
-            if parse == "auto":
-                return response.body.decode("utf-8", "replace")
-            content_type = response.headers.get("content-type", "")
-            error = self._transport.http_error(error_class, operation, response)
-            error.args = (
-                "%s failed: expected JSON, got %s [%s %s]"
-                % (operation, content_type or "a body without a content type", response.method, response.url),
-            )
-            raise error from None
+            pass  # handled below, outside this block: the decoding error holds the whole body
+        if parse == "auto":
+            return response.body.decode("utf-8", "replace")
+        content_type = response.headers.get("content-type", "") or "a body without a content type"
+        raise self._transport.http_error(error_class, operation, response, summary="expected JSON, got " + content_type)
 
     def _call(self, endpoint: str, *path_arguments: str, **options: Any) -> Any:
         """Call one endpoint of ``_ENDPOINTS``: the path arguments fill its path in order,
@@ -2510,7 +2813,6 @@ class SyncPipedreamClient:
         """``POST /v1/connect/{project_id}/oauth_apps``: the OauthApp (the app's fields plus
         ``id``, ``client_id``, ``scopes``, ``additional_scopes``, ``redirect_uri``; never the
         secret). Never sent twice by a retry."""
-        self._transport.add_secret(client_secret)
         body = _compact(
             app=_required("app", app),
             client_id=client_id,
@@ -2520,7 +2822,8 @@ class SyncPipedreamClient:
             scopes=_string_list("scopes", scopes),
             additional_scopes=_string_list("additional_scopes", additional_scopes),
         )
-        return self._call("create_oauth_app", body=body, sensitive=True)  # type: ignore[no-any-return]
+        secrets = [client_secret] if client_secret else []  # the call's own: the registered set stays bounded
+        return self._call("create_oauth_app", body=body, sensitive=True, secrets=secrets)  # type: ignore[no-any-return]
 
     def get_oauth_app(self, oauth_app_id: str) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/oauth_apps/{id}``: the OauthApp."""
@@ -2539,7 +2842,6 @@ class SyncPipedreamClient:
     ) -> Dict[str, Any]:
         """``PUT /v1/connect/{project_id}/oauth_apps/{id}`` with the fields given (the API
         keeps a field sent blank): the OauthApp."""
-        self._transport.add_secret(client_secret)
         body = _compact(
             name=name,
             description=description,
@@ -2548,7 +2850,8 @@ class SyncPipedreamClient:
             scopes=_string_list("scopes", scopes),
             additional_scopes=_string_list("additional_scopes", additional_scopes),
         )
-        return self._call("update_oauth_app", oauth_app_id, body=body, sensitive=True)  # type: ignore[no-any-return]
+        secrets = [client_secret] if client_secret else []
+        return self._call("update_oauth_app", oauth_app_id, body=body, sensitive=True, secrets=secrets)  # type: ignore[no-any-return]
 
     def delete_oauth_app(self, oauth_app_id: str) -> None:
         """``DELETE /v1/connect/{project_id}/oauth_apps/{id}``."""
@@ -2597,7 +2900,7 @@ class SyncPipedreamClient:
         """``GET /v1/connect/tokens/{token}/validate``: ``{"success", "error", "app",
         "project_id", "project_environment", "project_app_name", "oauth_app_id", ...}``."""
         query = dict(app_id=app_id, account_id=account_id, oauth_app_id=oauth_app_id, app_override_id=app_override_id)
-        return self._call("validate_connect_token", token, query=query)  # type: ignore[no-any-return]
+        return self._call("validate_connect_token", token, query=query, secrets=(token,))  # type: ignore[no-any-return]
 
     # -- Users and accounts ------------------------------------------------------------------
 
@@ -2667,7 +2970,8 @@ class SyncPipedreamClient:
             account_id=account_id,
             app_override_id=app_override_id,
         )
-        return self._call("create_account", query=query, body=body, sensitive=True)  # type: ignore[no-any-return]
+        secrets = [body["connect_token"], body["cfmap_json"]] + _credential_values(body["cfmap_json"])
+        return self._call("create_account", query=query, body=body, sensitive=True, secrets=secrets)  # type: ignore[no-any-return]
 
     def get_account_by_id(
         self, account_id: str, external_user_id: Optional[str] = None, include_credentials: bool = False
@@ -3138,16 +3442,22 @@ class SyncPipedreamClient:
                 raise ValueError("%r is neither a workflow URL nor an endpoint id (en... or eo...)" % (value,))
             return "https://%s.%s" % (value.lower(), self.workflow_domain)
         url = value if "://" in value else "https://" + value
-        parts = urlsplit(url)
+        parts = _check_url("workflow URL", url)
         host = (parts.hostname or "").lower()
-        if parts.scheme not in ("http", "https") or not (
-            host == self.workflow_domain or host.endswith("." + self.workflow_domain)
-        ):
+        if not (host == self.workflow_domain or host.endswith("." + self.workflow_domain)):
             raise ValueError("workflow URL %r is not under the workflow domain %s" % (value, self.workflow_domain))
         # Plain http would carry the OAuth token and the user's data in clear text; it is
-        # allowed on loopback only, for local tests.
-        if parts.scheme == "http" and not (host in ("localhost", "::1") or host.startswith("127.")):
-            raise ValueError("workflow URL %r must use https" % (value,))
+        # allowed on loopback only, for local tests: "localhost" or a loopback IP literal
+        # (not a name such as 127.0.0.1.example.com).
+        if parts.scheme == "http" and host != "localhost":
+            import ipaddress
+
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = False
+            if not loopback:
+                raise ValueError("workflow URL %r must use https" % (value,))
         return url
 
     def invoke_workflow(
@@ -3201,6 +3511,7 @@ class SyncPipedreamClient:
             raise ValueError("auth_type must be one of %s, got %r" % (", ".join(AUTH_TYPES), auth_type))
         url = self._workflow_url(url_or_endpoint_id)
         method = _required("method", method).upper()
+        _check_request(method, {})
         request_headers = _with_headers({"User-Agent": self._headers["User-Agent"]}, headers)
         has_authorization = any(name.lower() == "authorization" for name in request_headers)
         if auth_type == "static_bearer_token" and not has_authorization:

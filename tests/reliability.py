@@ -11,6 +11,7 @@
 * ``VirtualClock``: stands in for a module's ``time`` so that backoff waits are recorded and
   skipped, while deadlines still count them.
 * Leak probes: open file descriptors and live threads.
+* Secret probes: the forms a secret travels in, and every surface of an error.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import json
 import os
+import pickle
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import traceback
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from urllib.parse import quote, quote_plus
 
 from servers import OAuthTokens, Request, Response, Server, echo
 
@@ -308,3 +313,56 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = 
             raise AssertionError("not reached within %g s: %s" % (timeout, what or predicate))
         gc.collect()
         time.sleep(0.02)
+
+
+# ---------------------------------------------------------------------------------------------
+# Secret probes
+# ---------------------------------------------------------------------------------------------
+
+
+def secret_forms(secret: str) -> List[str]:
+    """The forms a secret travels in: raw, percent-encoded, JSON-escaped, base64."""
+    raw = secret.encode("utf-8")
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    }
+    return sorted(forms)
+
+
+def error_surfaces(error: BaseException) -> List[Union[str, bytes]]:
+    """Every text an error exposes: its message, repr, args, every attribute reachable from it
+    (chained causes and contexts included), its pickle and its formatted traceback."""
+    texts: List[Union[str, bytes]] = [str(error), repr(error), repr(error.args)]
+    texts += traceback.format_exception(type(error), error, error.__traceback__)
+    texts.append(pickle.dumps(error))
+    seen = set()
+    stack: List[Any] = [error]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or item is None:
+            continue
+        seen.add(id(item))
+        if isinstance(item, BaseException):
+            texts += [str(item), repr(item)]
+            stack += [item.args, item.__cause__, item.__context__, dict(vars(item))]
+            stack += [
+                getattr(item, name, None)
+                for name in dir(type(item))
+                if isinstance(getattr(type(item), name, None), property)
+            ]
+        elif isinstance(item, dict):
+            stack += list(item.keys()) + list(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack += list(item)
+        elif isinstance(item, (str, bytes)):
+            texts.append(item)
+        elif not isinstance(item, (int, float, bool)):
+            texts.append(repr(item))
+    return texts

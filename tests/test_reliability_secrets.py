@@ -9,8 +9,9 @@ failures, 401 refreshes, a key used as an id. Then the Altan key, the Pipedream 
 and every access token issued are searched for in:
 
 * every log record at DEBUG, of any logger (``caplog``);
-* each exception's ``str``, ``repr``, ``args``, ``detail`` and its whole formatted traceback
-  (chained causes included); what was printed (``capsys``); the ``repr`` of every client;
+* every surface of each exception (``reliability.error_surfaces``: ``str``, ``repr``,
+  ``args``, every attribute, its pickle and its whole formatted traceback, chained causes
+  included); what was printed (``capsys``); the ``repr`` of every client;
 * cassettes recorded through the project's own recorders (tests/record_altan_cassettes.py,
   tests/record_pipedream_cassettes.py) while the same hostile server answers.
 """
@@ -21,11 +22,22 @@ import base64
 import functools
 import logging
 import socket
-import traceback
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Union
 
 import pytest
-from reliability import ALTAN_KEY, FLAVOURS, P, PD_SECRET, Api, VirtualClock, as_pipedream, read, write
+from reliability import (
+    ALTAN_KEY,
+    FLAVOURS,
+    P,
+    PD_SECRET,
+    Api,
+    VirtualClock,
+    as_pipedream,
+    error_surfaces,
+    read,
+    secret_forms,
+    write,
+)
 from servers import Request, Response
 
 import altan
@@ -104,19 +116,19 @@ class Capture:
         else:
             raise AssertionError("the call did not fail")
 
-    def error_texts(self) -> List[str]:
-        texts = []
-        for error in self.errors:
-            texts += [str(error), repr(error), repr(error.args), str(getattr(error, "detail", ""))]
-            texts += traceback.format_exception(type(error), error, error.__traceback__)
-        return texts
+    def error_texts(self) -> List[Union[str, bytes]]:
+        return [text for error in self.errors for text in error_surfaces(error)]
 
 
-def assert_no_secret(texts: List[str], secrets: List[str]) -> None:
+def assert_no_secret(texts: List[Union[str, bytes]], secrets: List[str]) -> None:
+    """No form of any secret (raw, percent-encoded, JSON-escaped, base64) in any text."""
     assert secrets and all(len(secret) >= 8 for secret in secrets)
     for text in texts:
         for secret in secrets:
-            assert secret not in text, "a secret leaked: ...%s..." % text[max(0, text.find(secret) - 200) :][:400]
+            for form in secret_forms(secret):
+                needle: Union[str, bytes] = form.encode("utf-8") if isinstance(text, bytes) else form
+                at = text.find(needle)  # type: ignore[arg-type]
+                assert at < 0, "a secret leaked: ...%r..." % text[max(0, at - 200) :][:400]
 
 
 def drive_altan(api: Api, capture: Capture, other_url: str) -> None:
