@@ -2065,6 +2065,18 @@ def stop(server: Optional[PipedreamReplica] = None) -> None:
         s.stop()
 
 
+def export_line(server: PipedreamReplica, environment: str = "development") -> str:
+    """A shell line that points ``python -m pipedream`` and ``SyncPipedreamClient()`` at
+    ``server``: every setting the client needs, and the workflow domain under which the replica's
+    workflow endpoint (``server.workflow_url()``) lies."""
+    host = server.base_url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
+    return (
+        "export PIPEDREAM_BASE_URL=%s PIPEDREAM_CLIENT_ID=%s PIPEDREAM_CLIENT_SECRET=%s PIPEDREAM_PROJECT_ID=%s "
+        "PIPEDREAM_PROJECT_ENVIRONMENT=%s PIPEDREAM_WORKFLOW_DOMAIN=%s"
+        % (server.base_url, server.client_id, server.client_secret, server.project_id, environment, host)
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run a local replica of the Pipedream Connect API.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -2090,11 +2102,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         % (server.base_url, server.client_id, server.project_id, server.workflow_url()),
         flush=True,
     )
-    print(
-        "  export PIPEDREAM_BASE_URL=%s PIPEDREAM_CLIENT_ID=%s PIPEDREAM_CLIENT_SECRET=%s PIPEDREAM_PROJECT_ID=%s"
-        % (server.base_url, server.client_id, server.client_secret, server.project_id),
-        flush=True,
-    )
+    print("  " + export_line(server), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -31,3 +31,35 @@ def test_cassettes_do_not_name_the_interpreter(name: str) -> None:
     text = (ROOT / name).read_text(encoding="utf-8")
     found = sorted(set(m.group(0) for m in INTERPRETER_MARKS.finditer(text)))
     assert not found, "%s holds %s: scrub it while recording (tests/record_*.py)" % (name, found)
+
+
+# The reason phrases http.server takes from http.HTTPStatus changed between CPython versions
+# (3.13 renamed 413, 414, 416 and 422); the cassettes record them, so the replicas spell out
+# the phrases of Python 3.8 to 3.12 for these codes.
+STABLE_PHRASES = {
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    416: "Requested Range Not Satisfiable",
+    422: "Unprocessable Entity",
+}
+
+
+def test_the_replicas_send_the_same_reason_phrases_on_every_cpython() -> None:
+    from replica_http import ReplicaHandler
+
+    for code, phrase in STABLE_PHRASES.items():
+        assert ReplicaHandler.responses[code][0] == phrase, code
+    import http
+
+    for status in http.HTTPStatus:
+        assert ReplicaHandler.responses[status][0] == STABLE_PHRASES.get(status, status.phrase)
+
+
+def test_the_recorded_reason_phrases_are_the_stable_ones() -> None:
+    import yaml
+
+    for name in committed_cassettes():
+        for interaction in yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))["interactions"]:
+            status = interaction["response"]["status"]
+            if status["code"] in STABLE_PHRASES:
+                assert status["message"] == STABLE_PHRASES[status["code"]], (name, status)

@@ -1160,6 +1160,10 @@ def test_async_close_releases_threads_and_connections(http_server):
 
     asyncio.run(main())
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive() and not t.name.startswith("test-server")]
+    if sys.version_info < (3, 9):
+        # close() waits for its pool in the event loop's default executor, whose idle thread
+        # asyncio.run() only shuts down from Python 3.9 on; it is the loop's, not the client's.
+        leftover = [t for t in leftover if not t.name.startswith("ThreadPoolExecutor-")]
     assert leftover == []
     http_server.wait_for(lambda: all(c.closed.is_set() for c in http_server.connections), what="client closed")
 
