@@ -394,7 +394,9 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
                     return nested
             if isinstance(value, list) and value:
                 parts = [
-                    _api_message(item, depth + 1) or (item if isinstance(item, str) else _json_text(item))
+                    _field_error(item)
+                    or _api_message(item, depth + 1)
+                    or (item if isinstance(item, str) else _json_text(item))
                     for item in value[:10]
                 ]
                 return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
@@ -403,6 +405,18 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
         text = " ".join(data.split())
         return _snippet(text) if text else None
     return None
+
+
+def _field_error(item: JSON) -> Optional[str]:
+    """One entry of a FastAPI validation error (HTTP 422), ``{"loc": ["body", "payload", "to"],
+    "msg": "Field required"}``, as ``body.payload.to: Field required``: which field failed."""
+    if not isinstance(item, dict):
+        return None
+    loc, msg = item.get("loc"), item.get("msg")
+    if not (isinstance(loc, list) and loc and isinstance(msg, str) and msg):
+        return None
+    path = ".".join(str(part) for part in loc[:10] if isinstance(part, (str, int)))
+    return _snippet("%s: %s" % (path, msg)) if path else None
 
 
 def _json_text(value: JSON) -> str:

@@ -487,7 +487,9 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
                     return nested
             if isinstance(value, list) and value:
                 parts = [
-                    _api_message(item, depth + 1) or (item if isinstance(item, str) else _json_text(item))
+                    _field_error(item)
+                    or _api_message(item, depth + 1)
+                    or (item if isinstance(item, str) else _json_text(item))
                     for item in value[:10]
                 ]
                 return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
@@ -496,6 +498,18 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
         text = " ".join(data.split())
         return _snippet(text) if text else None
     return None
+
+
+def _field_error(item: JSON) -> Optional[str]:
+    """One entry of a FastAPI validation error (HTTP 422), ``{"loc": ["body", "payload", "to"],
+    "msg": "Field required"}``, as ``body.payload.to: Field required``: which field failed."""
+    if not isinstance(item, dict):
+        return None
+    loc, msg = item.get("loc"), item.get("msg")
+    if not (isinstance(loc, list) and loc and isinstance(msg, str) and msg):
+        return None
+    path = ".".join(str(part) for part in loc[:10] if isinstance(part, (str, int)))
+    return _snippet("%s: %s" % (path, msg)) if path else None
 
 
 def _json_text(value: JSON) -> str:
@@ -3269,7 +3283,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         epilog="Any API method with `call`, e.g.: python -m pipedream call get_deployed_triggers "
         '\'{"external_user_id": "user-1"}\'. Methods: ' + ", ".join(_api_methods()),
     )
-    parser.add_argument("--environment", choices=ENVIRONMENTS, help="default: PIPEDREAM_PROJECT_ENVIRONMENT")
+    parser.add_argument("--base-url", help="API base URL (default: PIPEDREAM_BASE_URL or %s)" % DEFAULT_BASE_URL)
+    parser.add_argument(
+        "--environment", choices=ENVIRONMENTS, help="the project environment (default: PIPEDREAM_PROJECT_ENVIRONMENT)"
+    )
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call (default: 60)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     commands.required = True
@@ -3306,8 +3323,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     call.add_argument("arguments", nargs="?", default={}, type=json_argument, help="a JSON object, or -")
     args = parser.parse_args(argv)
 
+    # Every missing setting at once, each with its variable, before anything is sent.
+    environment = args.environment or os.environ.get("PIPEDREAM_PROJECT_ENVIRONMENT") or None
+    problems = []
+    if not os.environ.get("PIPEDREAM_ACCESS_TOKEN"):
+        for variable, meaning in (
+            ("PIPEDREAM_CLIENT_ID", "your OAuth client's id (or set PIPEDREAM_ACCESS_TOKEN)"),
+            ("PIPEDREAM_CLIENT_SECRET", "your OAuth client's secret (or set PIPEDREAM_ACCESS_TOKEN)"),
+        ):
+            if not os.environ.get(variable):
+                problems.append("%s is not set: %s" % (variable, meaning))
+    if not os.environ.get("PIPEDREAM_PROJECT_ID"):
+        problems.append("PIPEDREAM_PROJECT_ID is not set: your project's id (proj_...)")
+    if environment is None:
+        problems.append("PIPEDREAM_PROJECT_ENVIRONMENT is not set (nor --environment): development or production")
+    elif environment not in ENVIRONMENTS:
+        problems.append("PIPEDREAM_PROJECT_ENVIRONMENT must be development or production, not %r" % environment)
+    if problems:
+        print("error: " + "\n       ".join(problems), file=sys.stderr)
+        return 2
+
     try:
-        with SyncPipedreamClient(environment=args.environment, timeout=args.timeout) as client:
+        with SyncPipedreamClient(environment=environment, base_url=args.base_url, timeout=args.timeout) as client:
             result: Any
             if args.command == "check":  # a token, and a call that needs the project
                 client.get_project_info()
