@@ -73,42 +73,92 @@ DEFAULT_BASE_URL = "https://api.altan.ai/integration"
 DEFAULT_TIMEOUT = 90.0  # seconds for a whole call, retries included (Altan's own SDK uses 90 s)
 DEFAULT_MAX_RETRIES = 2
 
-if TYPE_CHECKING:  # pragma: no cover - response shapes for editors and type checkers, no run-time cost
+# The response shapes. Type checkers see TypedDicts. At run time the class statements below only
+# record their (string) annotations, and the real TypedDicts are built, with typing, on first
+# access (``from altan import ExecuteResult``; see ``__getattr__`` below).
+if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only
     from typing import TypedDict
+else:
+    _TYPE_SHAPES = {}  # name -> (annotations, total), in definition order
 
-    class Connection(TypedDict, total=False):
-        id: str
-        name: str
-        provider: str
-        status: str
-        account_id: str
-        connection_type: Dict[str, Any]
-        details: Dict[str, Any]
-        is_active: bool
+    class TypedDict:
+        def __init_subclass__(cls, total=True):
+            _TYPE_SHAPES[cls.__name__] = (cls.__dict__.get("__annotations__", {}), total)
 
-    class ConnectionList(TypedDict, total=False):
-        data: List[Connection]
 
-    class InputSchema(TypedDict, total=False):
-        type: str
-        properties: Dict[str, Dict[str, Any]]
-        required: List[str]
+class Connection(TypedDict, total=False):
+    id: str
+    name: str
+    provider: str
+    status: str
+    account_id: str
+    connection_type: Dict[str, Any]
+    details: Dict[str, Any]
+    is_active: bool
 
-    class ActionType(TypedDict, total=False):
-        id: str
-        name: str
-        description: str
-        input_schema: InputSchema
 
-    class ActionTypeList(TypedDict, total=False):
-        data: List[ActionType]
+class ConnectionList(TypedDict, total=False):
+    data: List[Connection]
 
-    class ExecuteResult(TypedDict, total=False):
-        status: str  # "success" or "error" (added from Altan's "success" flag when absent)
-        result: Any
-        error: Any
-        success: bool
-        data: Any
+
+class InputSchema(TypedDict, total=False):
+    type: str
+    properties: Dict[str, Dict[str, Any]]
+    required: List[str]
+
+
+class ActionType(TypedDict, total=False):
+    id: str
+    name: str
+    description: str
+    input_schema: InputSchema
+
+
+class ActionTypeList(TypedDict, total=False):
+    data: List[ActionType]
+
+
+class ExecuteResult(TypedDict, total=False):
+    status: str  # "success" or "error" (added from Altan's "success" flag when absent)
+    result: Any
+    error: Any
+    success: bool
+    data: Any
+
+
+if not TYPE_CHECKING:
+    for _name in _TYPE_SHAPES:  # undefined until __getattr__ builds them
+        del globals()[_name]
+    del TypedDict, _name
+    _types_lock = _thread.allocate_lock()
+
+    def __getattr__(name):
+        """The response TypedDicts, built on first access (PEP 562: ``from altan import
+        ExecuteResult``) with typing, which importing this module does not load (about a tenth of a
+        cold start). Building them also defines the typing names the annotations use, so that
+        ``typing.get_type_hints`` works on every method from then on."""
+        if name not in _TYPE_SHAPES:
+            raise AttributeError("module %r has no attribute %r" % (__name__, name))
+        with _types_lock:
+            if name not in globals():
+                _load_types()
+        return globals()[name]
+
+    def __dir__():
+        return sorted(set(globals()) | set(_TYPE_SHAPES))
+
+    def _load_types():
+        import logging
+        import threading
+        import typing
+
+        names = {
+            n: getattr(typing, n) for n in ("Any", "Callable", "Dict", "List", "Mapping", "Optional", "Tuple", "Union")
+        }
+        names.update(JSON=typing.Any, logging=logging, threading=threading)
+        for type_name, (annotations, total) in _TYPE_SHAPES.items():
+            names[type_name] = typing.TypedDict(type_name, dict(annotations), total=total)
+        globals().update(names)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -96,108 +96,179 @@ ENVIRONMENTS = ("development", "production")
 COMPONENT_TYPES = ("components", "actions", "triggers")
 AUTH_TYPES = ("none", "oauth", "static_bearer_token")
 
-if TYPE_CHECKING:  # pragma: no cover - response shapes for editors and type checkers, no run-time cost
+# The response shapes. Type checkers see TypedDicts. At run time the class statements below only
+# record their (string) annotations, and the real TypedDicts are built, with typing, on first
+# access (``from pipedream import Account``; see ``__getattr__`` below).
+if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only
     from typing import TypedDict
+else:
+    _TYPE_SHAPES = {}  # name -> (annotations, total), in definition order
 
-    class PageInfo(TypedDict, total=False):
-        count: int
-        total_count: int
-        start_cursor: Optional[str]
-        end_cursor: Optional[str]
+    class TypedDict:
+        def __init_subclass__(cls, total=True):
+            _TYPE_SHAPES[cls.__name__] = (cls.__dict__.get("__annotations__", {}), total)
 
-    class App(TypedDict, total=False):
-        id: Optional[str]
-        name_slug: str
-        name: str
-        auth_type: str  # "oauth", "keys" or "none"
-        description: str
-        img_src: str
-        custom_fields_json: str
-        categories: List[str]
-        featured_weight: float
-        scope_profiles: List[Dict[str, Any]]
-        oauth_app_id: Optional[str]
 
-    class AppList(TypedDict, total=False):
-        data: List[App]
-        page_info: PageInfo
+class PageInfo(TypedDict, total=False):
+    count: int
+    total_count: int
+    start_cursor: Optional[str]
+    end_cursor: Optional[str]
 
-    class AppResponse(TypedDict, total=False):
-        data: App
 
-    class ConnectToken(TypedDict, total=False):
-        token: str
-        expires_at: str
-        connect_link_url: str
+class App(TypedDict, total=False):
+    id: Optional[str]
+    name_slug: str
+    name: str
+    auth_type: str  # "oauth", "keys" or "none"
+    description: str
+    img_src: str
+    custom_fields_json: str
+    categories: List[str]
+    featured_weight: float
+    scope_profiles: List[Dict[str, Any]]
+    oauth_app_id: Optional[str]
 
-    class Account(TypedDict, total=False):
-        id: str
-        name: Optional[str]
-        external_id: str
-        healthy: bool
-        dead: Optional[bool]
-        app: App
-        created_at: str
-        updated_at: str
-        authorized_scopes: List[str]
-        credentials: Dict[str, Any]
-        expires_at: Optional[str]
-        error: Optional[str]
-        last_refreshed_at: Optional[str]
-        next_refresh_at: Optional[str]
 
-    class AccountList(TypedDict, total=False):
-        data: List[Account]
-        page_info: PageInfo
+class AppList(TypedDict, total=False):
+    data: List[App]
+    page_info: PageInfo
 
-    class Component(TypedDict, total=False):
-        key: str
-        name: str
-        version: str
-        configurable_props: List[Dict[str, Any]]
-        description: str
-        component_type: str
-        stash: str
-        annotations: Dict[str, Any]
 
-    class ComponentList(TypedDict, total=False):
-        data: List[Component]
-        page_info: PageInfo
+class AppResponse(TypedDict, total=False):
+    data: App
 
-    class ComponentResponse(TypedDict, total=False):
-        data: Component
 
-    class RunActionResult(TypedDict, total=False):
-        exports: Dict[str, Any]
-        os: List[Dict[str, Any]]
-        ret: Any
-        stash_id: Optional[str]
+class ConnectToken(TypedDict, total=False):
+    token: str
+    expires_at: str
+    connect_link_url: str
 
-    class DeployedTrigger(TypedDict, total=False):
-        id: str
-        owner_id: str
-        component_id: str
-        component_key: str
-        configurable_props: List[Dict[str, Any]]
-        configured_props: Dict[str, Any]
-        active: bool
-        created_at: int  # epoch milliseconds
-        updated_at: int
-        name: str
-        name_slug: str
-        emit_on_deploy: bool
-        webhook_signing_key: str
-        endpoint_url: str  # HTTP interfaces
-        interval_seconds: int  # timers
-        cron: Optional[str]
 
-    class DeployedTriggerList(TypedDict, total=False):
-        data: List[DeployedTrigger]
-        page_info: PageInfo
+class Account(TypedDict, total=False):
+    id: str
+    name: Optional[str]
+    external_id: str
+    healthy: bool
+    dead: Optional[bool]
+    app: App
+    created_at: str
+    updated_at: str
+    authorized_scopes: List[str]
+    credentials: Dict[str, Any]
+    expires_at: Optional[str]
+    error: Optional[str]
+    last_refreshed_at: Optional[str]
+    next_refresh_at: Optional[str]
 
-    class DeployedTriggerResponse(TypedDict, total=False):
-        data: DeployedTrigger
 
+class AccountList(TypedDict, total=False):
+    data: List[Account]
+    page_info: PageInfo
+
+
+class Component(TypedDict, total=False):
+    key: str
+    name: str
+    version: str
+    configurable_props: List[Dict[str, Any]]
+    description: str
+    component_type: str
+    stash: str
+    annotations: Dict[str, Any]
+
+
+class ComponentList(TypedDict, total=False):
+    data: List[Component]
+    page_info: PageInfo
+
+
+class ComponentResponse(TypedDict, total=False):
+    data: Component
+
+
+class RunActionResult(TypedDict, total=False):
+    exports: Dict[str, Any]
+    os: List[Dict[str, Any]]
+    ret: Any
+    stash_id: Optional[str]
+
+
+class DeployedTrigger(TypedDict, total=False):
+    id: str
+    owner_id: str
+    component_id: str
+    component_key: str
+    configurable_props: List[Dict[str, Any]]
+    configured_props: Dict[str, Any]
+    active: bool
+    created_at: int  # epoch milliseconds
+    updated_at: int
+    name: str
+    name_slug: str
+    emit_on_deploy: bool
+    webhook_signing_key: str
+    endpoint_url: str  # HTTP interfaces
+    interval_seconds: int  # timers
+    cron: Optional[str]
+
+
+class DeployedTriggerList(TypedDict, total=False):
+    data: List[DeployedTrigger]
+    page_info: PageInfo
+
+
+class DeployedTriggerResponse(TypedDict, total=False):
+    data: DeployedTrigger
+
+
+if not TYPE_CHECKING:
+    for _name in _TYPE_SHAPES:  # undefined until __getattr__ builds them
+        del globals()[_name]
+    del TypedDict, _name
+    _types_lock = _thread.allocate_lock()
+
+    def __getattr__(name):
+        """The response TypedDicts, built on first access (PEP 562: ``from pipedream import
+        Account``) with typing, which importing this module does not load (about a tenth of a
+        cold start). Building them also defines the typing names the annotations use, so that
+        ``typing.get_type_hints`` works on every method from then on."""
+        if name not in _TYPE_SHAPES:
+            raise AttributeError("module %r has no attribute %r" % (__name__, name))
+        with _types_lock:
+            if name not in globals():
+                _load_types()
+        return globals()[name]
+
+    def __dir__():
+        return sorted(set(globals()) | set(_TYPE_SHAPES))
+
+    def _load_types():
+        import logging
+        import threading
+        import typing
+
+        names = {
+            n: getattr(typing, n)
+            for n in (
+                "Any",
+                "AsyncIterator",
+                "BinaryIO",
+                "Callable",
+                "Dict",
+                "Iterator",
+                "List",
+                "Mapping",
+                "Optional",
+                "Sequence",
+                "Tuple",
+                "Union",
+            )
+        }
+        names.update(JSON=typing.Any, logging=logging, threading=threading)
+        for type_name, (annotations, total) in _TYPE_SHAPES.items():
+            names[type_name] = typing.TypedDict(type_name, dict(annotations), total=total)
+        globals().update(names)
 
 # ---------------------------------------------------------------------------------------------
 # Errors

@@ -914,7 +914,7 @@ def test_fastapi_validation_error_detail(make_client, http_server):
     client = make_client(http_server.url)
     with pytest.raises(altan.AltanActionError) as caught:
         client.execute_action("c1", "send-email", {})
-    assert caught.value.status_code == 422 and caught.value.detail == "field required"
+    assert caught.value.status_code == 422 and caught.value.detail == "body.payload.to: field required"
     assert isinstance(caught.value, altan.AltanActionError) and caught.value.response == caught.value.response_data
 
 
