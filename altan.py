@@ -1253,7 +1253,7 @@ class AltanActionsClient:
 
     ``api_key`` is sent as ``X-Altan-Key`` and as ``Authorization: Bearer`` (which of the
     two each Altan endpoint checks is not documented). ``base_url`` is used as given; the
-    default is https (the seed README's ``http://`` default would send the key in clear).
+    default is https (the Altan SDK README's ``http://`` default would send the key in clear).
     Left out, they are read from ``ALTAN_API_KEY`` and ``ALTAN_BASE_URL`` when the client
     is constructed.
 

@@ -1487,11 +1487,11 @@ def _compact(**fields: Any) -> Dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def _either(seed_name: str, seed_value: Any, name: str, value: Any) -> Any:
-    """One argument the seed spells in camelCase and Python users in snake_case."""
-    if seed_value is not None and value is not None and seed_value != value:
-        raise ValueError("pass %s or %s, not both" % (seed_name, name))
-    return value if value is not None else seed_value
+def _either(camel_name: str, camel_value: Any, name: str, value: Any) -> Any:
+    """One argument the original client's README spells in camelCase and Python users in snake_case."""
+    if camel_value is not None and value is not None and camel_value != value:
+        raise ValueError("pass %s or %s, not both" % (camel_name, name))
+    return value if value is not None else camel_value
 
 
 def _string_list(name: str, value: Optional[Sequence[str]]) -> Optional[List[str]]:
@@ -2426,18 +2426,18 @@ class SyncPipedreamClient:
         self, account_id: str, external_user_id: Optional[str] = None, include_credentials: bool = False
     ) -> Account:
         """``GET /v1/connect/{project_id}/accounts/{account_id}``: the Account.
-        ``external_user_id`` is accepted for the seed's signature; the API does not take it."""
+        ``external_user_id`` is accepted for the original client's signature; the API does not take it."""
         query = dict(include_credentials=_flag(include_credentials))
         return self._call("get_account_by_id", account_id, query=query)  # type: ignore[no-any-return]
 
     def delete_account(self, account_id: str, external_user_id: Optional[str] = None) -> None:
         """``DELETE /v1/connect/{project_id}/accounts/{account_id}``. ``external_user_id`` is
-        accepted for the seed's signature; the API does not take it."""
+        accepted for the original client's signature; the API does not take it."""
         return self._call("delete_account", account_id)  # type: ignore[no-any-return]
 
     def delete_accounts_by_app(self, app_id: str, external_user_id: Optional[str] = None) -> None:
         """``DELETE /v1/connect/{project_id}/apps/{app_id}/accounts``: every account of an app.
-        ``external_user_id`` is accepted for the seed's signature; the API does not take it."""
+        ``external_user_id`` is accepted for the original client's signature; the API does not take it."""
         return self._call("delete_accounts_by_app", app_id)  # type: ignore[no-any-return]
 
     def delete_external_user(self, external_user_id: str) -> None:
@@ -2625,8 +2625,8 @@ class SyncPipedreamClient:
         trigger_key: str,
         external_user_id: str,
         configured_props: Optional[Mapping[str, Any]] = None,
-        webhookUrl: Optional[str] = None,  # noqa: N803 - the seed's spelling
-        workflowId: Optional[str] = None,  # noqa: N803 - the seed's spelling
+        webhookUrl: Optional[str] = None,  # noqa: N803 - the original client's spelling
+        workflowId: Optional[str] = None,  # noqa: N803 - the original client's spelling
         dynamic_props_id: Optional[str] = None,
         *,
         webhook_url: Optional[str] = None,
@@ -2718,7 +2718,7 @@ class SyncPipedreamClient:
         self,
         deployed_component_id: str,
         external_user_id: str,
-        webhookUrls: Optional[Sequence[str]] = None,  # noqa: N803 - the seed's spelling
+        webhookUrls: Optional[Sequence[str]] = None,  # noqa: N803 - the original client's spelling
         *,
         webhook_urls: Optional[Sequence[str]] = None,
     ) -> Dict[str, Any]:
@@ -2783,7 +2783,7 @@ class SyncPipedreamClient:
         self,
         deployed_component_id: str,
         external_user_id: str,
-        workflowIds: Optional[Sequence[str]] = None,  # noqa: N803 - the seed's spelling
+        workflowIds: Optional[Sequence[str]] = None,  # noqa: N803 - the original client's spelling
         *,
         workflow_ids: Optional[Sequence[str]] = None,
     ) -> Dict[str, Any]:
@@ -3078,7 +3078,7 @@ def _coroutine(
 
 
 class PipedreamClient:
-    """The Pipedream Connect client of the seed README: every method is a coroutine.
+    """The Pipedream Connect client of the README it implements: every method is a coroutine.
 
     Takes the same arguments as ``SyncPipedreamClient`` plus ``max_workers``: each call
     runs the sync client's code in a thread of a pool this client owns, so

@@ -62,8 +62,8 @@ DEFAULT_API_KEY = "your-api-key"  # the README examples' key, so they run agains
 DEFAULT_PREFIX = "/integration"
 
 # ---------------------------------------------------------------------------------------------
-# Data: the README-style bodies of altan-api.md section 4.1 (abc123 / def456), plus the
-# placeholder ids the seed README uses ("connection-id", "action-type-id") so that every README
+# Data: the bodies of the Altan SDK README's examples (abc123 / def456), plus the
+# placeholder ids the Altan SDK README uses ("connection-id", "action-type-id") so that every README
 # example works as written against the replica.
 # ---------------------------------------------------------------------------------------------
 

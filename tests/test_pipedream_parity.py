@@ -790,7 +790,7 @@ def test_same_request_on_the_wire(parity: Parity, name: str, mode: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_sdk_parses_the_replicas_response(parity: Parity, name: str) -> None:
-    """The official models accept what the replica answered (the reference's shapes), and our
+    """The official models accept what the replica answered (the official SDK's shapes), and our
     client gave the same answer through its sync and async raw views."""
     assert parity.official[name]["error"] is None, parity.official[name]["error"]
     sync, async_ = parity.ours["sync"][name].raw, parity.ours["async"][name].raw
@@ -823,7 +823,7 @@ def test_the_sdk_parses_the_replicas_response(parity: Parity, name: str) -> None
 @pytest.mark.parametrize("name", PROXY_CASES)
 def test_proxy_requests_match_but_for_the_base64_padding(parity: Parity, name: str, mode: str) -> None:
     """Both encode the full target URL (query included) as URL-safe base64. The SDK keeps the
-    ``=`` padding; we strip it, as the docs' example does (reference section 8). Everything
+    ``=`` padding; we strip it, as the docs' example does (docs/wire-decisions.md). Everything
     else is the same: method, query, JSON body ({} for a write without one), headers,
     upstream headers prefixed ``x-pd-proxy-``."""
     official, ours = compared(parity, name, mode)
@@ -840,7 +840,7 @@ def test_proxy_requests_match_but_for_the_base64_padding(parity: Parity, name: s
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("name", WORKFLOW_CASES)
 def test_workflow_invocation_follows_the_docs_not_the_sdk(parity: Parity, name: str, mode: str) -> None:
-    """The SDK 2.3.0 workflow code is broken (reference section 9.3): it sends the workflow URL
+    """The SDK 2.3.0 workflow code is broken (docs/wire-decisions.md): it sends the workflow URL
     as a path on the API host, form-encodes a dict body and sends an empty Authorization for
     auth "none". We call the workflow URL itself with a JSON body, as the TypeScript SDKs and
     the docs do. This test checks both, so a fixed SDK is noticed."""
