@@ -128,3 +128,12 @@ def test_readme_command_line_examples_run(replica_env, replicas):
             timeout=60,
         )
         assert result.returncode == 0, "%s\n%s" % (command, result.stderr)
+
+
+def test_ci_runs_the_test_line_in_fresh_venvs_of_the_oldest_and_newest_cpython():
+    """What .ci/run promises besides the default python (its run is CI's; this guards the text)."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "export REQUIRE_PARITY=1" in ci.split('for tag in "the main job"')[0]  # before the README lines
+    block = ci.split("# ---- issue 12 (newcomer's path): begin")[-1]
+    for text in ('readme_line "the tests"', "-m venv", "git clone", "head -n1", "tail -n1", "sort -V"):
+        assert text in block, text
