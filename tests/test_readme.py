@@ -98,6 +98,11 @@ def test_readme_python_block_runs(index, replica_env, tmp_path):
     )
     assert result.returncode == 0, "block %d failed:\n%s\n%s" % (index, PYTHON_BLOCKS[index], result.stderr)
     assert "Error" not in result.stdout, result.stdout  # the examples print errors they catch
+    # the Pipedream example reads the PIPEDREAM_* variables the printed export lines set (the
+    # library's and the CLI's names); with other names it would print "Set ..." and stop
+    assert not result.stdout.startswith("Set "), result.stdout
+    if "create_connect_token" in PYTHON_BLOCKS[index]:
+        assert "Token: ctok_" in result.stdout, result.stdout
 
 
 def test_the_setup_block_is_what_ci_runs():
