@@ -1832,7 +1832,10 @@ class SyncPipedreamClient:
         self.project_id = _required("project_id (or PIPEDREAM_PROJECT_ID)", _env_or(project_id, "PIPEDREAM_PROJECT_ID"))
         environment = _env_or(environment, "PIPEDREAM_PROJECT_ENVIRONMENT")
         if environment not in ENVIRONMENTS:
-            raise ValueError("environment must be 'development' or 'production', got %r" % (environment,))
+            raise ValueError(
+                "environment (or PIPEDREAM_PROJECT_ENVIRONMENT) must be 'development' or 'production', got %r"
+                % (environment,)
+            )
         self.environment: str = environment
         self.base_url = _check_base_url(_env_or(base_url, "PIPEDREAM_BASE_URL") or DEFAULT_BASE_URL)
         domain = _env_or(workflow_domain, "PIPEDREAM_WORKFLOW_DOMAIN") or DEFAULT_WORKFLOW_DOMAIN

@@ -221,3 +221,11 @@ def test_altan_validation_error_names_the_failing_fields(altan_env):
     assert result.returncode == 1 and "HTTP 422" in result.stderr
     assert "body.payload.subject: Field required" in result.stderr, result.stderr
     assert "body.payload.body: Field required" in result.stderr, result.stderr
+
+
+def test_the_library_names_the_environment_variable_too(monkeypatch):
+    import pipedream
+
+    monkeypatch.delenv("PIPEDREAM_PROJECT_ENVIRONMENT", raising=False)
+    with pytest.raises(ValueError, match="PIPEDREAM_PROJECT_ENVIRONMENT"):
+        pipedream.SyncPipedreamClient("client-id", "client-secret", "proj_x")
