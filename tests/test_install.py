@@ -17,8 +17,6 @@ DISTRIBUTION = "altan-pipedream-clients"  # pyproject.toml [project] name
 
 
 def installed_here() -> bool:
-    if sys.version_info < (3, 8):  # pragma: no cover - importlib.metadata
-        return False
     from importlib import metadata
 
     try:
