@@ -77,42 +77,92 @@ DEFAULT_TIMEOUT = 90.0  # seconds for a whole call, retries included (Altan's ow
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # cap on a response body held in memory (not a download)
 
-if TYPE_CHECKING:  # pragma: no cover - response shapes for editors and type checkers, no run-time cost
+# The response shapes. Type checkers see TypedDicts. At run time the class statements below only
+# record their (string) annotations, and the real TypedDicts are built, with typing, on first
+# access (``from altan import ExecuteResult``; see ``__getattr__`` below).
+if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only
     from typing import TypedDict
+else:
+    _TYPE_SHAPES = {}  # name -> (annotations, total), in definition order
 
-    class Connection(TypedDict, total=False):
-        id: str
-        name: str
-        provider: str
-        status: str
-        account_id: str
-        connection_type: Dict[str, Any]
-        details: Dict[str, Any]
-        is_active: bool
+    class TypedDict:
+        def __init_subclass__(cls, total=True):
+            _TYPE_SHAPES[cls.__name__] = (cls.__dict__.get("__annotations__", {}), total)
 
-    class ConnectionList(TypedDict, total=False):
-        data: List[Connection]
 
-    class InputSchema(TypedDict, total=False):
-        type: str
-        properties: Dict[str, Dict[str, Any]]
-        required: List[str]
+class Connection(TypedDict, total=False):
+    id: str
+    name: str
+    provider: str
+    status: str
+    account_id: str
+    connection_type: Dict[str, Any]
+    details: Dict[str, Any]
+    is_active: bool
 
-    class ActionType(TypedDict, total=False):
-        id: str
-        name: str
-        description: str
-        input_schema: InputSchema
 
-    class ActionTypeList(TypedDict, total=False):
-        data: List[ActionType]
+class ConnectionList(TypedDict, total=False):
+    data: List[Connection]
 
-    class ExecuteResult(TypedDict, total=False):
-        status: str  # "success" or "error" (added from Altan's "success" flag when absent)
-        result: Any
-        error: Any
-        success: bool
-        data: Any
+
+class InputSchema(TypedDict, total=False):
+    type: str
+    properties: Dict[str, Dict[str, Any]]
+    required: List[str]
+
+
+class ActionType(TypedDict, total=False):
+    id: str
+    name: str
+    description: str
+    input_schema: InputSchema
+
+
+class ActionTypeList(TypedDict, total=False):
+    data: List[ActionType]
+
+
+class ExecuteResult(TypedDict, total=False):
+    status: str  # "success" or "error" (added from Altan's "success" flag when absent)
+    result: Any
+    error: Any
+    success: bool
+    data: Any
+
+
+if not TYPE_CHECKING:
+    for _name in _TYPE_SHAPES:  # undefined until __getattr__ builds them
+        del globals()[_name]
+    del TypedDict, _name
+    _types_lock = _thread.allocate_lock()
+
+    def __getattr__(name):
+        """The response TypedDicts, built on first access (PEP 562: ``from altan import
+        ExecuteResult``) with typing, which importing this module does not load (about a tenth of a
+        cold start). Building them also defines the typing names the annotations use, so that
+        ``typing.get_type_hints`` works on every method from then on."""
+        if name not in _TYPE_SHAPES:
+            raise AttributeError("module %r has no attribute %r" % (__name__, name))
+        with _types_lock:
+            if name not in globals():
+                _load_types()
+        return globals()[name]
+
+    def __dir__():
+        return sorted(set(globals()) | set(_TYPE_SHAPES))
+
+    def _load_types():
+        import logging
+        import threading
+        import typing
+
+        names = {
+            n: getattr(typing, n) for n in ("Any", "Callable", "Dict", "List", "Mapping", "Optional", "Tuple", "Union")
+        }
+        names.update(JSON=typing.Any, logging=logging, threading=threading)
+        for type_name, (annotations, total) in _TYPE_SHAPES.items():
+            names[type_name] = typing.TypedDict(type_name, dict(annotations), total=total)
+        globals().update(names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,7 +585,9 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
                     return nested
             if isinstance(value, list) and value:
                 parts = [
-                    _api_message(item, depth + 1) or (item if isinstance(item, str) else _json_text(item))
+                    _field_error(item)
+                    or _api_message(item, depth + 1)
+                    or (item if isinstance(item, str) else _json_text(item))
                     for item in value[:10]
                 ]
                 return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
@@ -561,6 +613,18 @@ def _html_text(page: str) -> Optional[str]:
         return html.unescape(title.group(1))
     markup = r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>"
     return html.unescape(re.sub(markup, " ", head, flags=re.IGNORECASE | re.DOTALL))
+
+
+def _field_error(item: JSON) -> Optional[str]:
+    """One entry of a FastAPI validation error (HTTP 422), ``{"loc": ["body", "payload", "to"],
+    "msg": "Field required"}``, as ``body.payload.to: Field required``: which field failed."""
+    if not isinstance(item, dict):
+        return None
+    loc, msg = item.get("loc"), item.get("msg")
+    if not (isinstance(loc, list) and loc and isinstance(msg, str) and msg):
+        return None
+    path = ".".join(str(part) for part in loc[:10] if isinstance(part, (str, int)))
+    return _snippet("%s: %s" % (path, msg)) if path else None
 
 
 def _json_text(value: JSON) -> str:
@@ -1740,7 +1804,7 @@ class AltanActionsClient:
 
     ``api_key`` is sent as ``X-Altan-Key`` and as ``Authorization: Bearer`` (which of the
     two each Altan endpoint checks is not documented). ``base_url`` is used as given; the
-    default is https (the seed README's ``http://`` default would send the key in clear).
+    default is https (the Altan SDK README's ``http://`` default would send the key in clear).
     Left out, they are read from ``ALTAN_API_KEY`` and ``ALTAN_BASE_URL`` when the client
     is constructed.
 

@@ -100,108 +100,179 @@ ENVIRONMENTS = ("development", "production")
 COMPONENT_TYPES = ("components", "actions", "triggers")
 AUTH_TYPES = ("none", "oauth", "static_bearer_token")
 
-if TYPE_CHECKING:  # pragma: no cover - response shapes for editors and type checkers, no run-time cost
+# The response shapes. Type checkers see TypedDicts. At run time the class statements below only
+# record their (string) annotations, and the real TypedDicts are built, with typing, on first
+# access (``from pipedream import Account``; see ``__getattr__`` below).
+if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only
     from typing import TypedDict
+else:
+    _TYPE_SHAPES = {}  # name -> (annotations, total), in definition order
 
-    class PageInfo(TypedDict, total=False):
-        count: int
-        total_count: int
-        start_cursor: Optional[str]
-        end_cursor: Optional[str]
+    class TypedDict:
+        def __init_subclass__(cls, total=True):
+            _TYPE_SHAPES[cls.__name__] = (cls.__dict__.get("__annotations__", {}), total)
 
-    class App(TypedDict, total=False):
-        id: Optional[str]
-        name_slug: str
-        name: str
-        auth_type: str  # "oauth", "keys" or "none"
-        description: str
-        img_src: str
-        custom_fields_json: str
-        categories: List[str]
-        featured_weight: float
-        scope_profiles: List[Dict[str, Any]]
-        oauth_app_id: Optional[str]
 
-    class AppList(TypedDict, total=False):
-        data: List[App]
-        page_info: PageInfo
+class PageInfo(TypedDict, total=False):
+    count: int
+    total_count: int
+    start_cursor: Optional[str]
+    end_cursor: Optional[str]
 
-    class AppResponse(TypedDict, total=False):
-        data: App
 
-    class ConnectToken(TypedDict, total=False):
-        token: str
-        expires_at: str
-        connect_link_url: str
+class App(TypedDict, total=False):
+    id: Optional[str]
+    name_slug: str
+    name: str
+    auth_type: str  # "oauth", "keys" or "none"
+    description: str
+    img_src: str
+    custom_fields_json: str
+    categories: List[str]
+    featured_weight: float
+    scope_profiles: List[Dict[str, Any]]
+    oauth_app_id: Optional[str]
 
-    class Account(TypedDict, total=False):
-        id: str
-        name: Optional[str]
-        external_id: str
-        healthy: bool
-        dead: Optional[bool]
-        app: App
-        created_at: str
-        updated_at: str
-        authorized_scopes: List[str]
-        credentials: Dict[str, Any]
-        expires_at: Optional[str]
-        error: Optional[str]
-        last_refreshed_at: Optional[str]
-        next_refresh_at: Optional[str]
 
-    class AccountList(TypedDict, total=False):
-        data: List[Account]
-        page_info: PageInfo
+class AppList(TypedDict, total=False):
+    data: List[App]
+    page_info: PageInfo
 
-    class Component(TypedDict, total=False):
-        key: str
-        name: str
-        version: str
-        configurable_props: List[Dict[str, Any]]
-        description: str
-        component_type: str
-        stash: str
-        annotations: Dict[str, Any]
 
-    class ComponentList(TypedDict, total=False):
-        data: List[Component]
-        page_info: PageInfo
+class AppResponse(TypedDict, total=False):
+    data: App
 
-    class ComponentResponse(TypedDict, total=False):
-        data: Component
 
-    class RunActionResult(TypedDict, total=False):
-        exports: Dict[str, Any]
-        os: List[Dict[str, Any]]
-        ret: Any
-        stash_id: Optional[str]
+class ConnectToken(TypedDict, total=False):
+    token: str
+    expires_at: str
+    connect_link_url: str
 
-    class DeployedTrigger(TypedDict, total=False):
-        id: str
-        owner_id: str
-        component_id: str
-        component_key: str
-        configurable_props: List[Dict[str, Any]]
-        configured_props: Dict[str, Any]
-        active: bool
-        created_at: int  # epoch milliseconds
-        updated_at: int
-        name: str
-        name_slug: str
-        emit_on_deploy: bool
-        webhook_signing_key: str
-        endpoint_url: str  # HTTP interfaces
-        interval_seconds: int  # timers
-        cron: Optional[str]
 
-    class DeployedTriggerList(TypedDict, total=False):
-        data: List[DeployedTrigger]
-        page_info: PageInfo
+class Account(TypedDict, total=False):
+    id: str
+    name: Optional[str]
+    external_id: str
+    healthy: bool
+    dead: Optional[bool]
+    app: App
+    created_at: str
+    updated_at: str
+    authorized_scopes: List[str]
+    credentials: Dict[str, Any]
+    expires_at: Optional[str]
+    error: Optional[str]
+    last_refreshed_at: Optional[str]
+    next_refresh_at: Optional[str]
 
-    class DeployedTriggerResponse(TypedDict, total=False):
-        data: DeployedTrigger
 
+class AccountList(TypedDict, total=False):
+    data: List[Account]
+    page_info: PageInfo
+
+
+class Component(TypedDict, total=False):
+    key: str
+    name: str
+    version: str
+    configurable_props: List[Dict[str, Any]]
+    description: str
+    component_type: str
+    stash: str
+    annotations: Dict[str, Any]
+
+
+class ComponentList(TypedDict, total=False):
+    data: List[Component]
+    page_info: PageInfo
+
+
+class ComponentResponse(TypedDict, total=False):
+    data: Component
+
+
+class RunActionResult(TypedDict, total=False):
+    exports: Dict[str, Any]
+    os: List[Dict[str, Any]]
+    ret: Any
+    stash_id: Optional[str]
+
+
+class DeployedTrigger(TypedDict, total=False):
+    id: str
+    owner_id: str
+    component_id: str
+    component_key: str
+    configurable_props: List[Dict[str, Any]]
+    configured_props: Dict[str, Any]
+    active: bool
+    created_at: int  # epoch milliseconds
+    updated_at: int
+    name: str
+    name_slug: str
+    emit_on_deploy: bool
+    webhook_signing_key: str
+    endpoint_url: str  # HTTP interfaces
+    interval_seconds: int  # timers
+    cron: Optional[str]
+
+
+class DeployedTriggerList(TypedDict, total=False):
+    data: List[DeployedTrigger]
+    page_info: PageInfo
+
+
+class DeployedTriggerResponse(TypedDict, total=False):
+    data: DeployedTrigger
+
+
+if not TYPE_CHECKING:
+    for _name in _TYPE_SHAPES:  # undefined until __getattr__ builds them
+        del globals()[_name]
+    del TypedDict, _name
+    _types_lock = _thread.allocate_lock()
+
+    def __getattr__(name):
+        """The response TypedDicts, built on first access (PEP 562: ``from pipedream import
+        Account``) with typing, which importing this module does not load (about a tenth of a
+        cold start). Building them also defines the typing names the annotations use, so that
+        ``typing.get_type_hints`` works on every method from then on."""
+        if name not in _TYPE_SHAPES:
+            raise AttributeError("module %r has no attribute %r" % (__name__, name))
+        with _types_lock:
+            if name not in globals():
+                _load_types()
+        return globals()[name]
+
+    def __dir__():
+        return sorted(set(globals()) | set(_TYPE_SHAPES))
+
+    def _load_types():
+        import logging
+        import threading
+        import typing
+
+        names = {
+            n: getattr(typing, n)
+            for n in (
+                "Any",
+                "AsyncIterator",
+                "BinaryIO",
+                "Callable",
+                "Dict",
+                "Iterator",
+                "List",
+                "Mapping",
+                "Optional",
+                "Sequence",
+                "Tuple",
+                "Union",
+            )
+        }
+        names.update(JSON=typing.Any, logging=logging, threading=threading)
+        for type_name, (annotations, total) in _TYPE_SHAPES.items():
+            names[type_name] = typing.TypedDict(type_name, dict(annotations), total=total)
+        globals().update(names)
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -627,7 +698,9 @@ def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
                     return nested
             if isinstance(value, list) and value:
                 parts = [
-                    _api_message(item, depth + 1) or (item if isinstance(item, str) else _json_text(item))
+                    _field_error(item)
+                    or _api_message(item, depth + 1)
+                    or (item if isinstance(item, str) else _json_text(item))
                     for item in value[:10]
                 ]
                 return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
@@ -653,6 +726,18 @@ def _html_text(page: str) -> Optional[str]:
         return html.unescape(title.group(1))
     markup = r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>"
     return html.unescape(re.sub(markup, " ", head, flags=re.IGNORECASE | re.DOTALL))
+
+
+def _field_error(item: JSON) -> Optional[str]:
+    """One entry of a FastAPI validation error (HTTP 422), ``{"loc": ["body", "payload", "to"],
+    "msg": "Field required"}``, as ``body.payload.to: Field required``: which field failed."""
+    if not isinstance(item, dict):
+        return None
+    loc, msg = item.get("loc"), item.get("msg")
+    if not (isinstance(loc, list) and loc and isinstance(msg, str) and msg):
+        return None
+    path = ".".join(str(part) for part in loc[:10] if isinstance(part, (str, int)))
+    return _snippet("%s: %s" % (path, msg)) if path else None
 
 
 def _json_text(value: JSON) -> str:
@@ -1956,11 +2041,11 @@ def _compact(**fields: Any) -> Dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def _either(seed_name: str, seed_value: Any, name: str, value: Any) -> Any:
-    """One argument the seed spells in camelCase and Python users in snake_case."""
-    if seed_value is not None and value is not None and seed_value != value:
-        raise ValueError("pass %s or %s, not both" % (seed_name, name))
-    return value if value is not None else seed_value
+def _either(camel_name: str, camel_value: Any, name: str, value: Any) -> Any:
+    """One argument the original client's README spells in camelCase and Python users in snake_case."""
+    if camel_value is not None and value is not None and camel_value != value:
+        raise ValueError("pass %s or %s, not both" % (camel_name, name))
+    return value if value is not None else camel_value
 
 
 def _string_list(name: str, value: Optional[Sequence[str]]) -> Optional[List[str]]:
@@ -2345,7 +2430,10 @@ class SyncPipedreamClient:
         self.project_id = _required("project_id (or PIPEDREAM_PROJECT_ID)", _env_or(project_id, "PIPEDREAM_PROJECT_ID"))
         environment = _env_or(environment, "PIPEDREAM_PROJECT_ENVIRONMENT")
         if environment not in ENVIRONMENTS:
-            raise ValueError("environment must be 'development' or 'production', got %r" % (environment,))
+            raise ValueError(
+                "environment (or PIPEDREAM_PROJECT_ENVIRONMENT) must be 'development' or 'production', got %r"
+                % (environment,)
+            )
         self.environment: str = environment
         self.base_url = _check_base_url(_env_or(base_url, "PIPEDREAM_BASE_URL") or DEFAULT_BASE_URL)
         domain = _env_or(workflow_domain, "PIPEDREAM_WORKFLOW_DOMAIN") or DEFAULT_WORKFLOW_DOMAIN
@@ -2977,18 +3065,18 @@ class SyncPipedreamClient:
         self, account_id: str, external_user_id: Optional[str] = None, include_credentials: bool = False
     ) -> Account:
         """``GET /v1/connect/{project_id}/accounts/{account_id}``: the Account.
-        ``external_user_id`` is accepted for the seed's signature; the API does not take it."""
+        ``external_user_id`` is accepted for the original client's signature; the API does not take it."""
         query = dict(include_credentials=_flag(include_credentials))
         return self._call("get_account_by_id", account_id, query=query)  # type: ignore[no-any-return]
 
     def delete_account(self, account_id: str, external_user_id: Optional[str] = None) -> None:
         """``DELETE /v1/connect/{project_id}/accounts/{account_id}``. ``external_user_id`` is
-        accepted for the seed's signature; the API does not take it."""
+        accepted for the original client's signature; the API does not take it."""
         return self._call("delete_account", account_id)  # type: ignore[no-any-return]
 
     def delete_accounts_by_app(self, app_id: str, external_user_id: Optional[str] = None) -> None:
         """``DELETE /v1/connect/{project_id}/apps/{app_id}/accounts``: every account of an app.
-        ``external_user_id`` is accepted for the seed's signature; the API does not take it."""
+        ``external_user_id`` is accepted for the original client's signature; the API does not take it."""
         return self._call("delete_accounts_by_app", app_id)  # type: ignore[no-any-return]
 
     def delete_external_user(self, external_user_id: str) -> None:
@@ -3181,8 +3269,8 @@ class SyncPipedreamClient:
         trigger_key: str,
         external_user_id: str,
         configured_props: Optional[Mapping[str, Any]] = None,
-        webhookUrl: Optional[str] = None,  # noqa: N803 - the seed's spelling
-        workflowId: Optional[str] = None,  # noqa: N803 - the seed's spelling
+        webhookUrl: Optional[str] = None,  # noqa: N803 - the original client's spelling
+        workflowId: Optional[str] = None,  # noqa: N803 - the original client's spelling
         dynamic_props_id: Optional[str] = None,
         *,
         webhook_url: Optional[str] = None,
@@ -3274,7 +3362,7 @@ class SyncPipedreamClient:
         self,
         deployed_component_id: str,
         external_user_id: str,
-        webhookUrls: Optional[Sequence[str]] = None,  # noqa: N803 - the seed's spelling
+        webhookUrls: Optional[Sequence[str]] = None,  # noqa: N803 - the original client's spelling
         *,
         webhook_urls: Optional[Sequence[str]] = None,
     ) -> Dict[str, Any]:
@@ -3339,7 +3427,7 @@ class SyncPipedreamClient:
         self,
         deployed_component_id: str,
         external_user_id: str,
-        workflowIds: Optional[Sequence[str]] = None,  # noqa: N803 - the seed's spelling
+        workflowIds: Optional[Sequence[str]] = None,  # noqa: N803 - the original client's spelling
         *,
         workflow_ids: Optional[Sequence[str]] = None,
     ) -> Dict[str, Any]:
@@ -3641,7 +3729,7 @@ def _coroutine(
 
 
 class PipedreamClient:
-    """The Pipedream Connect client of the seed README: every method is a coroutine.
+    """The Pipedream Connect client of the README it implements: every method is a coroutine.
 
     Takes the same arguments as ``SyncPipedreamClient`` plus ``max_workers``: each call
     runs the sync client's code in a thread of a pool this client owns, so
@@ -3921,7 +4009,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         epilog="Any API method with `call`, e.g.: python -m pipedream call get_deployed_triggers "
         '\'{"external_user_id": "user-1"}\'. Methods: ' + ", ".join(_api_methods()),
     )
-    parser.add_argument("--environment", choices=ENVIRONMENTS, help="default: PIPEDREAM_PROJECT_ENVIRONMENT")
+    parser.add_argument("--base-url", help="API base URL (default: PIPEDREAM_BASE_URL or %s)" % DEFAULT_BASE_URL)
+    parser.add_argument(
+        "--environment", choices=ENVIRONMENTS, help="the project environment (default: PIPEDREAM_PROJECT_ENVIRONMENT)"
+    )
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call (default: 60)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     commands.required = True
@@ -3958,8 +4049,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     call.add_argument("arguments", nargs="?", default={}, type=json_argument, help="a JSON object, or -")
     args = parser.parse_args(argv)
 
+    # Every missing setting at once, each with its variable, before anything is sent.
+    environment = args.environment or os.environ.get("PIPEDREAM_PROJECT_ENVIRONMENT") or None
+    problems = []
+    if not os.environ.get("PIPEDREAM_ACCESS_TOKEN"):
+        for variable, meaning in (
+            ("PIPEDREAM_CLIENT_ID", "your OAuth client's id (or set PIPEDREAM_ACCESS_TOKEN)"),
+            ("PIPEDREAM_CLIENT_SECRET", "your OAuth client's secret (or set PIPEDREAM_ACCESS_TOKEN)"),
+        ):
+            if not os.environ.get(variable):
+                problems.append("%s is not set: %s" % (variable, meaning))
+    if not os.environ.get("PIPEDREAM_PROJECT_ID"):
+        problems.append("PIPEDREAM_PROJECT_ID is not set: your project's id (proj_...)")
+    if environment is None:
+        problems.append("PIPEDREAM_PROJECT_ENVIRONMENT is not set (nor --environment): development or production")
+    elif environment not in ENVIRONMENTS:
+        problems.append("PIPEDREAM_PROJECT_ENVIRONMENT must be development or production, not %r" % environment)
+    if problems:
+        print("error: " + "\n       ".join(problems), file=sys.stderr)
+        return 2
+
     try:
-        with SyncPipedreamClient(environment=args.environment, timeout=args.timeout) as client:
+        with SyncPipedreamClient(environment=environment, base_url=args.base_url, timeout=args.timeout) as client:
             result: Any
             if args.command == "check":  # a token, and a call that needs the project
                 client.get_project_info()

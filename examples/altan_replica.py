@@ -1,7 +1,7 @@
 """A local replica of the Altan Actions / Integration API, standard library only.
 
-It serves the paths this project's client uses (docs: altan-api.md, section 3), under a
-configurable prefix (default ``/integration``), with the example bodies of section 4:
+It serves the paths this project's client uses (docs/wire-decisions.md), under a
+configurable prefix (default ``/integration``), with bodies of the shapes the client expects:
 
     GET  {prefix}/connection                                   -> {"data": [connection, ...]}
     GET  {prefix}/connection/{connection_id}                   -> connection
@@ -13,7 +13,7 @@ configurable prefix (default ``/integration``), with the example bodies of secti
 Behaviour worth knowing when writing a demo or a test against it:
 
 * Every request needs ``X-Altan-Key`` with one of the keys given at start-up (default
-  ``demo-key``); otherwise 401 ``{"detail": "Invalid API key"}``.
+  ``your-api-key``, the key of the README's examples); otherwise 401 ``{"detail": "Invalid API key"}``.
 * An unknown connection or action type is 404 ``{"detail": "Connection not found"}`` /
   ``{"detail": "Action type not found"}``; an unknown route 404 ``{"detail": "Not Found"}``;
   a wrong method 405, as FastAPI answers.
@@ -58,12 +58,12 @@ from urllib.parse import parse_qsl, unquote
 
 __all__ = ["AltanReplica", "ReceivedRequest", "start", "stop", "main", "DEFAULT_API_KEY", "DEFAULT_PREFIX"]
 
-DEFAULT_API_KEY = "demo-key"
+DEFAULT_API_KEY = "your-api-key"  # the README examples' key, so they run against the replica as written
 DEFAULT_PREFIX = "/integration"
 
 # ---------------------------------------------------------------------------------------------
-# Data: the README-style bodies of altan-api.md section 4.1 (abc123 / def456), plus the
-# placeholder ids the seed README uses ("connection-id", "action-type-id") so that every README
+# Data: the bodies of the Altan SDK README's examples (abc123 / def456), plus the
+# placeholder ids the Altan SDK README uses ("connection-id", "action-type-id") so that every README
 # example works as written against the replica.
 # ---------------------------------------------------------------------------------------------
 
@@ -546,6 +546,11 @@ def stop(server: Optional[AltanReplica] = None) -> None:
         s.stop()
 
 
+def export_line(server: AltanReplica) -> str:
+    """A shell line that points ``python -m altan`` and ``AltanActionsClient()`` at ``server``."""
+    return "export ALTAN_API_KEY=%s ALTAN_BASE_URL=%s" % (server.api_key, server.base_url)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run a local replica of the Altan Actions API.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -568,6 +573,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         % (server.base_url, "s" if len(server.api_keys) > 1 else "", ", ".join(sorted(server.api_keys))),
         flush=True,
     )
+    print("  " + export_line(server), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -183,7 +183,7 @@ def altan_flow(env: Mapping[str, str], out: Out = print) -> bool:
     if not api_key:
         import altan_replica
 
-        server, base_url = altan_replica.start()  # loopback, a free port, key "demo-key"
+        server, base_url = altan_replica.start()  # loopback, a free port, key "your-api-key"
         try:
             out("== Altan: offline, bundled replica at %s (set ALTAN_API_KEY for the real API) ==" % base_url)
             with AltanActionsClient(altan_replica.DEFAULT_API_KEY, base_url) as client:

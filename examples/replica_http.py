@@ -20,6 +20,21 @@ class ReplicaHandler(BaseHTTPRequestHandler):
     # client's delayed ACK (~40 ms per response on Linux).
     disable_nagle_algorithm = True
     server: Any
+    # http.server takes reason phrases from http.HTTPStatus, and CPython 3.13 renamed four of
+    # them (422 "Unprocessable Content", ...). Recordings must not depend on the interpreter
+    # that made them, so these keep the names of Python 3.8 to 3.12 (and of RFC 7231).
+    responses = {
+        **BaseHTTPRequestHandler.responses,
+        **{
+            code: (phrase, BaseHTTPRequestHandler.responses[code][1])
+            for code, phrase in (
+                (413, "Request Entity Too Large"),
+                (414, "Request-URI Too Long"),
+                (416, "Requested Range Not Satisfiable"),
+                (422, "Unprocessable Entity"),
+            )
+        },
+    }
 
     def version_string(self) -> str:
         return self.server_version

@@ -23,6 +23,9 @@ KEY_PLACEHOLDER = "<ALTAN_API_KEY>"
 INVALID_KEY_PLACEHOLDER = "<INVALID_ALTAN_API_KEY>"
 OTHER_KEY_PLACEHOLDER = "<OTHER_ALTAN_API_KEY>"
 PLACEHOLDERS = (KEY_PLACEHOLDER, INVALID_KEY_PLACEHOLDER, OTHER_KEY_PLACEHOLDER)
+# The User-Agent names the Python version ("altan-python/0.1.0 (stdlib; python 3.11)"): stored
+# as this placeholder, a cassette is the same whichever CPython recorded it.
+USER_AGENT_PLACEHOLDER = "<USER_AGENT>"
 
 # Headers that take part in matching (besides method, URL and body), compared after scrubbing.
 MATCHED_HEADERS = ("X-Altan-Key", "Authorization", "Content-Type", "Accept")
@@ -44,8 +47,8 @@ def key_placeholder(value: str, api_key: str) -> str:
 
 
 def filter_headers(api_key: str) -> List[Tuple[str, Callable[..., Optional[str]]]]:
-    """vcrpy ``filter_headers`` entries that replace ``X-Altan-Key`` and ``Authorization`` with
-    placeholders. vcrpy applies them before recording *and* to each live request before matching,
+    """vcrpy ``filter_headers`` entries that replace ``X-Altan-Key``, ``Authorization`` and
+    ``User-Agent`` with placeholders. vcrpy applies them before recording *and* to each live request before matching,
     so a replayed request matches whatever valid key the test uses."""
 
     def scrub_key(key: str, value: str, request: Any) -> str:
@@ -57,7 +60,7 @@ def filter_headers(api_key: str) -> List[Tuple[str, Callable[..., Optional[str]]
             return OTHER_KEY_PLACEHOLDER
         return "Bearer " + key_placeholder(token, api_key)
 
-    return [("X-Altan-Key", scrub_key), ("Authorization", scrub_bearer)]
+    return [("X-Altan-Key", scrub_key), ("Authorization", scrub_bearer), ("User-Agent", USER_AGENT_PLACEHOLDER)]
 
 
 def altan_headers(r1: Any, r2: Any) -> None:

@@ -1,8 +1,13 @@
 """Make calls through the official ``pipedream`` SDK and print what it sent, as JSON.
 
+Usage: ``python -I tests/official_sdk_capture.py SDK_DIR`` (spec on stdin, see below).
+
 The parity test (tests/test_pipedream_parity.py) runs this file in a subprocess, with
 ``python -I``: the official SDK's import name is ``pipedream``, the name of this repository's
-``pipedream.py``, and the repository root must not be on ``sys.path`` here. Nothing reaches the
+``pipedream.py``, and the repository root must not be on ``sys.path`` here. The SDK, respx and
+httpx are not installed in the development environment (there the SDK would shadow this
+repository's module); the test installs them apart, with ``pip install --target SDK_DIR``, and
+that folder comes first on ``sys.path`` here. Nothing reaches the
 network: respx mocks the SDK's httpx transport and answers each call with the response given
 for it (the bundled replica's answer to our client's same call), so the SDK also parses the
 replica's response shapes with its own models.
@@ -28,14 +33,18 @@ from typing import Any, Dict, List
 # python -I already leaves this script's directory (tests/) off sys.path; make sure no entry
 # holds this repository's pipedream.py either.
 sys.path[:] = [p for p in sys.path if not os.path.isfile(os.path.join(p or os.getcwd(), "pipedream.py"))]
+if len(sys.argv) > 1:
+    sys.path.insert(0, sys.argv[1])
 
 import httpx  # noqa: E402
 import respx  # noqa: E402
 
 import pipedream  # noqa: E402
 
-if not hasattr(pipedream, "Pipedream"):
-    raise SystemExit("'pipedream' resolved to %s, not the official SDK" % pipedream.__file__)
+if not hasattr(pipedream, "Pipedream") or (
+    len(sys.argv) > 1 and not os.path.abspath(pipedream.__file__).startswith(os.path.abspath(sys.argv[1]))
+):
+    raise SystemExit("'pipedream' resolved to %s, not the official SDK in %s" % (pipedream.__file__, sys.argv[1:]))
 
 TOKEN_RESPONSE = {"access_token": "sdk-oauth-token", "token_type": "Bearer", "expires_in": 3600}
 

@@ -177,7 +177,7 @@ def vcr_config() -> Dict[str, Any]:
 
 
 def _replica_ids() -> Any:
-    """The replica's fixed ids and cursors (its seeded data is deterministic)."""
+    """The replica's fixed ids and cursors (its fixed data is deterministic)."""
     examples = str(ROOT / "examples")
     if examples not in sys.path:
         sys.path.insert(0, examples)
@@ -204,7 +204,7 @@ ACCOUNTS_PAGE_1_END = _r.cursor(GITHUB_ACCOUNT)
 ACTIONS_PAGE_1_END = _r.cursor("github-create-issue")
 TRIGGERS_PAGE_1_END = _r.cursor(TRIGGER_2)
 SLACK_PROPS = {"slack": {"authProvisionId": SLACK_ACCOUNT}}
-# Beyond the seed: the replica's seeded app overrides, OAuth apps, projects and webhook.
+# Beyond the README's 28 methods: the replica's fixed app overrides, OAuth apps, projects and webhook.
 APP_OVERRIDES = [_r._stable_id("ao", PROJECT_ID + "/" + slug) for slug in ("slack", "zendesk", "github")]
 GITHUB_OAUTH_APP = _r._stable_id("oa", "github", 6)
 OTHER_PROJECT = _r._stable_id("proj", "staging")
@@ -418,7 +418,7 @@ SCENARIOS: Dict[str, List[Step]] = {
             dict(SLACK_PROPS, conversations=["C0123"]),
             "https://app.example.com/hooks/slack",
             "p_abc123",
-        ),  # the seed's webhookUrl / workflowId
+        ),  # the original client's webhookUrl / workflowId
         S(
             "deploy_trigger",
             "github-new-commit",
@@ -544,7 +544,7 @@ SCENARIOS: Dict[str, List[Step]] = {
 }
 
 
-# Beyond the seed: one cassette per method added for the official SDK's other endpoints.
+# Beyond the README's 28 methods: one cassette per method added for the official SDK's other endpoints.
 _TOKEN = From(lambda results: results[0]["token"])  # the Connect token of the scenario's first step
 _NEW_BUFFER = From(lambda results: io.BytesIO())  # download_file's destination, fresh each time
 

@@ -67,8 +67,9 @@ class Step:
     kwargs: Dict[str, Any] = field(default_factory=dict)
 
 
-# One cassette per client method; each covers a success and the error shapes of altan-api.md
-# section 4.3. The tests in tests/test_altan_cassettes.py replay every interaction, in this order.
+# One cassette per client method; each covers a success and the error shapes FastAPI services
+# send (cassettes/README.md lists them). tests/test_altan_cassettes.py replays every
+# interaction, in this order.
 SCENARIOS: Dict[str, List[Step]] = {
     "list_connections": [
         *[Step("list_connections") for _ in range(6)],  # identical calls: the concurrency tests gather them

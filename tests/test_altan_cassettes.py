@@ -323,7 +323,13 @@ def test_execute_action(make_api: Callable[..., Api], cassette: Any) -> None:
     with pytest.raises(AltanActionError) as caught:
         api.execute_action("abc123", "send-email", {"to": 42})
     assert_error(
-        caught.value, 422, "Field required; Field required; Input should be a valid string", "req_000008", "POST", path
+        caught.value,
+        422,
+        "body.payload.subject: Field required; body.payload.body: Field required; "
+        "body.payload.to: Input should be a valid string",
+        "req_000008",
+        "POST",
+        path,
     )
     assert [e["loc"] for e in caught.value.response_data["detail"]] == [
         ["body", "payload", "subject"],

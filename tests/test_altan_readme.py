@@ -1,7 +1,8 @@
-"""Every code block of the seed README (the user-facing contract) runs against the replica.
+"""Every code block of the Altan SDK README this client implements (its user-facing contract)
+runs against the replica.
 
-The Python blocks are taken from tests/seeds/altan-sdk-readme.md (a verbatim copy of
-/work/shared/seeds/altan-sdk-readme.md) and executed in order in one namespace, as a reader would paste them. The
+The Python blocks are taken from tests/data/altan-sdk-readme.md (a verbatim copy of that README)
+and executed in order in one namespace, as a reader would paste them. The
 only change is pointing the clients at the replica: ``base_url=<replica>`` is added to
 ``AltanActionsClient(api_key="your-api-key")`` and ``AsyncAltanActionsClient(...)``; the
 replica accepts the README's key ``your-api-key``, and its data include the README's ids
@@ -26,11 +27,10 @@ import pytest
 import altan_replica
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-# A verbatim copy of the seed README is kept in the repository so that CI runs these tests too;
-# test_the_copy_is_the_seed checks it against the original where that is available.
-SEED_COPY = ROOT / "tests" / "seeds" / "altan-sdk-readme.md"
-SEED_ORIGINAL = pathlib.Path(os.environ.get("ALTAN_SEED_README", "/work/shared/seeds/altan-sdk-readme.md"))
-SEED_README = SEED_COPY
+# A verbatim copy of the Altan SDK README is kept in the repository so that CI runs these tests;
+# test_the_copy_is_the_original checks it against an original named by ALTAN_SDK_README, if set.
+README_COPY = ROOT / "tests" / "data" / "altan-sdk-readme.md"
+README_ORIGINAL = os.environ.get("ALTAN_SDK_README")
 README_KEY = "your-api-key"
 CLIENT_CALL = re.compile(r'\b((?:Async)?AltanActionsClient)\(api_key="your-api-key"\)')
 
@@ -44,11 +44,11 @@ class Block:
 
 def readme_blocks() -> List[Block]:
     """The fenced code blocks, with the Markdown heading each one sits under."""
-    if not SEED_README.exists():
+    if not README_COPY.exists():
         return []
     blocks: List[Block] = []
     heading, fence, language, lines = "", False, "", []  # type: ignore[var-annotated]
-    for line in SEED_README.read_text(encoding="utf-8").splitlines(keepends=True):
+    for line in README_COPY.read_text(encoding="utf-8").splitlines(keepends=True):
         if line.startswith("```"):
             if fence:
                 blocks.append(Block(language, "".join(lines), heading))
@@ -129,10 +129,11 @@ def test_the_readme_has_the_expected_blocks() -> None:
     ]
 
 
-def test_the_copy_is_the_seed() -> None:
-    if not SEED_ORIGINAL.exists():
-        pytest.skip("the original seed README is not available here: %s" % SEED_ORIGINAL)
-    assert SEED_COPY.read_bytes() == SEED_ORIGINAL.read_bytes(), "refresh tests/seeds/altan-sdk-readme.md"
+def test_the_copy_is_the_original() -> None:
+    if not README_ORIGINAL:
+        pytest.skip("set ALTAN_SDK_README to the path of the Altan SDK README to compare the copy with it")
+    original = pathlib.Path(README_ORIGINAL).read_bytes()
+    assert README_COPY.read_bytes() == original, "refresh tests/data/altan-sdk-readme.md"
 
 
 def test_only_the_base_url_is_adapted(readme_replica: altan_replica.AltanReplica) -> None:

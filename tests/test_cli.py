@@ -160,3 +160,72 @@ def test_a_vendored_pipedream_copy_runs_as_a_script(pipedream_env, tmp_path):
     shutil.copy(ROOT / "pipedream.py", tmp_path)
     result = run(["-I", "pipedream.py", "check"], pipedream_env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+# -- settings and validation errors (both commands) ---------------------------------------
+
+
+def test_pipedream_reports_every_missing_setting_at_once_with_its_variable(pipedream_replica):
+    result = run(["-m", "pipedream", "apps"], {})
+    assert result.returncode == 2 and result.stdout == ""
+    for variable in (
+        "PIPEDREAM_CLIENT_ID",
+        "PIPEDREAM_CLIENT_SECRET",
+        "PIPEDREAM_PROJECT_ID",
+        "PIPEDREAM_PROJECT_ENVIRONMENT",
+    ):
+        assert variable in result.stderr, result.stderr
+    assert "--environment" in result.stderr
+    # with a token instead of client credentials, only what is still missing is named
+    partial = run(["-m", "pipedream", "apps"], {"PIPEDREAM_ACCESS_TOKEN": "a-token", "PIPEDREAM_PROJECT_ID": "proj_x"})
+    assert partial.returncode == 2
+    assert "PIPEDREAM_PROJECT_ENVIRONMENT" in partial.stderr
+    assert "PIPEDREAM_CLIENT_ID" not in partial.stderr and "PIPEDREAM_PROJECT_ID" not in partial.stderr
+    assert pipedream_replica.request_count == 0
+
+
+def test_pipedream_an_invalid_environment_names_its_variable(pipedream_env):
+    result = run(["-m", "pipedream", "check"], dict(pipedream_env, PIPEDREAM_PROJECT_ENVIRONMENT="dev"))
+    assert result.returncode == 2
+    assert "PIPEDREAM_PROJECT_ENVIRONMENT" in result.stderr and "'dev'" in result.stderr
+
+
+def test_pipedream_base_url_and_environment_options(pipedream_env, pipedream_replica):
+    env = {k: v for k, v in pipedream_env.items() if k not in ("PIPEDREAM_BASE_URL", "PIPEDREAM_PROJECT_ENVIRONMENT")}
+    args = ["--base-url", pipedream_replica.base_url, "--environment", "production", "check"]
+    result = run(["-m", "pipedream", *args], env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["environment"] == "production"
+    assert pipedream_replica.requests[-1].headers["x-pd-environment"] == "production"
+    # the option wins over the variable
+    overridden = run(["-m", "pipedream", *args], dict(pipedream_env, PIPEDREAM_BASE_URL="http://127.0.0.1:9"))
+    assert overridden.returncode == 0, overridden.stderr
+
+
+def test_altan_base_url_option(altan_env, altan_replica):
+    env = dict(altan_env, ALTAN_BASE_URL="http://127.0.0.1:9/integration")  # nothing listens there
+    result = run(["-m", "altan", "--base-url", altan_replica.base_url, "connections"], env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_both_help_texts_name_base_url_and_every_variable():
+    altan_help = run(["-m", "altan", "--help"], {}).stdout
+    assert "--base-url" in altan_help and "ALTAN_API_KEY" in altan_help and "ALTAN_BASE_URL" in altan_help
+    pipedream_help = run(["-m", "pipedream", "--help"], {}).stdout
+    for text in ("--base-url", "--environment", "PIPEDREAM_BASE_URL", "PIPEDREAM_PROJECT_ENVIRONMENT"):
+        assert text in pipedream_help, text
+
+
+def test_altan_validation_error_names_the_failing_fields(altan_env):
+    result = run(["-m", "altan", "execute", "abc123", "send-email", '{"to": "someone@example.com"}'], altan_env)
+    assert result.returncode == 1 and "HTTP 422" in result.stderr
+    assert "body.payload.subject: Field required" in result.stderr, result.stderr
+    assert "body.payload.body: Field required" in result.stderr, result.stderr
+
+
+def test_the_library_names_the_environment_variable_too(monkeypatch):
+    import pipedream
+
+    monkeypatch.delenv("PIPEDREAM_PROJECT_ENVIRONMENT", raising=False)
+    with pytest.raises(ValueError, match="PIPEDREAM_PROJECT_ENVIRONMENT"):
+        pipedream.SyncPipedreamClient("client-id", "client-secret", "proj_x")

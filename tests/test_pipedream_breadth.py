@@ -1,4 +1,4 @@
-"""The Pipedream client beyond the seed's 28 methods, against the local replica
+"""The Pipedream client beyond the 28 methods of the README it implements, against the local replica
 (examples/pipedream_replica.py) and, for broken downloads, a scripted server (tests/servers.py):
 raw responses, per-call options (``with_options(query=...)``), the new pagination iterators,
 File Stash downloads, and argument checks. Wire parity with the official SDK for every endpoint

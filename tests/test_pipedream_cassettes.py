@@ -1,4 +1,4 @@
-"""Replay the Pipedream cassettes (cassettes/pipedream/*.yaml, one per client method: the 28 seed
+"""Replay the Pipedream cassettes (cassettes/pipedream/*.yaml, one per client method: the 28 README
 methods and the 31 added for the official SDK's other endpoints) with the sync and the async
 client.
 
@@ -32,7 +32,7 @@ import yaml
 import pipedream_vcr as pv
 from pipedream import PipedreamApiError, PipedreamAuthError, PipedreamClient, SyncPipedreamClient
 
-SEED_METHODS = [
+README_METHODS = [
     "get_project_info",
     "get_apps",
     "get_app",
@@ -62,7 +62,7 @@ SEED_METHODS = [
     "invoke_workflow",
     "invoke_workflow_for_external_user",
 ]
-# The methods added for the official SDK's other endpoints (reference section 6).
+# The methods added for the official SDK's other endpoints.
 NEW_METHODS = [
     "get_projects",
     "create_project",
@@ -96,7 +96,7 @@ NEW_METHODS = [
     "reset_deployed_trigger_webhook_delivery_state",
     "regenerate_deployed_trigger_webhook_signing_key",
 ]
-METHODS = SEED_METHODS + NEW_METHODS
+METHODS = README_METHODS + NEW_METHODS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def check_outcomes(name: str, outcomes: List[Outcome], cassette: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# What each method returned, beyond "equal to the recording": the reference's shapes
+# What each method returned, beyond "equal to the recording": the official SDK's shapes
 # ---------------------------------------------------------------------------------------------
 
 
@@ -715,7 +715,7 @@ CASSETTES = [
 
 
 def test_there_is_one_cassette_and_scenario_per_method() -> None:
-    assert len(SEED_METHODS) == 28 and len(NEW_METHODS) == 31 and not set(SEED_METHODS) & set(NEW_METHODS)
+    assert len(README_METHODS) == 28 and len(NEW_METHODS) == 31 and not set(README_METHODS) & set(NEW_METHODS)
     assert sorted(pv.SCENARIOS) == sorted(METHODS) == sorted(SHAPES)
     assert sorted(p.stem for p in pv.CASSETTE_DIR.glob("*.yaml")) == sorted(METHODS)
     for name in METHODS:
@@ -764,7 +764,7 @@ def test_async_calls_gathered_concurrently_replay_once_each(pipedream_cassette: 
 
 
 # ---------------------------------------------------------------------------------------------
-# The recordings themselves carry the official wire format (pipedream-api.md sections 2-5)
+# The recordings themselves carry the official wire format (docs/wire-decisions.md)
 # ---------------------------------------------------------------------------------------------
 
 P = r"/v1/connect/proj_[A-Za-z0-9]+"
@@ -887,7 +887,7 @@ def test_list_queries_repeat_keys_and_spell_booleans_true_false() -> None:
     assert deleted[-1].endswith("/users/team%2Falice%20smith")  # one segment, fully percent-encoded
 
 
-def test_seed_camel_case_arguments_are_recorded_as_snake_case() -> None:
+def test_camel_case_arguments_are_recorded_as_snake_case() -> None:
     deploy = [
         json.loads(i["request"]["body"])
         for i in interactions("deploy_trigger")
@@ -948,7 +948,7 @@ def test_token_responses_and_requests_hold_placeholders_only() -> None:
 
 
 def test_cassettes_are_reproducible_from_the_replica(tmp_path: Any) -> None:
-    """Recording again from the replica gives byte-identical files (fixed clock, seeded ids,
+    """Recording again from the replica gives byte-identical files (fixed clock, fixed ids,
     no volatile header), so a re-recording shows only real changes."""
     import filecmp
 

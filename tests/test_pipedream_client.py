@@ -1,5 +1,5 @@
 """The Pipedream client against the local replica (examples/pipedream_replica.py), a real
-HTTP/1.1 server on 127.0.0.1: the seed README's example, the token's life, input checks,
+HTTP/1.1 server on 127.0.0.1: the example of the README this client implements, the token's life, input checks,
 wire names, proxy, workflows, pagination and rate-limit tokens.
 
 Every test gets a fresh replica (fixture ``pipedream_replica``, tests/conftest.py) whose
@@ -99,10 +99,10 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 # ---------------------------------------------------------------------------------------------
-# The seed README's usage example, as written
+# The usage example of the README this client implements, as written
 # ---------------------------------------------------------------------------------------------
 
-# Verbatim from the seed README (pipedream-connect-readme.md, "Usage").
+# Verbatim from that README ("Usage"), with its PD_* variable names.
 README_EXAMPLE = """
 import asyncio
 import os
@@ -524,7 +524,7 @@ def test_ids_with_slashes_are_one_percent_encoded_segment(client: SyncPipedreamC
     assert replica.last_request.query == []
 
 
-def test_official_paths_not_the_seeds(client: SyncPipedreamClient, replica: Any) -> None:
+def test_official_paths_not_the_original_clients(client: SyncPipedreamClient, replica: Any) -> None:
     client.get_apps(limit=1)
     client.get_app("slack")
     client.delete_accounts_by_app("gmail")
@@ -545,7 +545,7 @@ def test_get_account_by_id_returns_the_bare_account(client: SyncPipedreamClient,
 
 
 # ---------------------------------------------------------------------------------------------
-# Wire names: the seed's camelCase arguments and snake_case ones alike
+# Wire names: the original client's camelCase arguments and snake_case ones alike
 # ---------------------------------------------------------------------------------------------
 
 
@@ -575,7 +575,7 @@ def test_deploy_trigger_sends_webhook_url_and_workflow_id(
     assert client.get_deployed_trigger_workflows(trigger_id, "user-1") == {"workflow_ids": ["p_abc"]}
 
 
-def test_seed_positional_webhook_and_workflow_arguments(client: SyncPipedreamClient, replica: Any) -> None:
+def test_original_positional_webhook_and_workflow_arguments(client: SyncPipedreamClient, replica: Any) -> None:
     client.deploy_trigger("github-new-commit", "user-1", {}, "https://a.example/h", "p_1", "dyp_1")
     body = replica.last_request.json()
     assert (body["webhook_url"], body["workflow_id"], body["dynamic_props_id"]) == (

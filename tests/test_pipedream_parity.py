@@ -9,7 +9,13 @@ and the ``Authorization``, ``x-pd-environment`` and ``Content-Type`` headers (pl
   replica (examples/pipedream_replica.py) on loopback, every call made through
   ``with_raw_response``; the replica records the request it received.
 * **Official**: the SDK runs in a subprocess (tests/official_sdk_capture.py, ``python -I``),
-  because its import name ``pipedream`` is also the name of this repository's module. respx
+  because its import name ``pipedream`` is also the name of this repository's module. It is
+  never installed into the development environment (there it would shadow this repository's
+  ``pipedream`` whenever the current directory is not the repository root): the first run
+  installs it with respx and httpx into ``.cache/official-sdk/<interpreter>/`` (git-ignored,
+  ``pip install --target``), later runs reuse that folder. Without network access to PyPI the
+  tests skip, saying so, unless ``REQUIRE_PARITY=1`` is set (CI sets it); they skip on Python
+  older than 3.10, which the SDK does not support. respx
   mocks its httpx transport, records each request and answers with the replica's response to
   our same call, so the SDK's own models also parse the replica's response shapes (a
   ``ParsingError`` fails the test).
@@ -18,9 +24,9 @@ The subprocess lists the official endpoints itself (every public method of every
 client of ``pipedream.Pipedream``): an endpoint that is neither in ``CASES`` nor in ``SKIPPED``
 fails ``test_every_official_endpoint_is_covered_or_listed_as_skipped``.
 
-Where the reference (pipedream-api.md) shows the official SDK is wrong, the test asserts our
+Where the official SDK is wrong (docs/wire-decisions.md, "Pipedream"), the test asserts our
 documented behaviour and that the SDK's defect is still there (so a fixed SDK is noticed):
-workflow invocation (section 9.3) and the padded proxy base64 (section 8).
+workflow invocation and the padded proxy base64.
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ import io
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -43,6 +51,10 @@ from pipedream import PipedreamClient, RawResponse, SyncPipedreamClient
 
 HERE = pathlib.Path(__file__).resolve().parent
 CAPTURE_SCRIPT = HERE / "official_sdk_capture.py"
+# What tests/official_sdk_capture.py needs, installed apart from the development environment.
+# The SDK is pinned: SKIPPED and the defects asserted below are those of this version.
+OFFICIAL_SDK_REQUIREMENTS = ["pipedream==2.3.0", "respx>=0.21", "httpx>=0.21.2"]
+OFFICIAL_SDK_CACHE = HERE.parent / ".cache" / "official-sdk"
 PROJECT_ID = pipedream_replica.DEFAULT_PROJECT_ID
 CLIENT_ID = pipedream_replica.DEFAULT_CLIENT_ID
 CLIENT_SECRET = pipedream_replica.DEFAULT_CLIENT_SECRET
@@ -598,6 +610,51 @@ def sdk_response(case: Case, ours: Ours) -> Dict[str, Any]:
     return {"status": raw.status_code, "content_type": content_type, "body_b64": base64.b64encode(body).decode()}
 
 
+def _parity_unavailable(reason: str) -> None:
+    """Skip, or fail where parity is required (``REQUIRE_PARITY=1``, as in CI)."""
+    if os.environ.get("REQUIRE_PARITY") == "1":
+        pytest.fail(reason + " (REQUIRE_PARITY=1)")
+    pytest.skip(reason)
+
+
+def official_sdk_dir() -> pathlib.Path:
+    """The folder holding the official SDK, respx and httpx for this interpreter: installed on
+    first use with ``pip install --target`` into a temporary folder that is renamed when the
+    install is complete, so an interrupted run never leaves a half-installed cache behind."""
+    if sys.version_info < (3, 10):
+        pytest.skip("the official pipedream SDK needs Python 3.10 or newer (this is %d.%d)" % sys.version_info[:2])
+    tag = "%s-%d.%d-%s" % (
+        sys.implementation.name,
+        sys.version_info[0],
+        sys.version_info[1],
+        "-".join(r.replace("=", "").replace(">", "") for r in OFFICIAL_SDK_REQUIREMENTS),
+    )
+    target = OFFICIAL_SDK_CACHE / tag
+    if target.is_dir():
+        return target
+    OFFICIAL_SDK_CACHE.mkdir(parents=True, exist_ok=True)
+    partial = pathlib.Path(tempfile.mkdtemp(prefix=tag + ".partial-", dir=str(OFFICIAL_SDK_CACHE)))
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-input", "--target", str(partial)]
+    try:
+        process = subprocess.run(
+            command + OFFICIAL_SDK_REQUIREMENTS, capture_output=True, text=True, timeout=600, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        shutil.rmtree(str(partial), ignore_errors=True)
+        _parity_unavailable("could not run pip to install the official SDK: %s" % exc)
+    if process.returncode != 0:
+        shutil.rmtree(str(partial), ignore_errors=True)
+        _parity_unavailable(
+            "could not install the official SDK (%s) into %s; pip said:\n%s"
+            % (" ".join(OFFICIAL_SDK_REQUIREMENTS), OFFICIAL_SDK_CACHE, process.stderr.strip()[-2000:])
+        )
+    try:
+        partial.rename(target)
+    except OSError:  # another run finished first: use its folder
+        shutil.rmtree(str(partial), ignore_errors=True)
+    return target
+
+
 def run_official(calls: List[Dict[str, Any]]) -> Dict[str, Any]:
     spec = {
         "base_url": SDK_BASE_URL,
@@ -608,11 +665,12 @@ def run_official(calls: List[Dict[str, Any]]) -> Dict[str, Any]:
         "client_secret": CLIENT_SECRET,
         "calls": calls,
     }
+    sdk_dir = official_sdk_dir()
     # -I: the repository root (and tests/) stay off sys.path, so "pipedream" is the official SDK.
     # The SDK reads PIPEDREAM_* variables when it is imported: none may leak in.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPEDREAM_")}
     process = subprocess.run(
-        [sys.executable, "-I", str(CAPTURE_SCRIPT)],
+        [sys.executable, "-I", str(CAPTURE_SCRIPT), str(sdk_dir)],
         input=json.dumps(spec).encode(),
         capture_output=True,
         env=env,
@@ -621,7 +679,7 @@ def run_official(calls: List[Dict[str, Any]]) -> Dict[str, Any]:
     )
     if process.returncode != 0:
         pytest.fail(
-            "the official SDK could not be run (python -m pip install -e '.[dev]' installs it):\n"
+            "the official SDK in %s could not be run (delete that folder to reinstall it):\n" % sdk_dir
             + process.stderr.decode(errors="replace")[-3000:]
         )
     return json.loads(process.stdout)  # type: ignore[no-any-return]
@@ -732,7 +790,7 @@ def test_same_request_on_the_wire(parity: Parity, name: str, mode: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_sdk_parses_the_replicas_response(parity: Parity, name: str) -> None:
-    """The official models accept what the replica answered (the reference's shapes), and our
+    """The official models accept what the replica answered (the official SDK's shapes), and our
     client gave the same answer through its sync and async raw views."""
     assert parity.official[name]["error"] is None, parity.official[name]["error"]
     sync, async_ = parity.ours["sync"][name].raw, parity.ours["async"][name].raw
@@ -765,7 +823,7 @@ def test_the_sdk_parses_the_replicas_response(parity: Parity, name: str) -> None
 @pytest.mark.parametrize("name", PROXY_CASES)
 def test_proxy_requests_match_but_for_the_base64_padding(parity: Parity, name: str, mode: str) -> None:
     """Both encode the full target URL (query included) as URL-safe base64. The SDK keeps the
-    ``=`` padding; we strip it, as the docs' example does (reference section 8). Everything
+    ``=`` padding; we strip it, as the docs' example does (docs/wire-decisions.md). Everything
     else is the same: method, query, JSON body ({} for a write without one), headers,
     upstream headers prefixed ``x-pd-proxy-``."""
     official, ours = compared(parity, name, mode)
@@ -782,7 +840,7 @@ def test_proxy_requests_match_but_for_the_base64_padding(parity: Parity, name: s
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("name", WORKFLOW_CASES)
 def test_workflow_invocation_follows_the_docs_not_the_sdk(parity: Parity, name: str, mode: str) -> None:
-    """The SDK 2.3.0 workflow code is broken (reference section 9.3): it sends the workflow URL
+    """The SDK 2.3.0 workflow code is broken (docs/wire-decisions.md): it sends the workflow URL
     as a path on the API host, form-encodes a dict body and sends an empty Authorization for
     auth "none". We call the workflow URL itself with a JSON body, as the TypeScript SDKs and
     the docs do. This test checks both, so a fixed SDK is noticed."""
@@ -813,3 +871,22 @@ def test_raw_responses_carry_status_headers_and_request_id(parity: Parity) -> No
     token = parity.ours["sync"]["oauth_tokens.create"]
     assert [r.path for r in token.requests] == ["/v1/oauth/token", "/v1/connect/%s/projects/info" % PROJECT_ID]
     assert token.raw.request_id == "req_000002"  # the API call's, not the token request's
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_without_pypi_the_parity_tests_skip_unless_required(
+    required: bool, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if sys.version_info < (3, 10):
+        pytest.skip("the official pipedream SDK needs Python 3.10 or newer")
+    # pip with no index and no local wheels: what an offline machine sees
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("REQUIRE_PARITY", "1" if required else "")
+    monkeypatch.setattr(sys.modules[__name__], "OFFICIAL_SDK_CACHE", tmp_path / "cache")
+    outcome = pytest.fail.Exception if required else pytest.skip.Exception
+    with pytest.raises(outcome) as raised:
+        official_sdk_dir()
+    assert "could not install the official SDK (pipedream==2.3.0" in str(raised.value)
+    assert not any((tmp_path / "cache").iterdir()), "a failed install must leave nothing in the cache"

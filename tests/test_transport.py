@@ -1024,7 +1024,7 @@ def test_fastapi_validation_error_detail(make_client, http_server):
     client = make_client(http_server.url)
     with pytest.raises(altan.AltanActionError) as caught:
         client.execute_action("c1", "send-email", {})
-    assert caught.value.status_code == 422 and caught.value.detail == "field required"
+    assert caught.value.status_code == 422 and caught.value.detail == "body.payload.to: field required"
     assert isinstance(caught.value, altan.AltanActionError) and caught.value.response == caught.value.response_data
 
 
@@ -1271,6 +1271,10 @@ def test_async_close_releases_threads_and_connections(http_server):
 
     asyncio.run(main())
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive() and not t.name.startswith("test-server")]
+    if sys.version_info < (3, 9):
+        # close() waits for its pool in the event loop's default executor, whose idle thread
+        # asyncio.run() only shuts down from Python 3.9 on; it is the loop's, not the client's.
+        leftover = [t for t in leftover if not t.name.startswith("ThreadPoolExecutor-")]
     assert leftover == []
     http_server.wait_for(lambda: all(c.closed.is_set() for c in http_server.connections), what="client closed")
 
