@@ -165,3 +165,21 @@ def pipedream_cassette(vcr):
 
 
 # ---- Pipedream replica and cassettes: end ---------------------------------------------------
+
+
+@pytest.fixture
+def make_api():
+    """Factory: ``make_api(flavour, server, **options)``, an ``Api`` (tests/reliability.py: one
+    of the four public clients, sync or async, behind one interface) closed at teardown."""
+    from reliability import Api
+
+    made = []
+
+    def make(flavour, server, **options):
+        api = Api(flavour, server, **options)
+        made.append(api)
+        return api
+
+    yield make
+    for api in made:
+        api.close()

@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 import ssl
-from typing import Any, Iterator, List
+from typing import Iterator
 
 import pytest
-from reliability import FLAVOURS, Api, read, write
+from reliability import FLAVOURS, read, write
 from servers import Response, Server, html_error
 
 NGINX_502 = html_error(502, "Bad Gateway")
@@ -36,20 +36,6 @@ CASES = {
         "Service Unavailable Back <soon> \u2014 try again",
     ),
 }
-
-
-@pytest.fixture
-def make_api() -> Iterator[Any]:
-    made: List[Api] = []
-
-    def make(flavour: str, server: Server, **options: Any) -> Api:
-        api = Api(flavour, server, **options)
-        made.append(api)
-        return api
-
-    yield make
-    for api in made:
-        api.close()
 
 
 @pytest.mark.parametrize("case", list(CASES))

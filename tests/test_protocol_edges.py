@@ -23,7 +23,7 @@ from typing import Any, Iterator, List, Optional
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability import FLAVOURS, Api, read, write
+from reliability import FLAVOURS, read, write
 from servers import Response, Server
 
 import altan
@@ -65,20 +65,6 @@ def edge_server() -> Iterator[EdgeServer]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def make_api() -> Iterator[Any]:
-    made: List[Api] = []
-
-    def make(flavour: str, server: Server, **options: Any) -> Api:
-        api = Api(flavour, server, **options)
-        made.append(api)
-        return api
-
-    yield make
-    for api in made:
-        api.close()
 
 
 def json_response(status: int, reason: str, data: Any, extra: str = "") -> bytes:

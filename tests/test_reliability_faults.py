@@ -42,7 +42,7 @@ from reliability import (
     read,
     write,
 )
-from servers import Response, Server, burst, html_error, http_date, rate_limited
+from servers import Response, burst, html_error, http_date, rate_limited
 
 import altan
 import pipedream
@@ -68,20 +68,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "PIPEDREAM_WORKFLOW_DOMAIN",
     ):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def make_api():
-    made: List[Api] = []
-
-    def make(flavour: str, server: Server, **options: Any) -> Api:
-        api = Api(flavour, server, **options)
-        made.append(api)
-        return api
-
-    yield make
-    for api in made:
-        api.close()
 
 
 @pytest.fixture
