@@ -101,7 +101,11 @@ calls = {
 tracemalloc.start()
 results = {}
 for name, call in calls.items():
-    tracemalloc.reset_peak()
+    if hasattr(tracemalloc, "reset_peak"):
+        tracemalloc.reset_peak()
+    else:  # Python 3.8: a restart forgets the peak (and what was traced: the base is then 0)
+        tracemalloc.stop()
+        tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     try:
         result = call()
