@@ -226,6 +226,65 @@ class DeployedTriggerResponse(TypedDict, total=False):
     data: DeployedTrigger
 
 
+class OAuthToken(TypedDict, total=False):
+    access_token: str
+    token_type: str  # "Bearer"
+    expires_in: int  # seconds
+
+
+# The v2 catalogue (search documents, paged by number; fields beyond these are passed through).
+class NumberedPageInfo(TypedDict, total=False):
+    count: int
+    page: int
+    per_page: int
+    total_count: int
+
+
+class AppDocument(TypedDict, total=False):
+    id: str
+    name_slug: str
+    name: str
+    auth_type: str
+    category_name: str
+    description: str
+    featured_weight: float
+    has_actions: bool
+    has_triggers: bool
+    img_src: str
+
+
+class AppDocumentList(TypedDict, total=False):
+    data: List[AppDocument]
+    page_info: NumberedPageInfo
+
+
+class AppDocumentResponse(TypedDict, total=False):
+    data: AppDocument
+
+
+class ComponentDocument(TypedDict, total=False):
+    id: str  # "pc_..."
+    key: str
+    name: str
+    version: str
+    app_name_slug: str
+    component_type: str  # "action" or "source"
+    description: str
+
+
+class ComponentDocumentList(TypedDict, total=False):
+    data: List[ComponentDocument]
+    page_info: NumberedPageInfo
+
+
+class ComponentDocumentResponse(TypedDict, total=False):
+    data: ComponentDocument
+
+
+class Facets(TypedDict, total=False):
+    data: Dict[str, List[Dict[str, Any]]]  # facet field -> [{"value", "count"}]
+
+
 if not TYPE_CHECKING:
     for _name in _TYPE_SHAPES:  # undefined until __getattr__ builds them
         del globals()[_name]
@@ -2073,6 +2132,9 @@ def _env_or(value: Optional[str], variable: str) -> Optional[str]:
     return value if value is not None else (os.environ.get(variable) or None)
 
 
+_JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523
+
+
 class _Unset:
     """The default of an argument whose ``None`` means "send null" (e.g. to clear a field)."""
 
@@ -2121,8 +2183,9 @@ def _cfmap_json(value: Union[str, Mapping[str, Any]]) -> str:
 _DT = "{project}/deployed-triggers/{deployed_component_id}"
 
 # method name: (HTTP method, path, what it does, for error messages). "{project}" is
-# /v1/connect/{this client's project id}; every other "{name}" is a positional argument of
-# SyncPipedreamClient._call, percent-encoded as one path segment.
+# /v1/connect/{this client's project id}, "{project_v2}" the same under /v2; every other
+# "{name}" is a positional argument of SyncPipedreamClient._call, percent-encoded as one path
+# segment.
 _ENDPOINTS: Dict[str, Tuple[str, str, str]] = {
     # projects
     "get_project_info": ("GET", "{project}/projects/info", "get project info"),
@@ -2202,10 +2265,19 @@ _ENDPOINTS: Dict[str, Tuple[str, str, str]] = {
     "update_deployed_trigger_workflows": ("PUT", _DT + "/pipelines", "update deployed trigger workflows"),
     # rate limits (documented, not in the official SDK)
     "create_rate_limit": ("POST", "/v1/connect/rate_limits", "create rate limit"),
+    # the OAuth token call itself (the client's own token is fetched by _TokenProvider)
+    "create_oauth_token": ("POST", "/v1/oauth/token", "create OAuth token"),
+    # the v2 catalogue (official TypeScript SDK v3: client.v2.apps, client.v2.components)
+    "get_apps_v2": ("GET", "{project_v2}/apps", "list apps (v2)"),
+    "get_app_facets_v2": ("GET", "{project_v2}/apps/facets", "get app facets (v2)"),
+    "get_app_v2": ("GET", "{project_v2}/apps/{app_id_or_slug}", "get app (v2)"),
+    "get_components_v2": ("GET", "{project_v2}/components", "list components (v2)"),
+    "get_component_facets_v2": ("GET", "{project_v2}/components/facets", "get component facets (v2)"),
+    "get_component_v2": ("GET", "{project_v2}/components/{component_id}", "get component (v2)"),
 }
 # The path arguments of each endpoint, in order ("{project}" excluded).
 _PATH_ARGUMENTS: Dict[str, Tuple[str, ...]] = {
-    name: tuple(field for field in re.findall(r"{(\w+)}", path) if field != "project")
+    name: tuple(field for field in re.findall(r"{(\w+)}", path) if field not in ("project", "project_v2"))
     for name, (_, path, _) in _ENDPOINTS.items()
 }
 
@@ -2694,7 +2766,8 @@ class SyncPipedreamClient:
         if len(path_arguments) != len(names):  # pragma: no cover - a mistake in this module
             raise TypeError("%s takes %d path arguments" % (endpoint, len(names)))
         segments = {name: _segment(name, value) for name, value in zip(names, path_arguments)}
-        path = template.format(project=self._project_path, **segments)
+        project_v2 = "/v2" + self._project_path[len("/v1") :]
+        path = template.format(project=self._project_path, project_v2=project_v2, **segments)
         return self._request(method, path, operation.format(**dict(zip(names, path_arguments))), **options)
 
     # -- Projects ----------------------------------------------------------------------------
@@ -2989,6 +3062,54 @@ class SyncPipedreamClient:
         "project_id", "project_environment", "project_app_name", "oauth_app_id", ...}``."""
         query = dict(app_id=app_id, account_id=account_id, oauth_app_id=oauth_app_id, app_override_id=app_override_id)
         return self._call("validate_connect_token", token, query=query, secrets=(token,))  # type: ignore[no-any-return]
+
+    def create_oauth_token(
+        self,
+        client_id: str,
+        client_secret: Optional[str] = None,
+        *,
+        scope: Optional[str] = None,
+        client_assertion: Optional[str] = None,
+        client_assertion_type: Optional[str] = None,
+    ) -> OAuthToken:
+        """``POST /v1/oauth/token`` (client credentials grant): ``{"access_token",
+        "token_type", "expires_in"}``, e.g. a token of narrower ``scope`` (space-separated) to
+        hand to another process. The client authenticates with ``client_secret`` or with a
+        ``client_assertion`` (a signed JWT; ``client_assertion_type`` defaults to
+        ``urn:ietf:params:oauth:client-assertion-type:jwt-bearer``). This client's own token
+        is not involved, nor replaced.
+
+        The secret and the assertion never appear in an error. The returned token is the
+        caller's: it is not added to the values this client redacts, where it would push out
+        the client's own tokens."""
+        _required("client_id", client_id)
+        if (client_secret is None) == (client_assertion is None):
+            raise ValueError("pass client_secret or client_assertion (exactly one)")
+        if client_assertion is not None:
+            _required("client_assertion", client_assertion)
+            client_assertion_type = client_assertion_type or _JWT_BEARER_ASSERTION
+        elif client_assertion_type is not None:
+            raise ValueError("client_assertion_type goes with client_assertion")
+        else:
+            _required("client_secret", client_secret)
+        body = _compact(
+            client_id=client_id,
+            client_secret=client_secret,
+            client_assertion_type=client_assertion_type,
+            client_assertion=client_assertion,
+            scope=scope,
+            grant_type="client_credentials",
+        )
+        return self._call(  # type: ignore[no-any-return]
+            "create_oauth_token",
+            body=body,
+            headers={k: v for k, v in self._headers.items() if k.lower() != "x-pd-rate-limit"},
+            auth=False,
+            idempotent=client_assertion is None,  # an assertion is single-use: never re-sent
+            sensitive=True,
+            error_class=PipedreamAuthError,
+            secrets=tuple(secret for secret in (client_secret, client_assertion) if secret is not None),
+        )
 
     # -- Users and accounts ------------------------------------------------------------------
 
@@ -3443,6 +3564,76 @@ class SyncPipedreamClient:
             body={"workflow_ids": ids},
         )
 
+    # -- The v2 catalogue: apps and components from the search index, paged by number ----------
+
+    def get_apps_v2(
+        self,
+        q: Optional[str] = None,
+        limit: Optional[int] = None,
+        page: Optional[int] = None,
+        *,
+        category_name: Optional[str] = None,
+        auth_type: Optional[str] = None,
+        has_components: Optional[bool] = None,
+        has_actions: Optional[bool] = None,
+        has_triggers: Optional[bool] = None,
+        has_private_components: Optional[bool] = None,
+    ) -> AppDocumentList:
+        """``GET /v2/connect/{project_id}/apps``: ``{"data": [AppDocument], "page_info":
+        {"count", "page", "per_page", "total_count"}}``. A ``has_*`` flag given selects its
+        filter and its value the direction (``False``: apps without); the API applies only the
+        first of ``has_components``, ``has_actions``, ``has_triggers``. The API answers 501 to
+        ``has_private_components`` for now."""
+        query = dict(
+            q=q,
+            limit=limit,
+            page=page,
+            category_name=category_name,
+            auth_type=auth_type,
+            has_components=has_components,
+            has_actions=has_actions,
+            has_triggers=has_triggers,
+            has_private_components=has_private_components,
+        )
+        return self._call("get_apps_v2", query=query)  # type: ignore[no-any-return]
+
+    def get_app_facets_v2(self) -> Facets:
+        """``GET /v2/connect/{project_id}/apps/facets``: ``{"data": {"category_name": [{"value",
+        "count"}], "auth_type": [...]}}``."""
+        return self._call("get_app_facets_v2")  # type: ignore[no-any-return]
+
+    def get_app_v2(self, app_id_or_slug: str) -> AppDocumentResponse:
+        """``GET /v2/connect/{project_id}/apps/{id}`` (``app_...`` id or name slug):
+        ``{"data": AppDocument}``; 404 if unknown."""
+        return self._call("get_app_v2", app_id_or_slug)  # type: ignore[no-any-return]
+
+    def get_components_v2(
+        self,
+        q: Optional[str] = None,
+        limit: Optional[int] = None,
+        page: Optional[int] = None,
+        *,
+        component_type: Optional[str] = None,
+        app: Optional[str] = None,
+        registry: Optional[str] = None,
+    ) -> ComponentDocumentList:
+        """``GET /v2/connect/{project_id}/components``: ``{"data": [ComponentDocument],
+        "page_info": {"count", "page", "per_page", "total_count"}}``. ``component_type``:
+        ``"action"`` or ``"trigger"`` (plurals accepted); ``app``: comma-separated app name
+        slugs (not ids); ``registry``: ``"public"`` (the API's default), ``"private"`` or ``"all"``."""
+        query = dict(q=q, limit=limit, page=page, component_type=component_type, app=app, registry=registry)
+        return self._call("get_components_v2", query=query)  # type: ignore[no-any-return]
+
+    def get_component_facets_v2(self, registry: Optional[str] = None) -> Facets:
+        """``GET /v2/connect/{project_id}/components/facets``: ``{"data": {"component_type":
+        [{"value", "count"}], "app_name_slug": [...]}}``."""
+        return self._call("get_component_facets_v2", query=dict(registry=registry))  # type: ignore[no-any-return]
+
+    def get_component_v2(self, component_id: str, registry: Optional[str] = None) -> ComponentDocumentResponse:
+        """``GET /v2/connect/{project_id}/components/{id}`` (a ``pc_...`` id, not a key):
+        ``{"data": ComponentDocument}``; 404 if unknown or not visible to the project."""
+        return self._call("get_component_v2", component_id, query=dict(registry=registry))  # type: ignore[no-any-return]
+
     # -- Rate limits -------------------------------------------------------------------------
 
     def create_rate_limit(self, window_size_seconds: int, requests_per_window: int) -> Dict[str, Any]:
@@ -3669,6 +3860,14 @@ class SyncPipedreamClient:
         """Every OAuth app matching ``get_oauth_apps`` filters, fetched page by page."""
         return _paginate(self.get_oauth_apps, filters)
 
+    def iter_apps_v2(self, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every app matching ``get_apps_v2`` filters, page after page (by number), fetched as needed."""
+        return _paginate_by_number(self.get_apps_v2, filters)
+
+    def iter_components_v2(self, **filters: Any) -> Iterator[Dict[str, Any]]:
+        """Every component matching ``get_components_v2`` filters, fetched page by page."""
+        return _paginate_by_number(self.get_components_v2, filters)
+
 
 def _next_cursor(page: JSON, previous: Optional[str]) -> Optional[str]:
     """The cursor of the page after ``page``, or None at the end (no cursor, an empty page,
@@ -3701,6 +3900,37 @@ def _paginate(fetch: Callable[..., Any], filters: Dict[str, Any]) -> Iterator[Di
         if cursor is None:
             return
         filters["after"] = cursor
+
+
+def _next_page_number(page: JSON, items: List[Any], filters: Mapping[str, Any]) -> Optional[int]:
+    """The number of the page after ``page`` (fetched with ``filters``), or None at the end:
+    an empty page, a short one (fewer items than ``per_page``, or than the ``limit`` asked
+    for), or a page number that does not move. Pages count from 1, the API's default."""
+    if not items:
+        return None
+    info = page.get("page_info") if isinstance(page, dict) else None
+    info = info if isinstance(info, dict) else {}
+    per_page = info.get("per_page")
+    if not isinstance(per_page, int) or isinstance(per_page, bool) or per_page < 1:
+        per_page = filters.get("limit")
+    if isinstance(per_page, int) and len(items) < per_page:
+        return None
+    asked = filters.get("page")
+    asked = asked if isinstance(asked, int) and not isinstance(asked, bool) else 1
+    current = info.get("page")
+    current = current if isinstance(current, int) and not isinstance(current, bool) else asked
+    return current + 1 if current + 1 > asked else None
+
+
+def _paginate_by_number(fetch: Callable[..., Any], filters: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    filters = dict(filters)
+    while True:
+        page, items = _page_items(fetch(**filters))
+        yield from items
+        number = _next_page_number(page, items, filters)
+        if number is None:
+            return
+        filters["page"] = number
 
 
 # ---------------------------------------------------------------------------------------------
@@ -3863,6 +4093,17 @@ class PipedreamClient:
                 return
             filters["after"] = cursor
 
+    async def _iterate_by_number(self, method_name: str, /, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        fetch = getattr(self.sync, method_name)
+        while True:
+            page, items = _page_items(await self._runner.run(fetch, **filters))
+            for item in items:
+                yield item
+            number = _next_page_number(page, items, filters)
+            if number is None:
+                return
+            filters["page"] = number
+
     # Every API method of SyncPipedreamClient, as a coroutine with the same arguments,
     # return value and docstring (see _coroutine).
 
@@ -3899,6 +4140,7 @@ class PipedreamClient:
     # -- Tokens, users and accounts
     create_connect_token = _coroutine(SyncPipedreamClient.create_connect_token)
     validate_connect_token = _coroutine(SyncPipedreamClient.validate_connect_token)
+    create_oauth_token = _coroutine(SyncPipedreamClient.create_oauth_token)
     get_users = _coroutine(SyncPipedreamClient.get_users)
     get_accounts = _coroutine(SyncPipedreamClient.get_accounts)
     get_accounts_by_external_user = _coroutine(SyncPipedreamClient.get_accounts_by_external_user)
@@ -3935,6 +4177,14 @@ class PipedreamClient:
     get_deployed_trigger_workflows = _coroutine(SyncPipedreamClient.get_deployed_trigger_workflows)
     update_deployed_trigger_workflows = _coroutine(SyncPipedreamClient.update_deployed_trigger_workflows)
 
+    # -- The v2 catalogue
+    get_apps_v2 = _coroutine(SyncPipedreamClient.get_apps_v2)
+    get_app_facets_v2 = _coroutine(SyncPipedreamClient.get_app_facets_v2)
+    get_app_v2 = _coroutine(SyncPipedreamClient.get_app_v2)
+    get_components_v2 = _coroutine(SyncPipedreamClient.get_components_v2)
+    get_component_facets_v2 = _coroutine(SyncPipedreamClient.get_component_facets_v2)
+    get_component_v2 = _coroutine(SyncPipedreamClient.get_component_v2)
+
     # -- Rate limits, proxy, workflows
     create_rate_limit = _coroutine(SyncPipedreamClient.create_rate_limit)
     make_proxy_request = _coroutine(SyncPipedreamClient.make_proxy_request)
@@ -3969,6 +4219,13 @@ class PipedreamClient:
 
     def iter_oauth_apps(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         return self._iterate("get_oauth_apps", **filters)
+
+    def iter_apps_v2(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        """``async for app in client.iter_apps_v2(q="slack")``: pages fetched by number as needed."""
+        return self._iterate_by_number("get_apps_v2", **filters)
+
+    def iter_components_v2(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+        return self._iterate_by_number("get_components_v2", **filters)
 
 
 # ---------------------------------------------------------------------------------------------

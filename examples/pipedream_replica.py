@@ -900,6 +900,7 @@ class PipedreamReplica(ThreadingHTTPServer):
     def _build_routes(self) -> List[Tuple["re.Pattern[str]", Dict[str, Callable[[_Call], Any]], bool]]:
         """(path pattern, {method: handler}, needs auth) in match order."""
         p = "/v1/connect/" + _PID
+        v2 = "/v2/connect/" + _PID
         table: List[Tuple[str, Dict[str, Callable[[_Call], Any]], bool]] = [
             (r"/v1/oauth/token", {"POST": self._oauth_token}, False),
             (r"/v1/connect/rate_limits", {"POST": self._create_rate_limit}, True),
@@ -962,6 +963,12 @@ class PipedreamReplica(ThreadingHTTPServer):
             (_DC + r"/webhooks/(?P<hook>[^/]+)/reset_delivery_state", {"POST": self._reset_webhook}, True),
             (_DC + r"/webhooks/(?P<hook>[^/]+)/regenerate_signing_key", {"POST": self._regenerate_webhook_key}, True),
             (_DC + r"/pipelines", {"GET": self._get_pipelines, "PUT": self._put_pipelines}, True),
+            (v2 + r"/apps", {"GET": self._list_apps_v2}, True),
+            (v2 + r"/apps/facets", {"GET": self._app_facets_v2}, True),
+            (v2 + r"/apps/(?P<app>[^/]+)", {"GET": self._get_app_v2}, True),
+            (v2 + r"/components", {"GET": self._list_components_v2}, True),
+            (v2 + r"/components/facets", {"GET": self._component_facets_v2}, True),
+            (v2 + r"/components/(?P<id>[^/]+)", {"GET": self._get_component_v2}, True),
             (p + r"/proxy/(?P<url64>[^/]+)", {m: self._proxy for m in _ANY_METHOD}, True),
             (r"/wf(?:/.*)?", {m: self._workflow for m in _ANY_METHOD}, False),
         ]
@@ -1886,6 +1893,125 @@ class PipedreamReplica(ThreadingHTTPServer):
         if "authorization" in call.request.headers:
             raise _error(400, "storage URLs are presigned: no Authorization header")
         return _Answer(200, self._stash_object(call.params["key"]), content_type="application/octet-stream")
+
+    # -- routes: the v2 catalogue (search documents, paged by number) --------------------------
+
+    def _numbered_page(self, call: _Call, items: List[Dict[str, Any]]) -> Dict[str, Any]:
+        per_page = call.q_int("limit", 1, 100) or self.page_size
+        page = call.q_int("page", 1, 1000000) or 1
+        chunk = items[(page - 1) * per_page : page * per_page]
+        return {
+            "data": chunk,
+            "page_info": {"count": len(chunk), "page": page, "per_page": per_page, "total_count": len(items)},
+        }
+
+    def _app_document(self, app: Dict[str, Any]) -> Dict[str, Any]:
+        kinds = {c["component_type"] for c in self.components if c["_app"] == app["name_slug"]}
+        return {
+            "id": app["id"],
+            "name_slug": app["name_slug"],
+            "name": app["name"],
+            "auth_type": app["auth_type"],
+            "category_name": app["categories"][0],
+            "categories": list(app["categories"]),
+            "description": app["description"],
+            "featured_weight": app["featured_weight"],
+            "has_actions": "action" in kinds,
+            "has_triggers": "trigger" in kinds,
+            "img_src": app["img_src"],
+        }
+
+    @staticmethod
+    def _facets(documents: List[Dict[str, Any]], fields: Tuple[str, ...]) -> Dict[str, Any]:
+        facets: Dict[str, Any] = {}
+        for name in fields:
+            counts: Dict[str, int] = {}
+            for document in documents:
+                counts[document[name]] = counts.get(document[name], 0) + 1
+            ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+            facets[name] = [{"value": value, "count": count} for value, count in ranked]
+        return {"data": facets}
+
+    def _list_apps_v2(self, call: _Call) -> Any:
+        if call.q("has_private_components") is not None:
+            raise _error(501, "has_private_components is not supported yet")
+        q = (call.q("q") or "").lower()
+        category, auth_type = call.q("category_name"), call.q("auth_type")
+        # The first present of has_components > has_actions > has_triggers applies; a false-like
+        # value selects the apps without.
+        flag = next(
+            (name for name in ("has_components", "has_actions", "has_triggers") if call.q(name) is not None), None
+        )
+        wanted = flag is not None and call.q(flag) not in ("false", "0", "f", "off", "")
+        documents = []
+        for app in sorted(self.apps, key=lambda a: -a["featured_weight"]):
+            document = self._app_document(app)
+            if q and q not in app["name"].lower() and q not in app["name_slug"]:
+                continue
+            if category and category not in app["categories"] or auth_type and auth_type != app["auth_type"]:
+                continue
+            if flag is not None:
+                has = {
+                    "has_components": document["has_actions"] or document["has_triggers"],
+                    "has_actions": document["has_actions"],
+                    "has_triggers": document["has_triggers"],
+                }[flag]
+                if has != wanted:
+                    continue
+            documents.append(document)
+        return self._numbered_page(call, documents)
+
+    def _app_facets_v2(self, call: _Call) -> Any:
+        return self._facets([self._app_document(app) for app in self.apps], ("category_name", "auth_type"))
+
+    def _get_app_v2(self, call: _Call) -> Any:
+        wanted = call.params["app"]
+        key = "id" if wanted.startswith("app_") else "name_slug"
+        for app in self.apps:
+            if app[key] == wanted:
+                return {"data": self._app_document(app)}
+        raise _error(404, "app %s not found" % wanted)
+
+    @staticmethod
+    def _component_document(component: Dict[str, Any]) -> Dict[str, Any]:
+        document = _public(component)
+        document.update(
+            id=_stable_id("pc", component["key"]),
+            app_name_slug=component["_app"],
+            component_type="action" if component["component_type"] == "action" else "source",
+        )
+        return document
+
+    def _visible_components(self, call: _Call) -> List[Dict[str, Any]]:
+        registry = call.q_choice("registry", ("public", "private", "all"))
+        # every replica component is public
+        return [] if registry == "private" else [self._component_document(c) for c in self.components]
+
+    def _list_components_v2(self, call: _Call) -> Any:
+        q = (call.q("q") or "").lower()
+        kinds = {"action": "action", "actions": "action", "trigger": "source", "triggers": "source"}
+        component_type = call.q("component_type")
+        if component_type is not None and component_type not in kinds:
+            raise _error(400, "component_type must be action or trigger, got %r" % component_type)
+        apps = set(filter(None, (call.q("app") or "").split(",")))
+        documents = [
+            d
+            for d in self._visible_components(call)
+            if (not q or q in d["name"].lower() or q in d["key"])
+            and (component_type is None or d["component_type"] == kinds[component_type])
+            and (not apps or d["app_name_slug"] in apps)
+        ]
+        return self._numbered_page(call, documents)
+
+    def _component_facets_v2(self, call: _Call) -> Any:
+        return self._facets(self._visible_components(call), ("component_type", "app_name_slug"))
+
+    def _get_component_v2(self, call: _Call) -> Any:
+        wanted = call.params["id"]
+        for document in self._visible_components(call):
+            if document["id"] == wanted:
+                return {"data": document}
+        raise _error(404, "component %s not found" % wanted)
 
     # -- routes: proxy and workflows ----------------------------------------------------------
 

@@ -545,6 +545,7 @@ SCENARIOS: Dict[str, List[Step]] = {
 
 
 # Beyond the README's 28 methods: one cassette per method added for the official SDK's other endpoints.
+SLACK_SEND_MESSAGE_V2 = _r._stable_id("pc", "slack-send-message")  # the v2 id of a component
 _TOKEN = From(lambda results: results[0]["token"])  # the Connect token of the scenario's first step
 _NEW_BUFFER = From(lambda results: io.BytesIO())  # download_file's destination, fresh each time
 
@@ -723,6 +724,41 @@ SCENARIOS.update(
         "reset_deployed_trigger_webhook_delivery_state": [
             S("reset_deployed_trigger_webhook_delivery_state", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),
             S("reset_deployed_trigger_webhook_delivery_state", TRIGGER_1, TRIGGER_1_WEBHOOK, "user-2"),  # 404
+        ],
+        # the OAuth token call, and the v2 catalogue of the official TypeScript SDK
+        "create_oauth_token": [
+            S("create_oauth_token", TEST_CLIENT_ID, TEST_CLIENT_SECRET),
+            S("create_oauth_token", TEST_CLIENT_ID, TEST_CLIENT_SECRET, scope="connect:accounts:read"),
+            S("create_oauth_token", TEST_CLIENT_ID, INVALID_CLIENT_SECRET),  # 401 invalid_client
+        ],
+        "get_apps_v2": [
+            S("get_apps_v2", limit=3),
+            S("get_apps_v2", limit=3, page=2),
+            S("get_apps_v2", "o", category_name="Productivity", auth_type="oauth", has_triggers=False),
+            S("get_apps_v2", has_components=True, limit=20, page=1),
+            S("get_apps_v2", has_private_components=True),  # 501
+            S("get_apps_v2", limit=500),  # 400
+            _with(S("get_apps_v2"), fault=(503, '{"error":"search unavailable"}', "application/json", {})),
+        ],
+        "get_app_facets_v2": [S("get_app_facets_v2")],
+        "get_app_v2": [
+            S("get_app_v2", "slack"),
+            S("get_app_v2", SLACK_APP_ID),
+            S("get_app_v2", "no-such-app"),  # 404
+        ],
+        "get_components_v2": [
+            S("get_components_v2", limit=3),
+            S("get_components_v2", limit=3, page=3),
+            S("get_components_v2", app="slack,github", component_type="trigger"),
+            S("get_components_v2", "send", registry="all"),
+            S("get_components_v2", registry="private"),  # nothing private in this project
+            S("get_components_v2", component_type="widget"),  # 400
+        ],
+        "get_component_facets_v2": [S("get_component_facets_v2"), S("get_component_facets_v2", "private")],
+        "get_component_v2": [
+            S("get_component_v2", SLACK_SEND_MESSAGE_V2),
+            S("get_component_v2", "slack-send-message"),  # 404: a key, not an id
+            S("get_component_v2", SLACK_SEND_MESSAGE_V2, "private"),  # 404: public
         ],
         "regenerate_deployed_trigger_webhook_signing_key": [
             S("regenerate_deployed_trigger_webhook_signing_key", TRIGGER_1, TRIGGER_1_WEBHOOK, USER),

@@ -285,6 +285,11 @@ def live_scenarios(external_user_id: str) -> Dict[str, List[pv.Step]]:
         "get_oauth_apps": [S("get_oauth_apps", limit=2)],
         "get_project_webhook": [S("get_project_webhook")],
         "get_projects": [S("get_projects", limit=2)],
+        "get_apps_v2": [S("get_apps_v2", limit=3), S("get_apps_v2", limit=3, page=2)],
+        "get_app_facets_v2": [S("get_app_facets_v2")],
+        "get_app_v2": [S("get_app_v2", "slack"), S("get_app_v2", "no-such-app-xyz")],
+        "get_components_v2": [S("get_components_v2", limit=3, app="slack")],
+        "get_component_facets_v2": [S("get_component_facets_v2")],
     }
 
 

@@ -96,7 +96,17 @@ NEW_METHODS = [
     "reset_deployed_trigger_webhook_delivery_state",
     "regenerate_deployed_trigger_webhook_signing_key",
 ]
-METHODS = README_METHODS + NEW_METHODS
+# The OAuth token call, and the v2 catalogue of the official TypeScript SDK (which Python SDK 2.3.0 lacks).
+NEWEST_METHODS = [
+    "create_oauth_token",
+    "get_apps_v2",
+    "get_app_facets_v2",
+    "get_app_v2",
+    "get_components_v2",
+    "get_component_facets_v2",
+    "get_component_v2",
+]
+METHODS = README_METHODS + NEW_METHODS + NEWEST_METHODS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,6 +288,58 @@ def _page(result: Dict[str, Any], count: int, more: bool) -> None:
 
 def _status(value: Any, status: int) -> None:
     assert isinstance(value, PipedreamApiError) and value.status_code == status, value
+
+
+def _numbered_page(result: Dict[str, Any], count: int, page: int, per_page: int, total: int) -> None:
+    """A v2 page: ``page_info`` with the page number instead of cursors."""
+    assert set(result) == {"data", "page_info"}
+    assert result["page_info"] == {"count": count, "page": page, "per_page": per_page, "total_count": total}
+    assert len(result["data"]) == count
+
+
+APP_DOCUMENT_FIELDS = {
+    "id",
+    "name_slug",
+    "name",
+    "auth_type",
+    "category_name",
+    "description",
+    "featured_weight",
+    "has_actions",
+    "has_triggers",
+    "img_src",
+}
+COMPONENT_DOCUMENT_FIELDS = {"id", "key", "name", "version", "app_name_slug", "component_type", "description"}
+
+
+def _apps_v2(r: List[Any]) -> None:
+    _numbered_page(r[0], 3, 1, 3, 12)
+    assert [a["name_slug"] for a in r[0]["data"]] == ["slack", "github", "google_sheets"]  # by featured weight
+    assert APP_DOCUMENT_FIELDS <= set(r[0]["data"][0])
+    _numbered_page(r[1], 3, 2, 3, 12)
+    assert [a["name_slug"] for a in r[1]["data"]] == ["notion", "gmail", "hubspot"]
+    assert [a["name_slug"] for a in r[2]["data"]] == ["google_sheets", "notion", "airtable_oauth"]  # no triggers
+    assert all(a["has_actions"] or a["has_triggers"] for a in r[3]["data"]) and r[3]["page_info"]["count"] == 5
+    _status(r[4], 501)
+    _status(r[5], 400)
+    _status(r[6], 503)
+
+
+def _components_v2(r: List[Any]) -> None:
+    _numbered_page(r[0], 3, 1, 3, 9)
+    assert COMPONENT_DOCUMENT_FIELDS <= set(r[0]["data"][0]) and r[0]["data"][0]["id"].startswith("pc_")
+    _numbered_page(r[1], 3, 3, 3, 9)
+    assert [c["key"] for c in r[2]["data"]] == ["slack-new-message-in-channels", "github-new-commit"]
+    assert {c["component_type"] for c in r[2]["data"]} == {"source"}  # a trigger's type in v2
+    assert [c["key"] for c in r[3]["data"]] == ["slack-send-message", "gmail-send-email"]
+    _numbered_page(r[4], 0, 1, 10, 0)
+    _status(r[5], 400)
+
+
+def _facets(result: Dict[str, Any], fields: Tuple[str, ...]) -> None:
+    assert list(result) == ["data"] and tuple(result["data"]) == fields
+    for buckets in result["data"].values():
+        assert all(set(b) == {"value", "count"} and b["count"] > 0 for b in buckets)
 
 
 def _apps(r: List[Any]) -> None:
@@ -537,6 +599,41 @@ def _trigger_webhook(r: List[Any]) -> None:
 
 SHAPES.update(
     {
+        "create_oauth_token": lambda r: (
+            _ok(
+                r[0]
+                == r[1]
+                == {"access_token": pv.ACCESS_TOKEN_PLACEHOLDER, "token_type": "Bearer", "expires_in": 3600},
+                r,
+            ),
+            _ok(isinstance(r[2], PipedreamAuthError) and r[2].status_code == 401, r[2]),
+        ),
+        "get_apps_v2": _apps_v2,
+        "get_app_facets_v2": lambda r: _facets(r[0], ("category_name", "auth_type")),
+        "get_app_v2": lambda r: (
+            _ok(r[0] == r[1] and r[0]["data"]["id"] == pv.SLACK_APP_ID, r),
+            _ok(APP_DOCUMENT_FIELDS <= set(r[0]["data"]), r[0]),
+            _status(r[2], 404),
+        ),
+        "get_components_v2": _components_v2,
+        "get_component_facets_v2": lambda r: (
+            _facets(r[0], ("component_type", "app_name_slug")),
+            _ok(
+                r[0]["data"]["component_type"] == [{"value": "action", "count": 6}, {"value": "source", "count": 3}], r
+            ),
+            _ok(r[1] == {"data": {"component_type": [], "app_name_slug": []}}, r[1]),
+        ),
+        "get_component_v2": lambda r: (
+            _ok(r[0]["data"]["id"] == pv.SLACK_SEND_MESSAGE_V2 and r[0]["data"]["key"] == "slack-send-message", r[0]),
+            _status(r[1], 404),
+            _status(r[2], 404),
+        ),
+    }
+)
+
+
+SHAPES.update(
+    {
         "get_projects": _projects,
         "create_project": lambda r: (
             _ok(set(r[0]) == PROJECT_FIELDS and r[0]["id"].startswith("proj_") and r[0]["app_name"] == "Acme", r[0]),
@@ -715,7 +812,8 @@ CASSETTES = [
 
 
 def test_there_is_one_cassette_and_scenario_per_method() -> None:
-    assert len(README_METHODS) == 28 and len(NEW_METHODS) == 31 and not set(README_METHODS) & set(NEW_METHODS)
+    assert len(README_METHODS) == 28 and len(NEW_METHODS) == 31 and len(NEWEST_METHODS) == 7
+    assert len(set(METHODS)) == len(METHODS)
     assert sorted(pv.SCENARIOS) == sorted(METHODS) == sorted(SHAPES)
     assert sorted(p.stem for p in pv.CASSETTE_DIR.glob("*.yaml")) == sorted(METHODS)
     for name in METHODS:
@@ -769,6 +867,7 @@ def test_async_calls_gathered_concurrently_replay_once_each(pipedream_cassette: 
 
 P = r"/v1/connect/proj_[A-Za-z0-9]+"
 DT = P + r"/deployed-triggers/[^/?]+"
+P2 = r"/v2/connect/proj_[A-Za-z0-9]+"
 OFFICIAL: Dict[str, Tuple[str, str]] = {
     "get_project_info": ("GET", P + r"/projects/info"),
     "get_apps": ("GET", r"/v1/connect/apps"),
@@ -827,8 +926,21 @@ OFFICIAL: Dict[str, Tuple[str, str]] = {
     "get_deployed_trigger_webhook": ("GET", DT + r"/webhooks/[^/?]+"),
     "reset_deployed_trigger_webhook_delivery_state": ("POST", DT + r"/webhooks/[^/?]+/reset_delivery_state"),
     "regenerate_deployed_trigger_webhook_signing_key": ("POST", DT + r"/webhooks/[^/?]+/regenerate_signing_key"),
+    "get_apps_v2": ("GET", P2 + r"/apps"),
+    "get_app_facets_v2": ("GET", P2 + r"/apps/facets"),
+    "get_app_v2": ("GET", P2 + r"/apps/[^/?]+"),
+    "get_components_v2": ("GET", P2 + r"/components"),
+    "get_component_facets_v2": ("GET", P2 + r"/components/facets"),
+    "get_component_v2": ("GET", P2 + r"/components/[^/?]+"),
 }
-BOOLEAN_QUERY = {"include_credentials", "ignore_hook_errors", "has_actions", "has_components", "has_triggers"}
+BOOLEAN_QUERY = {
+    "include_credentials",
+    "ignore_hook_errors",
+    "has_actions",
+    "has_components",
+    "has_triggers",
+    "has_private_components",
+}
 CAMEL_CASE_FIELDS = ("webhookUrl", "workflowId", "webhookUrls", "workflowIds", "externalUserId")
 
 
@@ -839,14 +951,21 @@ def test_recorded_requests_use_the_official_wire_format(name: str) -> None:
     for interaction in recorded:
         request = interaction["request"]
         uri, method, headers, body = request["uri"], request["method"], request["headers"], request["body"]
-        if uri == pv.API_ORIGIN + "/v1/oauth/token":
+        if uri == pv.API_ORIGIN + "/v1/oauth/token" and name != "create_oauth_token":
             sent = json.loads(body)
             assert method == "POST" and list(sent) == ["client_id", "client_secret", "grant_type"]
             assert sent["client_secret"] in (pv.SECRET_PLACEHOLDER, pv.INVALID_SECRET_PLACEHOLDER)
             assert "Authorization" not in headers
             continue
         own_calls += 1
-        if name.startswith("invoke_workflow"):
+        if name == "create_oauth_token":  # the official body, key order included; no bearer token
+            sent = json.loads(body)
+            assert method == "POST" and uri == pv.API_ORIGIN + "/v1/oauth/token"
+            assert list(sent) == [k for k in ("client_id", "client_secret", "scope", "grant_type") if k in sent]
+            assert sent["grant_type"] == "client_credentials" and "Authorization" not in headers
+            assert _header(headers, "x-pd-environment") == "development"
+            own_calls_official += 1
+        elif name.startswith("invoke_workflow"):
             assert uri.startswith(pv.WORKFLOW_ORIGIN + "/")
             assert "x-pd-environment" not in {h.lower() for h in headers} or name.endswith("external_user")
         else:
@@ -956,6 +1075,6 @@ def test_cassettes_are_reproducible_from_the_replica(tmp_path: Any) -> None:
 
     record_pipedream_cassettes.record(tmp_path, pv.SCENARIOS, log=lambda line: None)
     names = sorted(p.name for p in tmp_path.glob("*.yaml"))
-    assert len(names) == len(METHODS) == 59
+    assert len(names) == len(METHODS) == 66
     _, mismatch, errors = filecmp.cmpfiles(str(tmp_path), str(pv.CASSETTE_DIR), names, shallow=False)
     assert not mismatch and not errors, "re-record with: python tests/record_pipedream_cassettes.py"

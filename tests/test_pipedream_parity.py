@@ -47,7 +47,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import pytest
 
 import pipedream_replica
-from pipedream import PipedreamClient, RawResponse, SyncPipedreamClient
+from pipedream import PipedreamApiError, PipedreamClient, RawResponse, SyncPipedreamClient
 
 HERE = pathlib.Path(__file__).resolve().parent
 CAPTURE_SCRIPT = HERE / "official_sdk_capture.py"
@@ -890,3 +890,70 @@ def test_without_pypi_the_parity_tests_skip_unless_required(
         official_sdk_dir()
     assert "could not install the official SDK (pipedream==2.3.0" in str(raised.value)
     assert not any((tmp_path / "cache").iterdir()), "a failed install must leave nothing in the cache"
+
+
+# ---------------------------------------------------------------------------------------------
+# create_oauth_token: the public token call against the SDK's oauth_tokens.create
+# ---------------------------------------------------------------------------------------------
+
+# (our keyword arguments, the SDK's): a secret, a secret and a scope, an assertion.
+ASSERTION = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJkZW1vIn0.c2ln"
+OAUTH_TOKEN_CALLS = {
+    "secret": dict(client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+    "scope": dict(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, scope="connect:accounts:read connect:tokens"),
+    "assertion": dict(
+        client_id=CLIENT_ID,
+        client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        client_assertion=ASSERTION,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def oauth_token_parity() -> Dict[str, Any]:
+    token = {"status": 200, "content_type": "application/json", "body_b64": ""}
+    calls = [
+        {"id": name, "call": "oauth_tokens.create", "args": [], "kwargs": kwargs, "response": token}
+        for name, kwargs in OAUTH_TOKEN_CALLS.items()
+    ]
+    return run_official(calls)["results"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("name", sorted(OAUTH_TOKEN_CALLS))
+def test_create_oauth_token_sends_the_sdks_request(oauth_token_parity: Dict[str, Any], name: str, mode: str) -> None:
+    """Our create_oauth_token and the SDK's oauth_tokens.create, given the same arguments, send
+    the same request: method, path, query, JSON body (key order included), x-pd-environment and
+    content type. One deliberate difference: the SDK also sends its client's own bearer token
+    (its generated code puts it on every request; the endpoint authenticates the body's
+    credentials). We send none: in client-credentials mode it would cost a token request first,
+    and a 401 here refuses the caller's credentials, not a token to refresh and retry with."""
+    kwargs = OAUTH_TOKEN_CALLS[name]
+    official = oauth_token_parity[name]
+    assert len(official["requests"]) == 1, official
+    replica, _ = pipedream_replica.start()
+    try:
+        if mode == "sync":
+            with _our_client(SyncPipedreamClient, replica, False) as client:
+                try:
+                    client.create_oauth_token(**kwargs)
+                except PipedreamApiError:  # the replica takes no assertion: the request is compared
+                    assert name == "assertion"
+        else:
+
+            async def main() -> None:
+                async with _our_client(PipedreamClient, replica, False) as client:
+                    try:
+                        await client.create_oauth_token(**kwargs)
+                    except PipedreamApiError:
+                        assert name == "assertion"
+
+            asyncio.run(main())
+        (ours,) = replica.requests
+    finally:
+        pipedream_replica.stop(replica)
+    sdk, our = official_wire(official["requests"][0]), our_wire(ours)
+    assert sdk["headers"].pop("authorization") == "Bearer " + ACCESS_TOKEN
+    assert our["headers"].pop("authorization") is None
+    assert our == sdk
+    assert list(json.loads(ours.body)) == list(json.loads(base64.b64decode(official["requests"][0]["body_b64"])))

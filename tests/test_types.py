@@ -29,6 +29,15 @@ TYPES = {
         "DeployedTrigger",
         "DeployedTriggerList",
         "DeployedTriggerResponse",
+        "OAuthToken",
+        "NumberedPageInfo",
+        "AppDocument",
+        "AppDocumentList",
+        "AppDocumentResponse",
+        "ComponentDocument",
+        "ComponentDocumentList",
+        "ComponentDocumentResponse",
+        "Facets",
     ],
 }
 CLASSES = {
