@@ -18,11 +18,13 @@ What it proves:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import pathlib
 import subprocess
 import sys
+import time
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
@@ -478,3 +480,69 @@ def test_no_crypto_module_is_imported_without_a_private_key() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------------
+# Against the bundled replica (examples/pipedream_replica.py)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def replica() -> Iterator[Any]:
+    import pipedream_replica
+
+    server, _ = pipedream_replica.start()
+    yield server
+    pipedream_replica.stop(server)
+
+
+def _unsigned_assertion(claims: Dict[str, Any]) -> str:
+    """A JWT with the right header and claims and a dummy signature (the replica checks the
+    claims, not the signature)."""
+
+    def part(value: Dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return "%s.%s.c2ln" % (part({"alg": "ES256", "typ": "client-authentication+jwt"}), part(claims))
+
+
+def test_the_replica_takes_client_assertions_once_each(replica: Any) -> None:
+    import pipedream_replica
+
+    client_id = pipedream_replica.DEFAULT_CLIENT_ID
+    jtis = iter(["jti-1", "jti-1", "jti-2"])
+
+    def new_assertion() -> str:
+        now = int(time.time())
+        claims = {"iss": client_id, "sub": client_id, "aud": replica.base_url, "iat": now, "exp": now + 60}
+        return _unsigned_assertion(dict(claims, jti=next(jtis)))
+
+    options: Dict[str, Any] = dict(base_url=replica.base_url, proxy=False, client_assertion=new_assertion)
+    with SyncPipedreamClient(client_id, None, pipedream_replica.DEFAULT_PROJECT_ID, "development", **options) as first:
+        assert first.get_project_info()["apps"]
+    with SyncPipedreamClient(client_id, None, pipedream_replica.DEFAULT_PROJECT_ID, "development", **options) as reuse:
+        with pytest.raises(PipedreamAuthError, match="jti is missing or was used before"):
+            reuse.get_project_info()
+        assert reuse.get_project_info()["apps"]  # the next token request has a new jti
+
+
+def test_the_replica_takes_a_connect_token_without_a_project(replica: Any) -> None:
+    import pipedream_replica
+
+    with SyncPipedreamClient(
+        pipedream_replica.DEFAULT_CLIENT_ID,
+        pipedream_replica.DEFAULT_CLIENT_SECRET,
+        pipedream_replica.DEFAULT_PROJECT_ID,
+        "development",
+        base_url=replica.base_url,
+        proxy=False,
+    ) as backend:
+        ctok = backend.create_connect_token("user-1")["token"]
+        expected = backend.get_accounts(external_user_id="user-1")
+    options: Dict[str, Any] = dict(environment="development", base_url=replica.base_url, proxy=False)
+    with SyncPipedreamClient(access_token=ctok, project_id="", **options) as client:
+        assert client.get_accounts(external_user_id="user-1") == expected
+        assert replica.requests[-1].path == "/v1/connect/accounts"
+        with pytest.raises(pipedream.PipedreamApiError) as caught:
+            client.get_accounts(external_user_id="user-2")
+    assert caught.value.status_code == 403
