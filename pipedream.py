@@ -4190,7 +4190,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipedream",
         description="Call the Pipedream Connect API. Credentials are read from PIPEDREAM_CLIENT_ID, "
-        "PIPEDREAM_CLIENT_SECRET (or PIPEDREAM_ACCESS_TOKEN), PIPEDREAM_PROJECT_ID and "
+        "PIPEDREAM_CLIENT_SECRET (or PIPEDREAM_PRIVATE_KEY and PIPEDREAM_KEY_ID, or PIPEDREAM_ACCESS_TOKEN, "
+        "with which PIPEDREAM_PROJECT_ID may be left out for a Connect token), PIPEDREAM_PROJECT_ID and "
         "PIPEDREAM_PROJECT_ENVIRONMENT; PIPEDREAM_BASE_URL overrides the API's address.",
         epilog="Any API method with `call`, e.g.: python -m pipedream call get_deployed_triggers "
         '\'{"external_user_id": "user-1"}\'. Methods: ' + ", ".join(_api_methods()),
@@ -4238,15 +4239,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     # Every missing setting at once, each with its variable, before anything is sent.
     environment = args.environment or os.environ.get("PIPEDREAM_PROJECT_ENVIRONMENT") or None
     problems = []
-    if not os.environ.get("PIPEDREAM_ACCESS_TOKEN"):
-        for variable, meaning in (
-            ("PIPEDREAM_CLIENT_ID", "your OAuth client's id (or set PIPEDREAM_ACCESS_TOKEN)"),
-            ("PIPEDREAM_CLIENT_SECRET", "your OAuth client's secret (or set PIPEDREAM_ACCESS_TOKEN)"),
-        ):
-            if not os.environ.get(variable):
-                problems.append("%s is not set: %s" % (variable, meaning))
-    if not os.environ.get("PIPEDREAM_PROJECT_ID"):
-        problems.append("PIPEDREAM_PROJECT_ID is not set: your project's id (proj_...)")
+    if not os.environ.get("PIPEDREAM_ACCESS_TOKEN"):  # a Connect token needs no project id
+        if not os.environ.get("PIPEDREAM_CLIENT_ID"):
+            problems.append("PIPEDREAM_CLIENT_ID is not set: your OAuth client's id (or set PIPEDREAM_ACCESS_TOKEN)")
+        if not os.environ.get("PIPEDREAM_CLIENT_SECRET") and not os.environ.get("PIPEDREAM_PRIVATE_KEY"):
+            problems.append(
+                "PIPEDREAM_CLIENT_SECRET is not set: your OAuth client's secret "
+                "(or set PIPEDREAM_PRIVATE_KEY or PIPEDREAM_ACCESS_TOKEN)"
+            )
+        if not os.environ.get("PIPEDREAM_PROJECT_ID"):
+            problems.append("PIPEDREAM_PROJECT_ID is not set: your project's id (proj_...)")
     if environment is None:
         problems.append("PIPEDREAM_PROJECT_ENVIRONMENT is not set (nor --environment): development or production")
     elif environment not in ENVIRONMENTS:
