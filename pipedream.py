@@ -2630,7 +2630,11 @@ class SyncPipedreamClient:
         for secret in (client_id, client_secret, access_token, private_key):
             self._transport.add_secret(secret)
         if access_token is None and private_key is not None:
+            if not isinstance(private_key, str) or not private_key.strip():
+                raise ValueError("private_key must be a private key in PEM format or a JWK (JSON), as a string")
             key_id = _env_or(key_id, "PIPEDREAM_KEY_ID")
+            if key_id is not None and not isinstance(key_id, str):
+                raise ValueError("key_id must be a string, got %s" % type(key_id).__name__)
             audience = "%s://%s" % urlsplit(self.base_url)[:2]  # the API origin, as the official SDK
             client_assertion = _PrivateKeyAssertions(client_id or "", private_key, key_id, audience)
         self._tokens = _TokenProvider(client_id or "", client_secret or "", access_token, client_assertion)

@@ -405,6 +405,12 @@ def test_a_public_key_is_refused_without_showing_it(keys: Any) -> None:
     assert caught.value.__cause__ is None and caught.value.__context__ is None
 
 
+@pytest.mark.parametrize("private_key", [b"-----BEGIN PRIVATE KEY-----", "  ", 42])
+def test_a_private_key_that_is_not_text_is_refused(private_key: Any) -> None:
+    with pytest.raises(ValueError, match="PEM format or a JWK"):
+        SyncPipedreamClient(CLIENT_ID, None, PROJECT_ID, "development", private_key=private_key)
+
+
 def test_private_key_from_the_environment(server: Server, keys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import jwt
 
