@@ -20,7 +20,9 @@ runs that sync code in worker threads the client owns, so both share one code pa
 What the client does for you (README.md has the details):
   * OAuth client-credentials token fetched once, cached until two minutes before it
     expires, refreshed under a lock (one token request however many calls are waiting)
-    and once more after a 401;
+    and once more after a 401; the client authenticates with its secret or with a new
+    signed assertion per token request (your function, or ``private_key=``, which alone
+    needs PyJWT and cryptography), or you give a token (a Connect token needs no project id);
   * the official wire format: /v1/connect paths, snake_case fields, ``x-pd-environment``;
   * one kept-alive HTTPS connection reused per host and thread, a total time limit on
     every call (60 s by default), reads retried on 408/429/5xx with Retry-After, and
@@ -2057,6 +2059,7 @@ class _TokenProvider:
         sent. A failure names its cause, never the assertion."""
         assert self._assertion is not None
         failure: Optional[BaseException] = None
+        assertion: Any = None  # the caller's function may return anything
         try:
             assertion = self._assertion()
         except Exception as exc:  # the caller's code: any failure is a failure to authenticate
@@ -2067,6 +2070,8 @@ class _TokenProvider:
                 failure,
             )
             raise client._transport.error(PipedreamAuthError, message) from failure
+        if type(assertion).__name__ == "coroutine":  # an async function: it never runs here
+            assertion.close()  # (no "never awaited" warning on top of the error below)
         if not isinstance(assertion, str) or not assertion:
             raise PipedreamAuthError(
                 "get OAuth token failed: the client assertion provider must return a non-empty string, got %s"
@@ -2097,7 +2102,7 @@ class _PrivateKeyAssertions:
 
     def __init__(self, client_id: str, private_key: str, key_id: Optional[str], audience: str) -> None:
         try:
-            import jwt
+            import jwt  # type: ignore[import-not-found,unused-ignore]  # where PyJWT is missing
             from cryptography.hazmat.primitives.asymmetric import ec, rsa
         except ImportError as exc:
             raise ImportError(

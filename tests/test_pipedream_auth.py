@@ -25,6 +25,7 @@ import pathlib
 import subprocess
 import sys
 import time
+import warnings
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
@@ -220,6 +221,18 @@ def test_an_assertion_function_that_returns_no_string_gives_an_auth_error(
     assert "must return a non-empty string, got %s" % shown in str(caught.value)
     assert "eyJhbGciOi" not in str(caught.value)
     assert tokens.bodies == []
+
+
+def test_an_async_assertion_function_is_refused_without_a_warning(server: Server) -> None:
+    TokenEndpoint(server)
+
+    async def signer() -> str:
+        return "never made"
+
+    with assertion_client(server, signer) as client, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(PipedreamAuthError, match="got coroutine"):
+            client.get_project_info()
 
 
 def test_the_async_client_takes_an_assertion_function(server: Server) -> None:
