@@ -20,7 +20,9 @@ runs that sync code in worker threads the client owns, so both share one code pa
 What the client does for you (README.md has the details):
   * OAuth client-credentials token fetched once, cached until two minutes before it
     expires, refreshed under a lock (one token request however many calls are waiting)
-    and once more after a 401;
+    and once more after a 401; the client authenticates with its secret or with a new
+    signed assertion per token request (your function, or ``private_key=``, which alone
+    needs PyJWT and cryptography), or you give a token (a Connect token needs no project id);
   * the official wire format: /v1/connect paths, snake_case fields, ``x-pd-environment``;
   * one kept-alive HTTPS connection reused per host and thread, a total time limit on
     every call (60 s by default), reads retried on 408/429/5xx with Retry-After, and
@@ -1971,6 +1973,8 @@ class _AsyncRunner:
 # ---------------------------------------------------------------------------------------------
 
 _TOKEN_MARGIN = 120.0  # refresh two minutes before expiry, as the official SDK does
+_JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 client authentication
+_ASSERTION_LIFETIME = 60  # seconds: an assertion only has to outlive one token request
 
 
 def _copy_error(error: PipedreamApiError) -> PipedreamApiError:
@@ -1984,13 +1988,23 @@ def _copy_error(error: PipedreamApiError) -> PipedreamApiError:
 class _TokenProvider:
     """The OAuth client-credentials token, fetched once and shared by all threads.
 
+    The client authenticates with its secret or, when ``assertion`` is given, with a client
+    assertion (RFC 7523) that ``assertion()`` makes afresh for every token request sent.
+
     A lock makes concurrent callers wait for the one request in progress instead of
     sending their own. Callers that waited for a request that failed share its failure
     rather than each trying in turn; nothing is cached, so the next call tries again."""
 
-    def __init__(self, client_id: str, client_secret: str, static_token: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        static_token: Optional[str] = None,
+        assertion: Optional[Callable[[], str]] = None,
+    ) -> None:
         self._client_id = client_id
         self._client_secret = client_secret
+        self._assertion = assertion
         self._token = static_token
         self._expires_at = float("inf") if static_token else 0.0
         self.static = static_token is not None
@@ -2033,20 +2047,15 @@ class _TokenProvider:
 
     def _fetch(self, client: "SyncPipedreamClient", deadline: float) -> str:
         started = time.monotonic()
-        body = {"client_id": self._client_id, "client_secret": self._client_secret, "grant_type": "client_credentials"}
-        headers = {k: v for k, v in client._headers.items() if k.lower() != "x-pd-rate-limit"}
-        data = client._request(
-            "POST",
-            "/v1/oauth/token",
-            "get OAuth token",
-            body=body,
-            headers=headers,
-            auth=False,
-            idempotent=True,
-            sensitive=True,
-            error_class=PipedreamAuthError,
-            deadline=deadline,
-        )
+        if self._assertion is None:
+            body = {
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "grant_type": "client_credentials",
+            }
+            data = self._post(client, body, deadline)
+        else:
+            data = self._post_with_assertions(client, deadline)
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             raise PipedreamAuthError("get OAuth token failed: the response has no access_token")
@@ -2061,6 +2070,75 @@ class _TokenProvider:
         self._token = token
         return token
 
+    @staticmethod
+    def _post(client: "SyncPipedreamClient", body: Dict[str, str], deadline: float) -> JSON:
+        headers = {k: v for k, v in client._headers.items() if k.lower() != "x-pd-rate-limit"}
+        return client._request(
+            "POST",
+            "/v1/oauth/token",
+            "get OAuth token",
+            body=body,
+            headers=headers,
+            auth=False,
+            idempotent=True,
+            sensitive=True,
+            error_class=PipedreamAuthError,
+            deadline=deadline,
+        )
+
+    def _post_with_assertions(self, client: "SyncPipedreamClient", deadline: float) -> JSON:
+        """The token request, each attempt with a new assertion: the server refuses one it
+        has seen (its ``jti``), so the transport must not re-send the same body. The
+        official SDK's rule: retried on a timeout, a network error, 408, 429 and 5xx."""
+        single_attempts = client.with_options(max_retries=0)
+        attempt = 0
+        while True:
+            attempt += 1
+            body = {
+                "client_id": self._client_id,
+                "client_assertion_type": _JWT_BEARER,
+                "client_assertion": self._new_assertion(client),
+                "grant_type": "client_credentials",
+            }
+            failed: Optional[PipedreamApiError] = None
+            try:
+                return self._post(single_attempts, body, deadline)
+            except PipedreamApiError as error:
+                failed = error
+            status = failed.status_code
+            hint = _retry_hint(failed.headers or {}) if status in (429, 503) else None
+            wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else _Transport._backoff(attempt)
+            retryable = status is None or status in _RETRY_STATUSES or status >= 500
+            if not retryable or attempt > client.max_retries or time.monotonic() + wait >= deadline:
+                raise failed
+            time.sleep(wait)
+
+    def _new_assertion(self, client: "SyncPipedreamClient") -> str:
+        """A fresh assertion from the caller's provider, registered as a secret before it is
+        sent. A failure names its cause, never the assertion."""
+        assert self._assertion is not None
+        failure: Optional[BaseException] = None
+        assertion: Any = None  # the caller's function may return anything
+        try:
+            assertion = self._assertion()
+        except Exception as exc:  # the caller's code: any failure is a failure to authenticate
+            failure = exc
+        if failure is not None:
+            message = "get OAuth token failed: the client assertion provider raised %s: %s" % (
+                type(failure).__name__,
+                failure,
+            )
+            raise client._transport.error(PipedreamAuthError, message) from failure
+        if type(assertion).__name__ == "coroutine":  # an async function: it never runs here
+            assertion.close()  # (no "never awaited" warning on top of the error below)
+        if not isinstance(assertion, str) or not assertion:
+            raise PipedreamAuthError(
+                "get OAuth token failed: the client assertion provider must return a non-empty string, got %s"
+                % ("an empty string" if isinstance(assertion, str) else type(assertion).__name__)
+            )
+        client._transport.add_secret(assertion, rotating=True)
+        return assertion
+
     def invalidate(self, token: str) -> bool:
         """Forget ``token`` after the API refused it; False if it cannot be refreshed."""
         if self.static:
@@ -2069,6 +2147,77 @@ class _TokenProvider:
             if self._token == token:
                 self._token = None
         return True
+
+
+class _PrivateKeyAssertions:
+    """Client assertions signed with a private key, as the official SDK's ``private_key=``
+    makes them: a JWT with ``iss`` = ``sub`` = the client id, ``aud`` = the API origin,
+    ``iat``, ``exp`` 60 s later and a random ``jti``; header ``typ:
+    client-authentication+jwt`` and ``kid`` if known. ES256 for EC P-256 keys, RS256 for RSA
+    keys. The key is a PEM string (PKCS#8, PKCS#1 or SEC1) or a JWK as JSON.
+
+    The standard library cannot sign these, so PyJWT and cryptography are imported here,
+    only when a client is given a private key."""
+
+    def __init__(self, client_id: str, private_key: str, key_id: Optional[str], audience: str) -> None:
+        try:
+            import jwt  # type: ignore[import-not-found,unused-ignore]  # where PyJWT is missing
+            from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        except ImportError as exc:
+            raise ImportError(
+                "private_key needs the PyJWT and cryptography packages (pip install PyJWT cryptography); "
+                "without them, pass client_assertion=, a function returning a signed assertion"
+            ) from exc
+        self._jwt = jwt
+        self._client_id = client_id
+        self._audience = audience
+        key, jwk_kid = self._load(private_key.strip())
+        self._key = key
+        self._key_id = key_id or jwk_kid
+        if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+            self._algorithm = "ES256"
+        elif isinstance(key, rsa.RSAPrivateKey):
+            self._algorithm = "RS256"
+        else:
+            raise ValueError(
+                "private_key must be an EC P-256 key (ES256) or an RSA key (RS256), got %s" % type(key).__name__
+            )
+
+    def _load(self, text: str) -> Tuple[Any, Optional[str]]:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        failure = None
+        try:
+            if text.startswith("{"):
+                jwk = json.loads(text)
+                key = self._jwt.PyJWK(jwk).key
+                if not hasattr(key, "sign"):
+                    raise ValueError("a public key")
+                kid = jwk.get("kid")
+                return key, kid if isinstance(kid, str) else None
+            return load_pem_private_key(text.encode(), password=None), None
+        except Exception as exc:  # named by its type only: a parser's message may quote the key
+            failure = type(exc).__name__
+        raise ValueError(
+            "private_key must be a private key in PEM format or a JWK (JSON), not a public key (%s)" % failure
+        )
+
+    def __call__(self) -> str:
+        import uuid
+
+        now = int(time.time())
+        headers = {"typ": "client-authentication+jwt"}
+        if self._key_id:
+            headers["kid"] = self._key_id
+        claims = {
+            "iss": self._client_id,
+            "sub": self._client_id,
+            "aud": self._audience,
+            "iat": now,
+            "exp": now + _ASSERTION_LIFETIME,
+            "jti": str(uuid.uuid4()),
+        }
+        return str(self._jwt.encode(claims, self._key, algorithm=self._algorithm, headers=headers))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2444,9 +2593,16 @@ class SyncPipedreamClient:
     ``client_id``, ``client_secret``, ``project_id`` and ``environment``
     (``"development"`` or ``"production"``) fall back to ``PIPEDREAM_CLIENT_ID``,
     ``PIPEDREAM_CLIENT_SECRET``, ``PIPEDREAM_PROJECT_ID`` and
-    ``PIPEDREAM_PROJECT_ENVIRONMENT``, read when the client is constructed. Instead of
-    client credentials, ``access_token=`` (or ``PIPEDREAM_ACCESS_TOKEN``) sends a token
-    you already have.
+    ``PIPEDREAM_PROJECT_ENVIRONMENT``, read when the client is constructed.
+
+    Authentication, one of: the client secret; ``client_assertion=``, a function
+    returning a new signed client assertion (RFC 7523 JWT) for every token request;
+    ``private_key=`` (PEM or JWK; ``PIPEDREAM_PRIVATE_KEY``) with optional ``key_id=``
+    (``PIPEDREAM_KEY_ID``), which signs those assertions with PyJWT and cryptography
+    (needed only then); or ``access_token=`` (``PIPEDREAM_ACCESS_TOKEN``), a token you
+    already have, with no token request. With a Connect token as ``access_token`` the
+    project id may be empty: project paths then lose their project segment
+    (``/v1/connect/accounts``) and the API takes the project from the token.
 
     Options: ``base_url`` (``PIPEDREAM_BASE_URL``), ``workflow_domain``
     (``PIPEDREAM_WORKFLOW_DOMAIN``), ``timeout`` (seconds for a whole call, retries
@@ -2480,6 +2636,9 @@ class SyncPipedreamClient:
         base_url: Optional[str] = None,
         workflow_domain: Optional[str] = None,
         access_token: Optional[str] = None,
+        private_key: Optional[str] = None,
+        key_id: Optional[str] = None,
+        client_assertion: Optional[Callable[[], str]] = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         ssl_context: Optional[ssl.SSLContext] = None,
@@ -2491,15 +2650,35 @@ class SyncPipedreamClient:
         write_idle_limit: float = _WRITE_IDLE_LIMIT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        if client_assertion is not None and not callable(client_assertion):
+            raise ValueError("client_assertion must be a function returning a new assertion (a JWT) per call")
+        if client_assertion is not None and (client_secret is not None or private_key is not None):
+            raise ValueError("pass one of client_secret, private_key and client_assertion, not several")
+        # As the official SDK: a credential passed wins over the other kind in the environment.
+        if private_key is not None and client_secret is not None:
+            raise ValueError("pass either client_secret or private_key, not both")
+        if client_secret is None and private_key is None and client_assertion is None:
+            client_secret = os.environ.get("PIPEDREAM_CLIENT_SECRET") or None
+            private_key = os.environ.get("PIPEDREAM_PRIVATE_KEY") or None
+            if client_secret is not None and private_key is not None:
+                raise ValueError(
+                    "both PIPEDREAM_CLIENT_SECRET and PIPEDREAM_PRIVATE_KEY are set; set only the one your client uses"
+                )
         access_token = _env_or(access_token, "PIPEDREAM_ACCESS_TOKEN")
         client_id = _env_or(client_id, "PIPEDREAM_CLIENT_ID")
-        client_secret = _env_or(client_secret, "PIPEDREAM_CLIENT_SECRET")
         if access_token is None:
             _required("client_id (or PIPEDREAM_CLIENT_ID)", client_id)
-            _required("client_secret (or PIPEDREAM_CLIENT_SECRET)", client_secret)
+            if private_key is None and client_assertion is None:
+                _required("client_secret (or PIPEDREAM_CLIENT_SECRET)", client_secret)
+            project_id = _env_or(project_id, "PIPEDREAM_PROJECT_ID")
+            self.project_id = _required("project_id (or PIPEDREAM_PROJECT_ID)", project_id)
         else:
             _credential("access_token", access_token)
-        self.project_id = _required("project_id (or PIPEDREAM_PROJECT_ID)", _env_or(project_id, "PIPEDREAM_PROJECT_ID"))
+            # A Connect token names its project itself: as in the official SDKs, an empty project
+            # id drops the segment from project paths (/v1/connect/accounts).
+            self.project_id = _env_or(project_id, "PIPEDREAM_PROJECT_ID") or ""
+            if not isinstance(self.project_id, str):
+                raise ValueError("project_id must be a string, got %r" % (self.project_id,))
         environment = _env_or(environment, "PIPEDREAM_PROJECT_ENVIRONMENT")
         if environment not in ENVIRONMENTS:
             raise ValueError(
@@ -2525,10 +2704,20 @@ class SyncPipedreamClient:
             write_idle_limit=write_idle_limit,
             max_response_bytes=max_response_bytes,
         )
-        for secret in (client_id, client_secret, access_token):
+        for secret in (client_id, client_secret, access_token, private_key):
             self._transport.add_secret(secret)
-        self._tokens = _TokenProvider(client_id or "", client_secret or "", access_token)
-        self._project_path = "/v1/connect/" + _segment("project_id", self.project_id)
+        if access_token is None and private_key is not None:
+            if not isinstance(private_key, str) or not private_key.strip():
+                raise ValueError("private_key must be a private key in PEM format or a JWK (JSON), as a string")
+            key_id = _env_or(key_id, "PIPEDREAM_KEY_ID")
+            if key_id is not None and not isinstance(key_id, str):
+                raise ValueError("key_id must be a string, got %s" % type(key_id).__name__)
+            audience = "%s://%s" % urlsplit(self.base_url)[:2]  # the API origin, as the official SDK
+            client_assertion = _PrivateKeyAssertions(client_id or "", private_key, key_id, audience)
+        self._tokens = _TokenProvider(client_id or "", client_secret or "", access_token, client_assertion)
+        self._project_path = "/v1/connect"
+        if self.project_id:
+            self._project_path += "/" + _segment("project_id", self.project_id)
         defaults = {
             "User-Agent": "pipedream-python-stdlib/%s (python %d.%d)" % (__version__, *sys.version_info[:2]),
             "x-pd-environment": self.environment,
@@ -3978,6 +4167,9 @@ class PipedreamClient:
         base_url: Optional[str] = None,
         workflow_domain: Optional[str] = None,
         access_token: Optional[str] = None,
+        private_key: Optional[str] = None,
+        key_id: Optional[str] = None,
+        client_assertion: Optional[Callable[[], str]] = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         ssl_context: Optional[ssl.SSLContext] = None,
@@ -3998,6 +4190,9 @@ class PipedreamClient:
             base_url=base_url,
             workflow_domain=workflow_domain,
             access_token=access_token,
+            private_key=private_key,
+            key_id=key_id,
+            client_assertion=client_assertion,
             timeout=timeout,
             max_retries=max_retries,
             ssl_context=ssl_context,
@@ -4261,7 +4456,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipedream",
         description="Call the Pipedream Connect API. Credentials are read from PIPEDREAM_CLIENT_ID, "
-        "PIPEDREAM_CLIENT_SECRET (or PIPEDREAM_ACCESS_TOKEN), PIPEDREAM_PROJECT_ID and "
+        "PIPEDREAM_CLIENT_SECRET (or PIPEDREAM_PRIVATE_KEY and PIPEDREAM_KEY_ID, or PIPEDREAM_ACCESS_TOKEN, "
+        "with which PIPEDREAM_PROJECT_ID may be left out for a Connect token), PIPEDREAM_PROJECT_ID and "
         "PIPEDREAM_PROJECT_ENVIRONMENT; PIPEDREAM_BASE_URL overrides the API's address.",
         epilog="Any API method with `call`, e.g.: python -m pipedream call get_deployed_triggers "
         '\'{"external_user_id": "user-1"}\'. Methods: ' + ", ".join(_api_methods()),
@@ -4309,15 +4505,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     # Every missing setting at once, each with its variable, before anything is sent.
     environment = args.environment or os.environ.get("PIPEDREAM_PROJECT_ENVIRONMENT") or None
     problems = []
-    if not os.environ.get("PIPEDREAM_ACCESS_TOKEN"):
-        for variable, meaning in (
-            ("PIPEDREAM_CLIENT_ID", "your OAuth client's id (or set PIPEDREAM_ACCESS_TOKEN)"),
-            ("PIPEDREAM_CLIENT_SECRET", "your OAuth client's secret (or set PIPEDREAM_ACCESS_TOKEN)"),
-        ):
-            if not os.environ.get(variable):
-                problems.append("%s is not set: %s" % (variable, meaning))
-    if not os.environ.get("PIPEDREAM_PROJECT_ID"):
-        problems.append("PIPEDREAM_PROJECT_ID is not set: your project's id (proj_...)")
+    if not os.environ.get("PIPEDREAM_ACCESS_TOKEN"):  # a Connect token needs no project id
+        if not os.environ.get("PIPEDREAM_CLIENT_ID"):
+            problems.append("PIPEDREAM_CLIENT_ID is not set: your OAuth client's id (or set PIPEDREAM_ACCESS_TOKEN)")
+        if not os.environ.get("PIPEDREAM_CLIENT_SECRET") and not os.environ.get("PIPEDREAM_PRIVATE_KEY"):
+            problems.append(
+                "PIPEDREAM_CLIENT_SECRET is not set: your OAuth client's secret "
+                "(or set PIPEDREAM_PRIVATE_KEY or PIPEDREAM_ACCESS_TOKEN)"
+            )
+        if not os.environ.get("PIPEDREAM_PROJECT_ID"):
+            problems.append("PIPEDREAM_PROJECT_ID is not set: your project's id (proj_...)")
     if environment is None:
         problems.append("PIPEDREAM_PROJECT_ENVIRONMENT is not set (nor --environment): development or production")
     elif environment not in ENVIRONMENTS:

@@ -48,16 +48,20 @@ parse them), plus a workflow endpoint, on one HTTP/1.1 keep-alive server:
 Behaviour worth knowing when writing a demo or a test against it:
 
 * ``POST /v1/oauth/token`` takes JSON ``{"client_id", "client_secret", "grant_type":
-  "client_credentials"}`` (a form body is accepted too). Wrong credentials: 401
+  "client_credentials"}`` (a form body is accepted too), or a client assertion (RFC 7523:
+  ``client_assertion_type``, ``client_assertion``) instead of the secret, whose claims are
+  checked but not its signature. Wrong credentials: 401
   ``{"error": "invalid_client", "error_description": ...}``. Tokens live ``expires_in`` seconds
   (``start(expires_in=...)``, or set ``server.expires_in``); ``server.revoke_tokens()`` makes
   every issued token answer 401 from then on, as an expired or revoked token does.
 * Every ``/v1/connect`` call needs ``Authorization: Bearer <issued token>`` (401
-  ``{"error": ...}`` otherwise) and ``x-pd-environment: development|production`` (400
-  otherwise, also when the environment is not one of ``start(environments=...)``). A wrong
-  project id is 404. An unknown id is 404 ``{"error": ...}``; a missing required field, a
-  value of the wrong type, a non-JSON body or a JSON body without ``Content-Type:
-  application/json`` is 400 ``{"error": ...}``; a known path with another method is 405.
+  ``{"error": ...}`` otherwise; a live Connect token is accepted on project paths for calls
+  that name no other external user, and there the project segment may be left out) and
+  ``x-pd-environment: development|production`` (400 otherwise, also when the environment is
+  not one of ``start(environments=...)``). A wrong project id is 404. An unknown id is 404
+  ``{"error": ...}``; a missing required field, a value of the wrong type, a non-JSON body or
+  a JSON body without ``Content-Type: application/json`` is 400 ``{"error": ...}``; a known
+  path with another method is 405.
 * Lists are paginated like the API: ``limit`` (default 10, 1..100), ``after`` / ``before``
   cursors, ``page_info`` ``{count, total_count, start_cursor, end_cursor}``. A cursor is the
   unpadded base64url of an item id; ``end_cursor`` is null on the last page. There are 12
@@ -134,6 +138,7 @@ __all__ = [
     "DEFAULT_PROJECT_ID",
 ]
 
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEFAULT_CLIENT_ID = "demo-client"
 DEFAULT_CLIENT_SECRET = "demo-secret"
 DEFAULT_PROJECT_ID = "proj_demo"
@@ -746,6 +751,7 @@ class PipedreamReplica(ThreadingHTTPServer):
         self.connections = 0
         self.tokens: Dict[str, float] = {}  # issued access token -> expiry (clock time)
         self.revoked: "set[str]" = set()
+        self.assertion_ids: "set[str]" = set()  # client assertions' jti seen, each usable once
         self.rate_limits: Dict[str, Dict[str, Any]] = {}
         self.apps = _make_apps()
         self.components = _make_components()
@@ -975,9 +981,24 @@ class PipedreamReplica(ThreadingHTTPServer):
         return [(re.compile(pattern + r"\Z"), methods, auth) for pattern, methods, auth in table]
 
     def handle_request_data(self, request: ReceivedRequest) -> _Answer:
-        """Route one request and return the answer (never raises)."""
+        """Route one request and return the answer (never raises). Called with a Connect token,
+        a project path may leave the project out (``/v1/connect/accounts``): the token names it."""
+        answer = self._route(request, request.path)
+        if answer.status == 404 and request.path.startswith("/v1/connect/") and self._connect_token(request):
+            if str(answer.data.get("error", "")).startswith("no route"):
+                answer = self._route(request, "/v1/connect/" + quote(self.project_id, safe="") + request.path[11:])
+        return answer
+
+    def _connect_token(self, request: ReceivedRequest) -> Optional[Dict[str, Any]]:
+        """The live Connect token this request is authorised with, if it is."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        with self.lock:
+            found = self.connect_tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        return found if found is not None and self.clock() < found["_expires_at"] else None
+
+    def _route(self, request: ReceivedRequest, path: str) -> _Answer:
         for pattern, methods, needs_auth in self._routes:
-            match = pattern.match(request.path)
+            match = pattern.match(path)
             if match is None:
                 continue
             if request.method not in methods:
@@ -987,7 +1008,7 @@ class PipedreamReplica(ThreadingHTTPServer):
             params = {k: unquote(v, errors="replace") for k, v in match.groupdict().items()}
             try:
                 if needs_auth:
-                    self._check_auth(request)
+                    self._check_auth(request, params)
                     if "pid" in params and params["pid"] != self.project_id:
                         raise _error(404, "project %s not found" % params["pid"])
                 scripted = self._take_scripted(request.method, request.path)
@@ -1001,11 +1022,18 @@ class PipedreamReplica(ThreadingHTTPServer):
             return _Answer(204) if result is None else _Answer(200, result)
         return _Answer(404, {"error": "no route for %s %s" % (request.method, request.path)})
 
-    def _check_auth(self, request: ReceivedRequest) -> None:
+    def _check_auth(self, request: ReceivedRequest, params: Dict[str, str]) -> None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         with self.lock:
             expiry = self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
             valid = expiry is not None and token.strip() not in self.revoked and self.clock() < expiry
+        connect_token = None if valid else self._connect_token(request)
+        if connect_token is not None:
+            # A Connect token acts for its one user, on project paths only.
+            user = dict(request.query).get("external_user_id")
+            if "pid" not in params or user not in (None, connect_token["external_user_id"]):
+                raise _error(403, "a Connect token can only act for its own external user")
+            valid = True
         if not valid:
             raise _error(401, "invalid or expired access token" if scheme else "the Authorization header is missing")
         environment = request.headers.get("x-pd-environment")
@@ -1080,12 +1108,47 @@ class PipedreamReplica(ThreadingHTTPServer):
             raise _error(400, "unsupported_grant_type", error_description="grant_type must be client_credentials")
         if not body.get("client_id"):
             raise _error(400, "invalid_request", error_description="client_id is required")
-        if body.get("client_id") != self.client_id or body.get("client_secret") != self.client_secret:
+        if "client_assertion" in body or "client_assertion_type" in body:
+            self._check_client_assertion(call, body)
+        elif body.get("client_id") != self.client_id or body.get("client_secret") != self.client_secret:
             raise _error(401, "invalid_client", error_description="Client authentication failed")
         token = "pd_replica_" + self._new_id("at", 32)[3:]
         with self.lock:
             self.tokens[token] = self.clock() + self.expires_in
         return {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in}
+
+    def _check_client_assertion(self, call: _Call, body: Dict[str, Any]) -> None:
+        """RFC 7523 client authentication: a JWT with ``iss`` = ``sub`` = the client id, ``aud``
+        = this server's origin, not expired, its ``jti`` never seen before. The signature is not
+        checked: the replica holds no public key (and no crypto library)."""
+
+        def refuse(why: str) -> _Answer:
+            return _error(401, "invalid_client", error_description="Client authentication failed: " + why)
+
+        if body.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            raise refuse("client_assertion_type must be " + CLIENT_ASSERTION_TYPE)
+        parts = str(body.get("client_assertion", "")).split(".")
+        try:
+            header, claims = (json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in parts[:2])
+        except (ValueError, binascii.Error):
+            raise refuse("client_assertion is not a JWT") from None
+        if len(parts) != 3 or not isinstance(header, dict) or not isinstance(claims, dict):
+            raise refuse("client_assertion is not a JWT")
+        if header.get("alg") not in ("ES256", "RS256"):
+            raise refuse("the assertion must be signed with ES256 or RS256")
+        origin = "http://" + call.request.headers.get("host", "")
+        if claims.get("iss") != self.client_id or claims.get("sub") != self.client_id:
+            raise refuse("iss and sub must be the client id")
+        if claims.get("aud") != origin:
+            raise refuse("aud must be %s" % origin)
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or exp <= time.time():
+            raise refuse("the assertion has expired")
+        jti = claims.get("jti")
+        with self.lock:
+            if not isinstance(jti, str) or not jti or jti in self.assertion_ids:
+                raise refuse("jti is missing or was used before")
+            self.assertion_ids.add(jti)
 
     def _create_rate_limit(self, call: _Call) -> Any:
         window = call.field("window_size_seconds", int, required=True)

@@ -14,7 +14,9 @@ replica's response shapes with its own models.
 
 stdin: ``{"base_url", "project_id", "environment", "access_token", "client_id",
 "client_secret", "calls": [{"id", "call": "resource.method", "args", "kwargs",
-"credentials": bool, "response": {"status", "content_type", "body_b64"}}]}``
+"credentials": bool, "client": {...}, "response": {"status", "content_type", "body_b64"}}]}``;
+``client`` (optional): the keyword arguments of a new ``Pipedream`` for that call (over the
+common ones), e.g. ``private_key``/``key_id`` or ``access_token`` with an empty ``project_id``
 
 stdout: ``{"sdk_version", "endpoints": ["resource.method", ...], "results": {id: {"requests":
 [{"method", "host", "path", "query", "headers", "body_b64"}], "error"}}}``; ``endpoints`` lists
@@ -113,6 +115,8 @@ def main() -> int:
             client = token_client
             if call.get("credentials"):  # a new client: its first request fetches a token
                 client = pipedream.Pipedream(client_id=spec["client_id"], client_secret=spec["client_secret"], **common)
+            elif call.get("client") is not None:  # a new client with other authentication
+                client = pipedream.Pipedream(**dict(common, **call["client"]))
             resource_name, method_name = call["call"].split(".")
             error = None
             try:

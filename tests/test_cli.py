@@ -184,6 +184,25 @@ def test_pipedream_reports_every_missing_setting_at_once_with_its_variable(piped
     assert pipedream_replica.request_count == 0
 
 
+def test_pipedream_runs_with_a_connect_token_and_no_project_id(pipedream_env, pipedream_replica):
+    """PIPEDREAM_ACCESS_TOKEN set to a Connect token needs no PIPEDREAM_PROJECT_ID (as the
+    library), and PIPEDREAM_PRIVATE_KEY stands in for the secret in the settings check."""
+    made = run(["-m", "pipedream", "call", "create_connect_token", '{"external_user_id": "user-1"}'], pipedream_env)
+    assert made.returncode == 0, made.stderr
+    token = {
+        "PIPEDREAM_ACCESS_TOKEN": json.loads(made.stdout)["token"],
+        "PIPEDREAM_PROJECT_ENVIRONMENT": "development",
+        "PIPEDREAM_BASE_URL": pipedream_replica.base_url,
+    }
+    result = run(["-m", "pipedream", "accounts", "--external-user-id", "user-1"], token)
+    assert result.returncode == 0, result.stderr
+    assert pipedream_replica.requests[-1].path == "/v1/connect/accounts"
+    assert json.loads(result.stdout)["data"]
+    keyed = run(["-m", "pipedream", "apps"], {"PIPEDREAM_CLIENT_ID": "c", "PIPEDREAM_PRIVATE_KEY": "k"})
+    assert keyed.returncode == 2 and "PIPEDREAM_CLIENT_SECRET" not in keyed.stderr, keyed.stderr
+    assert "PIPEDREAM_PROJECT_ID" in keyed.stderr
+
+
 def test_pipedream_an_invalid_environment_names_its_variable(pipedream_env):
     result = run(["-m", "pipedream", "check"], dict(pipedream_env, PIPEDREAM_PROJECT_ENVIRONMENT="dev"))
     assert result.returncode == 2
