@@ -183,3 +183,26 @@ def make_api():
     yield make
     for api in made:
         api.close()
+
+
+@pytest.fixture
+def clean_client_environment(monkeypatch):
+    """No proxy and no client setting from the environment of whoever runs the tests: the
+    clients read ``*_PROXY``, ``NO_PROXY``, ``PIPEDREAM_*`` and ``ALTAN_*`` when constructed."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name in (
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "PROJECT_ID",
+        "PROJECT_ENVIRONMENT",
+        "BASE_URL",
+        "ACCESS_TOKEN",
+        "PRIVATE_KEY",
+        "KEY_ID",
+        "WORKFLOW_DOMAIN",
+    ):
+        monkeypatch.delenv("PIPEDREAM_" + name, raising=False)
+    monkeypatch.delenv("ALTAN_API_KEY", raising=False)
+    monkeypatch.delenv("ALTAN_BASE_URL", raising=False)

@@ -33,13 +33,7 @@ from pipedream import PipedreamAuthError
 SLACK = 2.0
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    for name in ("CLIENT_ID", "CLIENT_SECRET", "PROJECT_ID", "PROJECT_ENVIRONMENT", "BASE_URL", "ACCESS_TOKEN"):
-        monkeypatch.delenv("PIPEDREAM_" + name, raising=False)
+pytestmark = pytest.mark.usefixtures("clean_client_environment")
 
 
 class ExpiresMidway:

@@ -67,15 +67,7 @@ PATHS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    for name in ("CLIENT_ID", "CLIENT_SECRET", "PROJECT_ID", "PROJECT_ENVIRONMENT", "BASE_URL", "ACCESS_TOKEN"):
-        monkeypatch.delenv("PIPEDREAM_" + name, raising=False)
-    monkeypatch.delenv("ALTAN_API_KEY", raising=False)
-    monkeypatch.delenv("ALTAN_BASE_URL", raising=False)
+pytestmark = pytest.mark.usefixtures("clean_client_environment")
 
 
 # ---------------------------------------------------------------------------------------------
