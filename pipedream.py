@@ -2156,13 +2156,18 @@ class _PrivateKeyAssertions:
     client-authentication+jwt`` and ``kid`` if known. ES256 for EC P-256 keys, RS256 for RSA
     keys. The key is a PEM string (PKCS#8, PKCS#1 or SEC1) or a JWK as JSON.
 
-    The standard library cannot sign these, so PyJWT and cryptography are imported here,
-    only when a client is given a private key."""
+    The standard library cannot sign these, so PyJWT and cryptography are optional
+    dependencies of this one path: loaded by name here, only when a client is given a private
+    key, never by the rest of the module (which must run with the standard library alone)."""
 
     def __init__(self, client_id: str, private_key: str, key_id: Optional[str], audience: str) -> None:
+        from importlib import import_module
+
         try:
-            import jwt  # type: ignore[import-not-found,unused-ignore]  # where PyJWT is missing
-            from cryptography.hazmat.primitives.asymmetric import ec, rsa
+            jwt = import_module("jwt")  # PyJWT
+            ec = import_module("cryptography.hazmat.primitives.asymmetric.ec")
+            rsa = import_module("cryptography.hazmat.primitives.asymmetric.rsa")
+            self._load_pem = import_module("cryptography.hazmat.primitives.serialization").load_pem_private_key
         except ImportError as exc:
             raise ImportError(
                 "private_key needs the PyJWT and cryptography packages (pip install PyJWT cryptography); "
@@ -2184,8 +2189,6 @@ class _PrivateKeyAssertions:
             )
 
     def _load(self, text: str) -> Tuple[Any, Optional[str]]:
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
         failure = None
         try:
             if text.startswith("{"):
@@ -2195,7 +2198,7 @@ class _PrivateKeyAssertions:
                     raise ValueError("a public key")
                 kid = jwk.get("kid")
                 return key, kid if isinstance(kid, str) else None
-            return load_pem_private_key(text.encode(), password=None), None
+            return self._load_pem(text.encode(), password=None), None
         except Exception as exc:  # named by its type only: a parser's message may quote the key
             failure = type(exc).__name__
         raise ValueError(
