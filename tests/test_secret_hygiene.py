@@ -407,7 +407,12 @@ def test_urls_with_secrets_are_forgotten_with_the_client(http_server, closed):
             return False
         return any(isinstance(item, str) and marker in item and item != marker for item in items)
 
-    assert not [container for container in gc.get_objects() if holds_marker(container)]
+    # The test server's own record of the request may outlive the clear() in its connection
+    # thread for a moment (it is the server's, not the client's): it does not count.
+    server_records = {id(vars(obj)) for obj in gc.get_objects() if isinstance(obj, Request)}
+    assert not [
+        container for container in gc.get_objects() if id(container) not in server_records and holds_marker(container)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
