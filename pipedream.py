@@ -396,6 +396,7 @@ _BACKOFF_CAP = 8.0
 _WRITE_IDLE_LIMIT = 1.0
 _WRITE_IDLE_CAP = 30.0
 _KEEP_ALIVE_MARGIN = 1.0
+_MAX_MESSAGE = 2000  # characters of an error message or log text, cut after redaction
 _ERROR_SNIPPET = 500  # characters of a non-JSON body quoted in an error message
 _MAX_HEADER_LINE = 65536  # http.client's limits on a response's header block
 _MAX_HEADERS = 100
@@ -676,7 +677,7 @@ class _DeadlineResponse(http.client.HTTPResponse):
         if self.chunked:
             # No TE header is sent, so chunked is the only coding a server may use (RFC 9112 6.1).
             if transfer_encoding.strip().lower() != "chunked" or len(self.headers.get_all("transfer-encoding")) > 1:
-                raise _ProtocolError("unsupported Transfer-Encoding %r" % transfer_encoding[:100])
+                raise _ProtocolError("unsupported Transfer-Encoding %r" % transfer_encoding)
             self.chunk_left = None
         self.will_close = self._check_close()
         self.length = None
@@ -689,7 +690,7 @@ class _DeadlineResponse(http.client.HTTPResponse):
                 values = {value.strip() for line in lengths for value in line.split(",")}
                 length = values.pop()
                 if values or not (length.isdigit() and length.isascii()):
-                    raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths)[:100])
+                    raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths))
             self.length = int(length)
         no_body = (http.client.NO_CONTENT, http.client.NOT_MODIFIED)
         if status in no_body or 100 <= status < 200 or self._method == "HEAD":
@@ -736,6 +737,13 @@ def _parse_header_lines(lines: List[bytes]) -> http.client.HTTPMessage:
     if name is not None:
         message[name] = value.rstrip("\r\n")
     return message
+
+
+def _bounded(text: str) -> str:
+    """A whole message or log text, cut to a readable length; always applied after
+    redaction (values a server sent are quoted in full until then: a secret cut in two
+    would not be recognised, and its first half would show)."""
+    return text[:_MAX_MESSAGE] + ("..." if len(text) > _MAX_MESSAGE else "")
 
 
 def _snippet(text: str) -> str:
@@ -1316,7 +1324,7 @@ class _Transport:
                             "on a new connection",
                             method,
                             redact(url),
-                            redact(failure.reason),
+                            _bounded(redact(failure.reason)),
                             attempt,
                             (time.monotonic() - started) * 1000,
                         )
@@ -1526,7 +1534,7 @@ class _Transport:
                         "%s %s failed: %s (attempt %d, %.1f ms)",
                         method,
                         self.redact(url, _call_secrets(secrets, headers)),
-                        self.redact(failure.reason, _call_secrets(secrets, headers)),
+                        _bounded(self.redact(failure.reason, _call_secrets(secrets, headers))),
                         attempt,
                         (time.monotonic() - attempt_started) * 1000,
                     )
@@ -1600,7 +1608,7 @@ class _Transport:
         status = "HTTP %d %s" % (response.status, response.reason)
         target = _redirect_url(response.url, location)
         if target is None:
-            why = "%s with an invalid redirect Location %s, not followed" % (status, _snippet(repr(location))[:200])
+            why = "%s with an invalid redirect Location %r, not followed" % (status, location)
             if write and response.status in (301, 302, 303):
                 why += "; the request may have been processed"
             raise self.http_error(error_class, operation, response, True, summary=why)
@@ -1689,7 +1697,7 @@ class _Transport:
         def redact(text: str) -> str:
             return self.redact(text, secrets)
 
-        error = error_class(redact(message))
+        error = error_class(_bounded(redact(message)))
         error.status_code = status  # type: ignore[attr-defined]
         error.response_data = _redact_data(data, redact)  # type: ignore[attr-defined]
         error.detail = detail and redact(detail)  # type: ignore[attr-defined]
@@ -1776,9 +1784,9 @@ def _describe(exc: BaseException, where: str = "") -> str:
     elif isinstance(exc, _ProtocolError):
         text = "invalid response: %s" % exc
     elif isinstance(exc, http.client.BadStatusLine):
-        text = "invalid response: status line %s" % _snippet(repr(exc.args[0] if exc.args else ""))[:100]
+        text = "invalid response: status line %r" % (exc.args[0] if exc.args else "",)
     elif isinstance(exc, http.client.UnknownProtocol):
-        text = "invalid response: unknown protocol %s" % _snippet(repr(exc.args[0] if exc.args else ""))[:100]
+        text = "invalid response: unknown protocol %r" % (exc.args[0] if exc.args else "",)
     else:
         text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
     return text + (" " + where if where else "")

@@ -356,6 +356,29 @@ def test_the_message_is_redacted_before_it_is_cut(http_server):
     assert ALTAN_KEY[:5] not in str(caught.value).replace("altan", "")
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # the key straddles where a status line, a Location or a header value used to be cut
+        lambda pad: b"HTTP/1.1 2OO " + pad + b"\r\n\r\n",
+        lambda pad: b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:99999/" + pad + b"\r\nContent-Length: 0\r\n\r\n",
+        lambda pad: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, " + pad + b"\r\n\r\n",
+        lambda pad: b"HTTP/1.1 200 OK\r\nContent-Length: 1, " + pad + b"\r\n\r\n",
+    ],
+    ids=["status-line", "location", "transfer-encoding", "content-length"],
+)
+@pytest.mark.parametrize("offset", [70, 85, 170, 1990])
+def test_a_value_the_server_sent_is_redacted_before_it_is_cut(http_server, caplog, answer, offset):
+    caplog.set_level(logging.DEBUG)
+    http_server.default = lambda request: Response(raw=answer(b"x" * offset + ALTAN_KEY.encode("latin-1")))
+    with altan.AltanActionsClient(ALTAN_KEY, http_server.url, proxy=False, max_retries=0) as client:
+        with pytest.raises(altan.AltanActionError) as caught:
+            client.list_connections()
+    shown = str(caught.value) + "\n" + caplog.text
+    assert ALTAN_KEY[:6] not in shown
+    assert len(str(caught.value)) < 2100
+
+
 def test_the_token_set_stays_bounded(make_server):
     server = make_server()
     tokens = OAuthTokens(PD_ID, PD_SECRET)
