@@ -189,7 +189,7 @@ def make_api():
 def clean_client_environment(monkeypatch):
     """No proxy and no client setting from the environment of whoever runs the tests: the
     clients read ``*_PROXY``, ``NO_PROXY``, ``PIPEDREAM_*`` and ``ALTAN_*`` when constructed."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
     for name in (

@@ -33,20 +33,7 @@ WEBHOOK = pipedream_replica._stable_id("hook", TRIGGER + "https://hooks.example.
 REPORT = b"id,name\n1,Alice\n2,Bob\n"
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "CLIENT_ID",
-        "CLIENT_SECRET",
-        "PROJECT_ID",
-        "PROJECT_ENVIRONMENT",
-        "BASE_URL",
-        "WORKFLOW_DOMAIN",
-        "ACCESS_TOKEN",
-    ):
-        monkeypatch.delenv("PIPEDREAM_" + name, raising=False)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("clean_client_environment")
 
 
 @pytest.fixture

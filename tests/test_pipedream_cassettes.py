@@ -127,19 +127,7 @@ def vcr_config() -> Dict[str, Any]:
     return pv.vcr_config()
 
 
-@pytest.fixture(autouse=True)
-def _no_pipedream_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Clients here take their settings from arguments only (defaults: the real API origin)."""
-    for name in (
-        "CLIENT_ID",
-        "CLIENT_SECRET",
-        "PROJECT_ID",
-        "PROJECT_ENVIRONMENT",
-        "BASE_URL",
-        "WORKFLOW_DOMAIN",
-        "ACCESS_TOKEN",
-    ):
-        monkeypatch.delenv("PIPEDREAM_" + name, raising=False)
+pytestmark = pytest.mark.usefixtures("clean_client_environment")
 
 
 def interactions(name: str) -> List[Dict[str, Any]]:

@@ -37,12 +37,7 @@ PIPEDREAM_VARIABLES = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PIPEDREAM_VARIABLES:
-        monkeypatch.delenv("PIPEDREAM_" + name, raising=False)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("clean_client_environment")
 
 
 @pytest.fixture

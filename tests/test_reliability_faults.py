@@ -51,23 +51,7 @@ SLACK = 2.0  # seconds of slack on wall-clock bounds: "ends near the deadline", 
 HANG = 0.15  # the timeout given to calls that meet a server that hangs
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    for name in (
-        "ALTAN_API_KEY",
-        "ALTAN_BASE_URL",
-        "PIPEDREAM_CLIENT_ID",
-        "PIPEDREAM_CLIENT_SECRET",
-        "PIPEDREAM_PROJECT_ID",
-        "PIPEDREAM_PROJECT_ENVIRONMENT",
-        "PIPEDREAM_BASE_URL",
-        "PIPEDREAM_ACCESS_TOKEN",
-        "PIPEDREAM_WORKFLOW_DOMAIN",
-    ):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("clean_client_environment")
 
 
 @pytest.fixture
