@@ -76,6 +76,38 @@ DEFAULT_BASE_URL = "https://api.altan.ai/integration"
 DEFAULT_TIMEOUT = 90.0  # seconds for a whole call, retries included (Altan's own SDK uses 90 s)
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # cap on a response body held in memory (not a download)
+_WRITE_IDLE_LIMIT = 1.0  # seconds a kept-alive connection may idle and still carry a write (see the transport)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+class AltanActionError(Exception):
+    """Any failure of an Altan API call: an HTTP error status, a network error, a timeout
+    or a response that is not the JSON that was expected.
+
+    Attributes (``None`` where they do not apply, e.g. ``status_code`` on a timeout):
+    ``status_code``, ``response_data`` (the parsed error body, or its text; also
+    ``response``), ``detail`` (the API's own message), ``method``, ``url``,
+    ``request_id`` (if the server sent one) and ``headers`` (response headers,
+    lower-case names). Neither the message nor any attribute, pickle or chained cause
+    contains the API key or another credential (README: No secret leaks).
+    """
+
+    status_code: Optional[int] = None
+    response_data: JSON = None
+    detail: Optional[str] = None
+    method: Optional[str] = None
+    url: Optional[str] = None
+    request_id: Optional[str] = None
+    headers: Optional[Dict[str, str]] = None
+
+    @property
+    def response(self) -> JSON:
+        return self.response_data
+
 
 # The response shapes. Type checkers see TypedDicts. At run time the class statements below only
 # record their (string) annotations, and the real TypedDicts are built, with typing, on first
@@ -166,33 +198,370 @@ if not TYPE_CHECKING:
 
 
 # ---------------------------------------------------------------------------------------------
-# Errors
+# The client
 # ---------------------------------------------------------------------------------------------
 
 
-class AltanActionError(Exception):
-    """Any failure of an Altan API call: an HTTP error status, a network error, a timeout
-    or a response that is not the JSON that was expected.
+class AltanActionsClient:
+    """Synchronous client for the Altan Actions API.
 
-    Attributes (``None`` where they do not apply, e.g. ``status_code`` on a timeout):
-    ``status_code``, ``response_data`` (the parsed error body, or its text; also
-    ``response``), ``detail`` (the API's own message), ``method``, ``url``,
-    ``request_id`` (if the server sent one) and ``headers`` (response headers,
-    lower-case names). Neither the message nor any attribute, pickle or chained cause
-    contains the API key or another credential (README: No secret leaks).
+    ``api_key`` is sent as ``X-Altan-Key`` and as ``Authorization: Bearer`` (which of the
+    two each Altan endpoint checks is not documented). ``base_url`` is used as given; the
+    default is https (the Altan SDK README's ``http://`` default would send the key in clear).
+    Left out, they are read from ``ALTAN_API_KEY`` and ``ALTAN_BASE_URL`` when the client
+    is constructed.
+
+    Options: ``timeout`` (seconds for a whole call, retries included), ``max_retries``
+    (retries of reads; writes follow the write-safe rule), ``ssl_context`` or ``ca_bundle``
+    (a private CA), ``proxy`` (an ``http://host:port`` URL, ``False`` for none; default:
+    ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment), ``headers`` (sent
+    on every call), ``logger`` (default: the ``altan`` logger, DEBUG records per call),
+    ``write_idle_limit`` (seconds, default 1: a kept-alive connection idle for longer is not
+    reused for ``execute_action`` unless the server announced a longer keep-alive timeout) and
+    ``max_response_bytes`` (a larger response body is refused with ``AltanActionError``;
+    default 32 MiB).
+
+    Thread-safe; use ``with`` or call ``close()`` to release connections.
     """
 
-    status_code: Optional[int] = None
-    response_data: JSON = None
-    detail: Optional[str] = None
-    method: Optional[str] = None
-    url: Optional[str] = None
-    request_id: Optional[str] = None
-    headers: Optional[Dict[str, str]] = None
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        ca_bundle: Optional[str] = None,
+        proxy: Union[str, bool, None] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        logger: Optional["logging.Logger"] = None,
+        write_idle_limit: float = _WRITE_IDLE_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        api_key = _credential(
+            "api_key (or ALTAN_API_KEY)", api_key if api_key is not None else os.environ.get("ALTAN_API_KEY")
+        )
+        self.base_url = _check_base_url(base_url or os.environ.get("ALTAN_BASE_URL") or DEFAULT_BASE_URL)
+        self.timeout = _check_timeout(timeout)
+        self.max_retries = _check_retries(max_retries)
+        self._transport = _Transport(
+            error_class=AltanActionError,
+            logger_name="altan",
+            logger=logger,
+            ssl_context=ssl_context,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
+            write_idle_limit=write_idle_limit,
+            max_response_bytes=max_response_bytes,
+        )
+        self._transport.add_secret(api_key)
+        defaults = {
+            "User-Agent": "altan-python/%s (stdlib; python %d.%d)" % (__version__, *sys.version_info[:2]),
+            "Accept": "application/json",
+            "X-Altan-Key": api_key,
+            "Authorization": "Bearer " + api_key,
+        }
+        self._headers = _with_headers(defaults, headers)
+        self._transport.add_header_secrets(self._headers)
+        self._owns_transport = True
+
+    def __repr__(self) -> str:
+        return "AltanActionsClient(base_url=%r)" % (self.base_url,)
+
+    def __enter__(self) -> "AltanActionsClient":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connections. Idempotent. Calls in flight finish (their retries
+        included); a call started later raises RuntimeError. On a ``with_options`` view it
+        does nothing: the client it came from owns them."""
+        if self._owns_transport:
+            self._transport.close()
+
+    def with_options(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> "AltanActionsClient":
+        """A view of this client with other defaults, sharing its connections::
+
+        client.with_options(timeout=5, max_retries=0).list_connections()
+        """
+        view = object.__new__(AltanActionsClient)
+        view.__dict__.update(self.__dict__)
+        view._owns_transport = False
+        if timeout is not None:
+            view.timeout = _check_timeout(timeout)
+        if max_retries is not None:
+            view.max_retries = _check_retries(max_retries)
+        if headers:
+            view._headers = _with_headers(self._headers, headers)
+        return view
+
+    # -- the one request function ------------------------------------------------------------
+
+    def _call(
+        self, method: str, path: str, operation: str, *, body: JSON = None, timeout: Optional[float] = None
+    ) -> JSON:
+        headers = self._headers
+        payload = None
+        if body is not None:
+            payload = _encode_json("payload", body)
+            headers = dict(headers, **{"Content-Type": "application/json"})
+        response = self._transport.request(
+            method,
+            self.base_url + path,
+            operation=operation,
+            headers=headers,
+            body=payload,
+            timeout=_check_timeout(timeout) if timeout is not None else self.timeout,
+            max_retries=self.max_retries,
+        )
+        if not response.body.strip():
+            return {}
+        try:
+            return json.loads(response.body)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
+            pass  # raised below, outside this block: the decoding error holds the whole body
+        summary = "expected JSON, got " + response.headers.get("content-type", "a body")
+        raise self._transport.http_error(AltanActionError, operation, response, summary=summary)
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def list_connections(self, *, timeout: Optional[float] = None) -> ConnectionList:
+        """``GET /connection``: the connections of the API key's account, ``{"data": [...]}``."""
+        return self._call("GET", "/connection", "list connections", timeout=timeout)  # type: ignore[no-any-return]
+
+    def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Connection:
+        """``GET /connection/{connection_id}``: one connection."""
+        path = "/connection/" + _segment("connection_id", connection_id)
+        return self._call("GET", path, "get connection", timeout=timeout)  # type: ignore[no-any-return]
+
+    def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
+        """``GET /connection/{connection_id}/actions``: the action types of a connection."""
+        path = "/connection/%s/actions" % _segment("connection_id", connection_id)
+        return self._call("GET", path, "list action types", timeout=timeout)  # type: ignore[no-any-return]
+
+    def get_action_type(
+        self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None
+    ) -> ActionType:
+        """``GET /connection/{connection_id}/actions/{action_type_id}``: one action type,
+        with its ``input_schema`` where the API provides one."""
+        path = "/connection/%s/actions/%s" % (
+            _segment("connection_id", connection_id),
+            _segment("action_type_id", action_type_id),
+        )
+        return self._call("GET", path, "get action type", timeout=timeout)  # type: ignore[no-any-return]
+
+    def execute_action(
+        self,
+        connection_id: str,
+        action_type_id: str,
+        payload: Optional[Mapping[str, Any]] = None,
+        *,
+        timeout: Optional[float] = None,
+    ) -> ExecuteResult:
+        """``POST /connection/{connection_id}/actions/{action_type_id}/execute`` with body
+        ``{"payload": payload}``. Never retried once the server may have received it.
+
+        Returns the response as sent, plus, when the server answers Altan's
+        ``{"success": bool, "data": ...}``, the README's keys: ``status`` (``"success"`` or
+        ``"error"``) and ``result`` or ``error``. A failure reported with HTTP 200 is
+        returned, not raised; an HTTP error status raises ``AltanActionError``."""
+        path = "/connection/%s/actions/%s/execute" % (
+            _segment("connection_id", connection_id),
+            _segment("action_type_id", action_type_id),
+        )
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, _Mapping):
+            raise ValueError("payload must be a mapping of parameter names to values, got %s" % type(payload).__name__)
+        result = self._call("POST", path, "execute action", body={"payload": dict(payload)}, timeout=timeout)
+        if isinstance(result, dict) and isinstance(result.get("success"), bool) and "status" not in result:
+            result["status"] = "success" if result["success"] else "error"
+            key = "result" if result["success"] else "error"
+            result.setdefault(key, result.get("data"))
+        return result  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------
+# The async client
+# ---------------------------------------------------------------------------------------------
+
+
+class AsyncAltanActionsClient:
+    """The same API as ``AltanActionsClient``, as coroutines.
+
+    Each call runs the sync client's code in a thread of a pool this client owns
+    (``max_workers`` threads, created as needed), so ``asyncio.gather`` runs calls
+    concurrently and both clients share one tested code path. ``await client.close()``
+    (or ``async with``) waits for calls in flight and releases threads and connections.
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        ca_bundle: Optional[str] = None,
+        proxy: Union[str, bool, None] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        logger: Optional["logging.Logger"] = None,
+        write_idle_limit: float = _WRITE_IDLE_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_workers: int = 64,
+    ) -> None:
+        self._client = AltanActionsClient(
+            api_key,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            ssl_context=ssl_context,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
+            headers=headers,
+            logger=logger,
+            write_idle_limit=write_idle_limit,
+            max_response_bytes=max_response_bytes,
+        )
+        self._runner = _AsyncRunner(max_workers, "altan-async")
+        self._owns_runner = True
 
     @property
-    def response(self) -> JSON:
-        return self.response_data
+    def base_url(self) -> str:
+        return self._client.base_url
+
+    def __repr__(self) -> str:
+        return "AsyncAltanActionsClient(base_url=%r)" % (self.base_url,)
+
+    async def __aenter__(self) -> "AsyncAltanActionsClient":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Wait for calls in flight, then release threads and connections. Idempotent.
+        On a ``with_options`` view it does nothing: the client it came from owns them."""
+        if self._owns_runner:
+            await self._runner.close()
+            self._client.close()
+
+    def with_options(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> "AsyncAltanActionsClient":
+        """A view with other defaults, sharing threads and connections (see
+        ``AltanActionsClient.with_options``)."""
+        view = object.__new__(AsyncAltanActionsClient)
+        view.__dict__.update(self.__dict__)
+        view._owns_runner = False
+        view._client = self._client.with_options(timeout=timeout, max_retries=max_retries, headers=headers)
+        return view
+
+    async def list_connections(self, *, timeout: Optional[float] = None) -> ConnectionList:
+        return await self._runner.run(self._client.list_connections, timeout=timeout)  # type: ignore[no-any-return]
+
+    async def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Connection:
+        return await self._runner.run(self._client.get_connection, connection_id, timeout=timeout)  # type: ignore[no-any-return]
+
+    async def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
+        return await self._runner.run(self._client.list_action_types, connection_id, timeout=timeout)  # type: ignore[no-any-return]
+
+    async def get_action_type(
+        self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None
+    ) -> ActionType:
+        return await self._runner.run(  # type: ignore[no-any-return]
+            self._client.get_action_type, connection_id, action_type_id, timeout=timeout
+        )
+
+    async def execute_action(
+        self,
+        connection_id: str,
+        action_type_id: str,
+        payload: Optional[Mapping[str, Any]] = None,
+        *,
+        timeout: Optional[float] = None,
+    ) -> ExecuteResult:
+        return await self._runner.run(  # type: ignore[no-any-return]
+            self._client.execute_action, connection_id, action_type_id, payload, timeout=timeout
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: python -m altan COMMAND ... (or python altan.py on a vendored copy)
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Check a key or make one call from a shell or a Lambda console. The key comes from
+    ``ALTAN_API_KEY``; the result is printed as JSON; errors go to stderr with exit code 1
+    (API or network) or 2 (usage)."""
+    import argparse  # only for the command line: it would double the module's import time
+
+    parser = argparse.ArgumentParser(
+        prog="python -m altan",
+        description="Call the Altan Actions API. The API key is read from ALTAN_API_KEY.",
+        epilog='Example: python -m altan execute abc123 send-email \'{"to": "someone@example.com"}\'',
+    )
+    parser.add_argument("--base-url", help="API base URL (default: ALTAN_BASE_URL or %s)" % DEFAULT_BASE_URL)
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call (default: 90)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    commands.required = True
+    commands.add_parser("connections", help="list the connections (also checks the key)")
+    commands.add_parser("connection", help="get one connection").add_argument("connection_id")
+    commands.add_parser("action-types", help="list the action types of a connection").add_argument("connection_id")
+    action_type = commands.add_parser("action-type", help="get one action type, with its input schema")
+    action_type.add_argument("connection_id")
+    action_type.add_argument("action_type_id")
+    execute = commands.add_parser("execute", help="execute an action with a JSON payload")
+    execute.add_argument("connection_id")
+    execute.add_argument("action_type_id")
+    execute.add_argument("payload", nargs="?", default="{}", help="a JSON object, or - to read it from stdin")
+    args = parser.parse_args(argv)
+
+    api_key = os.environ.get("ALTAN_API_KEY")
+    if not api_key:
+        print("error: set ALTAN_API_KEY to your Altan API key", file=sys.stderr)
+        return 2
+    try:
+        with AltanActionsClient(api_key, args.base_url, timeout=args.timeout) as client:
+            result: Any
+            if args.command == "connections":
+                result = client.list_connections()
+            elif args.command == "connection":
+                result = client.get_connection(args.connection_id)
+            elif args.command == "action-types":
+                result = client.list_action_types(args.connection_id)
+            elif args.command == "action-type":
+                result = client.get_action_type(args.connection_id, args.action_type_id)
+            else:
+                text = sys.stdin.read() if args.payload == "-" else args.payload
+                try:
+                    payload = json.loads(text)
+                except ValueError as exc:
+                    raise ValueError("payload is not valid JSON: %s" % exc) from None
+                result = client.execute_action(args.connection_id, args.action_type_id, payload)
+    except AltanActionError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
 
 
 # ---- shared transport: begin (identical in altan.py and pipedream.py; tests/test_shared_transport.py checks) ----
@@ -219,7 +588,6 @@ _BACKOFF_CAP = 8.0
 # (a client option); never past the cap, after which a NAT or load balancer may have dropped
 # the connection silently (a thawed Lambda). Past that, a write opens a new connection: one
 # handshake (2 round trips with TLS 1.3) instead of an error. Reads always reuse.
-_WRITE_IDLE_LIMIT = 1.0
 _WRITE_IDLE_CAP = 30.0
 _KEEP_ALIVE_MARGIN = 1.0
 _MAX_MESSAGE = 2000  # characters of an error message or log text, cut after redaction
@@ -1800,373 +2168,6 @@ class _AsyncRunner:
 
 
 # ---- shared transport: end ----
-
-
-# ---------------------------------------------------------------------------------------------
-# The client
-# ---------------------------------------------------------------------------------------------
-
-
-class AltanActionsClient:
-    """Synchronous client for the Altan Actions API.
-
-    ``api_key`` is sent as ``X-Altan-Key`` and as ``Authorization: Bearer`` (which of the
-    two each Altan endpoint checks is not documented). ``base_url`` is used as given; the
-    default is https (the Altan SDK README's ``http://`` default would send the key in clear).
-    Left out, they are read from ``ALTAN_API_KEY`` and ``ALTAN_BASE_URL`` when the client
-    is constructed.
-
-    Options: ``timeout`` (seconds for a whole call, retries included), ``max_retries``
-    (retries of reads; writes follow the write-safe rule), ``ssl_context`` or ``ca_bundle``
-    (a private CA), ``proxy`` (an ``http://host:port`` URL, ``False`` for none; default:
-    ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment), ``headers`` (sent
-    on every call), ``logger`` (default: the ``altan`` logger, DEBUG records per call),
-    ``write_idle_limit`` (seconds, default 1: a kept-alive connection idle for longer is not
-    reused for ``execute_action`` unless the server announced a longer keep-alive timeout) and
-    ``max_response_bytes`` (a larger response body is refused with ``AltanActionError``;
-    default 32 MiB).
-
-    Thread-safe; use ``with`` or call ``close()`` to release connections.
-    """
-
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        ssl_context: Optional[ssl.SSLContext] = None,
-        ca_bundle: Optional[str] = None,
-        proxy: Union[str, bool, None] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        logger: Optional["logging.Logger"] = None,
-        write_idle_limit: float = _WRITE_IDLE_LIMIT,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    ) -> None:
-        api_key = _credential(
-            "api_key (or ALTAN_API_KEY)", api_key if api_key is not None else os.environ.get("ALTAN_API_KEY")
-        )
-        self.base_url = _check_base_url(base_url or os.environ.get("ALTAN_BASE_URL") or DEFAULT_BASE_URL)
-        self.timeout = _check_timeout(timeout)
-        self.max_retries = _check_retries(max_retries)
-        self._transport = _Transport(
-            error_class=AltanActionError,
-            logger_name="altan",
-            logger=logger,
-            ssl_context=ssl_context,
-            ca_bundle=ca_bundle,
-            proxy=proxy,
-            write_idle_limit=write_idle_limit,
-            max_response_bytes=max_response_bytes,
-        )
-        self._transport.add_secret(api_key)
-        defaults = {
-            "User-Agent": "altan-python/%s (stdlib; python %d.%d)" % (__version__, *sys.version_info[:2]),
-            "Accept": "application/json",
-            "X-Altan-Key": api_key,
-            "Authorization": "Bearer " + api_key,
-        }
-        self._headers = _with_headers(defaults, headers)
-        self._transport.add_header_secrets(self._headers)
-        self._owns_transport = True
-
-    def __repr__(self) -> str:
-        return "AltanActionsClient(base_url=%r)" % (self.base_url,)
-
-    def __enter__(self) -> "AltanActionsClient":
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Release the connections. Idempotent. Calls in flight finish (their retries
-        included); a call started later raises RuntimeError. On a ``with_options`` view it
-        does nothing: the client it came from owns them."""
-        if self._owns_transport:
-            self._transport.close()
-
-    def with_options(
-        self,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        headers: Optional[Mapping[str, str]] = None,
-    ) -> "AltanActionsClient":
-        """A view of this client with other defaults, sharing its connections::
-
-        client.with_options(timeout=5, max_retries=0).list_connections()
-        """
-        view = object.__new__(AltanActionsClient)
-        view.__dict__.update(self.__dict__)
-        view._owns_transport = False
-        if timeout is not None:
-            view.timeout = _check_timeout(timeout)
-        if max_retries is not None:
-            view.max_retries = _check_retries(max_retries)
-        if headers:
-            view._headers = _with_headers(self._headers, headers)
-        return view
-
-    # -- the one request function ------------------------------------------------------------
-
-    def _call(
-        self, method: str, path: str, operation: str, *, body: JSON = None, timeout: Optional[float] = None
-    ) -> JSON:
-        headers = self._headers
-        payload = None
-        if body is not None:
-            payload = _encode_json("payload", body)
-            headers = dict(headers, **{"Content-Type": "application/json"})
-        response = self._transport.request(
-            method,
-            self.base_url + path,
-            operation=operation,
-            headers=headers,
-            body=payload,
-            timeout=_check_timeout(timeout) if timeout is not None else self.timeout,
-            max_retries=self.max_retries,
-        )
-        if not response.body.strip():
-            return {}
-        try:
-            return json.loads(response.body)
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
-            pass  # raised below, outside this block: the decoding error holds the whole body
-        summary = "expected JSON, got " + response.headers.get("content-type", "a body")
-        raise self._transport.http_error(AltanActionError, operation, response, summary=summary)
-
-    # -- endpoints ---------------------------------------------------------------------------
-
-    def list_connections(self, *, timeout: Optional[float] = None) -> ConnectionList:
-        """``GET /connection``: the connections of the API key's account, ``{"data": [...]}``."""
-        return self._call("GET", "/connection", "list connections", timeout=timeout)  # type: ignore[no-any-return]
-
-    def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Connection:
-        """``GET /connection/{connection_id}``: one connection."""
-        path = "/connection/" + _segment("connection_id", connection_id)
-        return self._call("GET", path, "get connection", timeout=timeout)  # type: ignore[no-any-return]
-
-    def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
-        """``GET /connection/{connection_id}/actions``: the action types of a connection."""
-        path = "/connection/%s/actions" % _segment("connection_id", connection_id)
-        return self._call("GET", path, "list action types", timeout=timeout)  # type: ignore[no-any-return]
-
-    def get_action_type(
-        self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None
-    ) -> ActionType:
-        """``GET /connection/{connection_id}/actions/{action_type_id}``: one action type,
-        with its ``input_schema`` where the API provides one."""
-        path = "/connection/%s/actions/%s" % (
-            _segment("connection_id", connection_id),
-            _segment("action_type_id", action_type_id),
-        )
-        return self._call("GET", path, "get action type", timeout=timeout)  # type: ignore[no-any-return]
-
-    def execute_action(
-        self,
-        connection_id: str,
-        action_type_id: str,
-        payload: Optional[Mapping[str, Any]] = None,
-        *,
-        timeout: Optional[float] = None,
-    ) -> ExecuteResult:
-        """``POST /connection/{connection_id}/actions/{action_type_id}/execute`` with body
-        ``{"payload": payload}``. Never retried once the server may have received it.
-
-        Returns the response as sent, plus, when the server answers Altan's
-        ``{"success": bool, "data": ...}``, the README's keys: ``status`` (``"success"`` or
-        ``"error"``) and ``result`` or ``error``. A failure reported with HTTP 200 is
-        returned, not raised; an HTTP error status raises ``AltanActionError``."""
-        path = "/connection/%s/actions/%s/execute" % (
-            _segment("connection_id", connection_id),
-            _segment("action_type_id", action_type_id),
-        )
-        if payload is None:
-            payload = {}
-        if not isinstance(payload, _Mapping):
-            raise ValueError("payload must be a mapping of parameter names to values, got %s" % type(payload).__name__)
-        result = self._call("POST", path, "execute action", body={"payload": dict(payload)}, timeout=timeout)
-        if isinstance(result, dict) and isinstance(result.get("success"), bool) and "status" not in result:
-            result["status"] = "success" if result["success"] else "error"
-            key = "result" if result["success"] else "error"
-            result.setdefault(key, result.get("data"))
-        return result  # type: ignore[no-any-return]
-
-
-# ---------------------------------------------------------------------------------------------
-# The async client
-# ---------------------------------------------------------------------------------------------
-
-
-class AsyncAltanActionsClient:
-    """The same API as ``AltanActionsClient``, as coroutines.
-
-    Each call runs the sync client's code in a thread of a pool this client owns
-    (``max_workers`` threads, created as needed), so ``asyncio.gather`` runs calls
-    concurrently and both clients share one tested code path. ``await client.close()``
-    (or ``async with``) waits for calls in flight and releases threads and connections.
-    """
-
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        ssl_context: Optional[ssl.SSLContext] = None,
-        ca_bundle: Optional[str] = None,
-        proxy: Union[str, bool, None] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        logger: Optional["logging.Logger"] = None,
-        write_idle_limit: float = _WRITE_IDLE_LIMIT,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        max_workers: int = 64,
-    ) -> None:
-        self._client = AltanActionsClient(
-            api_key,
-            base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            ssl_context=ssl_context,
-            ca_bundle=ca_bundle,
-            proxy=proxy,
-            headers=headers,
-            logger=logger,
-            write_idle_limit=write_idle_limit,
-            max_response_bytes=max_response_bytes,
-        )
-        self._runner = _AsyncRunner(max_workers, "altan-async")
-        self._owns_runner = True
-
-    @property
-    def base_url(self) -> str:
-        return self._client.base_url
-
-    def __repr__(self) -> str:
-        return "AsyncAltanActionsClient(base_url=%r)" % (self.base_url,)
-
-    async def __aenter__(self) -> "AsyncAltanActionsClient":
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Wait for calls in flight, then release threads and connections. Idempotent.
-        On a ``with_options`` view it does nothing: the client it came from owns them."""
-        if self._owns_runner:
-            await self._runner.close()
-            self._client.close()
-
-    def with_options(
-        self,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        headers: Optional[Mapping[str, str]] = None,
-    ) -> "AsyncAltanActionsClient":
-        """A view with other defaults, sharing threads and connections (see
-        ``AltanActionsClient.with_options``)."""
-        view = object.__new__(AsyncAltanActionsClient)
-        view.__dict__.update(self.__dict__)
-        view._owns_runner = False
-        view._client = self._client.with_options(timeout=timeout, max_retries=max_retries, headers=headers)
-        return view
-
-    async def list_connections(self, *, timeout: Optional[float] = None) -> ConnectionList:
-        return await self._runner.run(self._client.list_connections, timeout=timeout)  # type: ignore[no-any-return]
-
-    async def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Connection:
-        return await self._runner.run(self._client.get_connection, connection_id, timeout=timeout)  # type: ignore[no-any-return]
-
-    async def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
-        return await self._runner.run(self._client.list_action_types, connection_id, timeout=timeout)  # type: ignore[no-any-return]
-
-    async def get_action_type(
-        self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None
-    ) -> ActionType:
-        return await self._runner.run(  # type: ignore[no-any-return]
-            self._client.get_action_type, connection_id, action_type_id, timeout=timeout
-        )
-
-    async def execute_action(
-        self,
-        connection_id: str,
-        action_type_id: str,
-        payload: Optional[Mapping[str, Any]] = None,
-        *,
-        timeout: Optional[float] = None,
-    ) -> ExecuteResult:
-        return await self._runner.run(  # type: ignore[no-any-return]
-            self._client.execute_action, connection_id, action_type_id, payload, timeout=timeout
-        )
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line: python -m altan COMMAND ... (or python altan.py on a vendored copy)
-# ---------------------------------------------------------------------------------------------
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Check a key or make one call from a shell or a Lambda console. The key comes from
-    ``ALTAN_API_KEY``; the result is printed as JSON; errors go to stderr with exit code 1
-    (API or network) or 2 (usage)."""
-    import argparse  # only for the command line: it would double the module's import time
-
-    parser = argparse.ArgumentParser(
-        prog="python -m altan",
-        description="Call the Altan Actions API. The API key is read from ALTAN_API_KEY.",
-        epilog='Example: python -m altan execute abc123 send-email \'{"to": "someone@example.com"}\'',
-    )
-    parser.add_argument("--base-url", help="API base URL (default: ALTAN_BASE_URL or %s)" % DEFAULT_BASE_URL)
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call (default: 90)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    commands.required = True
-    commands.add_parser("connections", help="list the connections (also checks the key)")
-    commands.add_parser("connection", help="get one connection").add_argument("connection_id")
-    commands.add_parser("action-types", help="list the action types of a connection").add_argument("connection_id")
-    action_type = commands.add_parser("action-type", help="get one action type, with its input schema")
-    action_type.add_argument("connection_id")
-    action_type.add_argument("action_type_id")
-    execute = commands.add_parser("execute", help="execute an action with a JSON payload")
-    execute.add_argument("connection_id")
-    execute.add_argument("action_type_id")
-    execute.add_argument("payload", nargs="?", default="{}", help="a JSON object, or - to read it from stdin")
-    args = parser.parse_args(argv)
-
-    api_key = os.environ.get("ALTAN_API_KEY")
-    if not api_key:
-        print("error: set ALTAN_API_KEY to your Altan API key", file=sys.stderr)
-        return 2
-    try:
-        with AltanActionsClient(api_key, args.base_url, timeout=args.timeout) as client:
-            result: Any
-            if args.command == "connections":
-                result = client.list_connections()
-            elif args.command == "connection":
-                result = client.get_connection(args.connection_id)
-            elif args.command == "action-types":
-                result = client.list_action_types(args.connection_id)
-            elif args.command == "action-type":
-                result = client.get_action_type(args.connection_id, args.action_type_id)
-            else:
-                text = sys.stdin.read() if args.payload == "-" else args.payload
-                try:
-                    payload = json.loads(text)
-                except ValueError as exc:
-                    raise ValueError("payload is not valid JSON: %s" % exc) from None
-                result = client.execute_action(args.connection_id, args.action_type_id, payload)
-    except AltanActionError as exc:
-        print("error: %s" % exc, file=sys.stderr)
-        return 1
-    except ValueError as exc:
-        print("error: %s" % exc, file=sys.stderr)
-        return 2
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    return 0
 
 
 if __name__ == "__main__":

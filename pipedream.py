@@ -98,9 +98,45 @@ DEFAULT_WORKFLOW_DOMAIN = "m.pipedream.net"
 DEFAULT_TIMEOUT = 60.0  # seconds for a whole call, retries included (the official SDK's default)
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # cap on a response body held in memory (not a download)
+_WRITE_IDLE_LIMIT = 1.0  # seconds a kept-alive connection may idle and still carry a write (see the transport)
 ENVIRONMENTS = ("development", "production")
 COMPONENT_TYPES = ("components", "actions", "triggers")
 AUTH_TYPES = ("none", "oauth", "static_bearer_token")
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+class PipedreamApiError(Exception):
+    """Any failure of a Pipedream call: an HTTP error status, a network error, a timeout
+    or a response that is not the JSON that was expected.
+
+    Attributes (``None`` where they do not apply, e.g. ``status_code`` on a timeout):
+    ``status_code``, ``response_data`` (the parsed error body, or its text; also
+    ``body``), ``detail`` (the API's own message, e.g. its ``error`` field),
+    ``method``, ``url``, ``request_id`` (if the server sent one) and ``headers``
+    (response headers, lower-case names). Never contains a secret or token.
+    """
+
+    status_code: Optional[int] = None
+    response_data: JSON = None
+    detail: Optional[str] = None
+    method: Optional[str] = None
+    url: Optional[str] = None
+    request_id: Optional[str] = None
+    headers: Optional[Dict[str, str]] = None
+
+    @property
+    def body(self) -> JSON:
+        return self.response_data
+
+
+class PipedreamAuthError(PipedreamApiError):
+    """The OAuth token could not be obtained (bad client id or secret, or the token
+    endpoint failed), or the API still answered 401 after a fresh token."""
+
 
 # The response shapes. Type checkers see TypedDicts. At run time the class statements below only
 # record their (string) annotations, and the real TypedDicts are built, with typing, on first
@@ -334,1646 +370,6 @@ if not TYPE_CHECKING:
         for type_name, (annotations, total) in _TYPE_SHAPES.items():
             names[type_name] = typing.TypedDict(type_name, dict(annotations), total=total)
         globals().update(names)
-
-# ---------------------------------------------------------------------------------------------
-# Errors
-# ---------------------------------------------------------------------------------------------
-
-
-class PipedreamApiError(Exception):
-    """Any failure of a Pipedream call: an HTTP error status, a network error, a timeout
-    or a response that is not the JSON that was expected.
-
-    Attributes (``None`` where they do not apply, e.g. ``status_code`` on a timeout):
-    ``status_code``, ``response_data`` (the parsed error body, or its text; also
-    ``body``), ``detail`` (the API's own message, e.g. its ``error`` field),
-    ``method``, ``url``, ``request_id`` (if the server sent one) and ``headers``
-    (response headers, lower-case names). Never contains a secret or token.
-    """
-
-    status_code: Optional[int] = None
-    response_data: JSON = None
-    detail: Optional[str] = None
-    method: Optional[str] = None
-    url: Optional[str] = None
-    request_id: Optional[str] = None
-    headers: Optional[Dict[str, str]] = None
-
-    @property
-    def body(self) -> JSON:
-        return self.response_data
-
-
-class PipedreamAuthError(PipedreamApiError):
-    """The OAuth token could not be obtained (bad client id or secret, or the token
-    endpoint failed), or the API still answered 401 after a fresh token."""
-
-
-# ---- shared transport: begin (copied from altan.py; tests/test_shared_transport.py checks) ----
-#
-# One object, _Transport, sends every request of a client. It keeps a pool of idle
-# http.client connections per origin (a thread takes one, uses it, puts it back), so a
-# sequential caller reuses one kept-alive connection and threads never share a socket.
-# urllib.request is not used: it opens a new connection (and TLS handshake) per call.
-
-_RETRY_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
-_IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE"))
-_REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
-_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "x-amz-request-id")
-_MAX_REDIRECTS = 5
-_MAX_RETRY_WAIT = 60.0  # cap on a server's Retry-After hint, seconds
-_BACKOFF_BASE = 0.5  # first backoff, seconds; doubles per retry
-_BACKOFF_CAP = 8.0
-# Writes and kept-alive connections. A server closes a connection that sat idle for its own
-# timeout (gunicorn 2 s, Node and uvicorn 5 s, nginx 75 s, AWS ALB 60 s), and a request that
-# crosses that close on the wire is lost without an answer: a read is sent again, but a write
-# may have run, so it fails. A write therefore reuses a connection only while it is safely
-# inside the server's timeout: the ``timeout=N`` the server announced in its ``Keep-Alive``
-# header less a margin for the round trip (as Node's undici does), else ``write_idle_limit``
-# (a client option); never past the cap, after which a NAT or load balancer may have dropped
-# the connection silently (a thawed Lambda). Past that, a write opens a new connection: one
-# handshake (2 round trips with TLS 1.3) instead of an error. Reads always reuse.
-_WRITE_IDLE_LIMIT = 1.0
-_WRITE_IDLE_CAP = 30.0
-_KEEP_ALIVE_MARGIN = 1.0
-_MAX_MESSAGE = 2000  # characters of an error message or log text, cut after redaction
-_ERROR_SNIPPET = 500  # characters of a non-JSON body quoted in an error message
-_MAX_HEADER_LINE = 65536  # http.client's limits on a response's header block
-_MAX_HEADERS = 100
-_STREAM_CHUNK = 64 * 1024  # bytes handed to a sink at a time
-_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
-_REDACTED = "[REDACTED]"
-# Secrets registered as they rotate (access tokens): the newest this many are kept, so that
-# the set stays bounded however long a client lives.
-_ROTATING_SECRETS = 8
-_URL_CACHE_SIZE = 256  # split URLs a transport keeps (a client calls few URLs, often)
-# Caller-supplied headers whose values are credentials, redacted wherever they could appear:
-# these names, and any name containing one of the words (case-insensitive).
-_CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie", "x-altan-key", "x-pd-rate-limit"))
-_CREDENTIAL_WORDS = ("key", "token", "secret", "auth", "password", "session", "signature", "credential")
-
-
-class _Response:
-    """A complete HTTP response: the body has been read and the connection released."""
-
-    __slots__ = ("status", "reason", "_message", "_headers", "body", "method", "url", "attempts", "_sent")
-
-    def __init__(
-        self,
-        status: int,
-        reason: str,
-        message: http.client.HTTPMessage,
-        body: bytes,
-        method: str,
-        url: str,
-        attempts: int,
-        sent: Tuple[Sequence[str], Mapping[str, str]] = ((), {}),
-    ) -> None:
-        self.status = status
-        self.reason = reason
-        self._message = message
-        self._headers: Optional[Dict[str, str]] = None
-        self.body = body
-        self.method = method
-        self.url = url
-        self.attempts = attempts
-        self._sent = sent  # the call's own secrets and the headers sent: see secrets()
-
-    @property
-    def headers(self) -> Dict[str, str]:
-        """Response headers, lower-case names, repeated ones joined with ", ". Built on first
-        use: a successful call never needs them."""
-        headers = self._headers
-        if headers is None:
-            headers = self._headers = {}
-            for name, value in self._message.items():
-                name = name.lower()
-                headers[name] = headers[name] + ", " + value if name in headers else value
-        return headers
-
-    @property
-    def request_id(self) -> Optional[str]:
-        for name in _REQUEST_ID_HEADERS:
-            if name in self.headers:
-                return self.headers[name]
-        return None
-
-    def secrets(self) -> Tuple[str, ...]:
-        """The credentials the request carried, to redact from its errors (``_call_secrets``)."""
-        return _call_secrets(*self._sent)
-
-    def data(self) -> JSON:
-        """The body parsed as JSON if it is JSON, else its text; None when empty."""
-        if not self.body:
-            return None
-        try:
-            return json.loads(self.body)
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
-            return self.body.decode("utf-8", "replace")
-
-
-class _Failure(Exception):
-    """A request that got no complete response. ``sent`` is False when the server provably
-    did not receive the whole request, so that even a write may be sent again."""
-
-    def __init__(
-        self,
-        reason: str,
-        cause: BaseException,
-        *,
-        sent: bool,
-        before_response: bool,
-        retryable: bool,
-        proxy_status: Optional[int] = None,
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.cause = cause
-        self.sent = sent
-        self.before_response = before_response
-        self.retryable = retryable
-        self.proxy_status = proxy_status  # the status of the proxy's refusal, if a proxy refused
-
-
-def _proxy_refusal(proxy: "_Proxy", status: int, cause: BaseException) -> _Failure:
-    """The proxy answered ``status`` instead of passing the request on (to CONNECT, or to a
-    plain request with 407): the origin never saw it. Its reason text is not quoted: a proxy
-    may echo the credentials there."""
-    host = "[%s]" % proxy.host if ":" in proxy.host else proxy.host
-    reason = "the proxy %s:%d answered HTTP %d %s" % (host, proxy.port, status, http.client.responses.get(status, ""))
-    if status == 407:
-        reason += " (proxy credentials missing or wrong: give them in the proxy URL, http://user:password@host:port)"
-    return _Failure(
-        reason.rstrip(),
-        cause,
-        sent=False,
-        before_response=True,
-        retryable=status in _RETRY_STATUSES,
-        proxy_status=status,
-    )
-
-
-def _tunnel_status(exc: BaseException) -> Optional[int]:
-    """The status of a proxy's refusal of CONNECT, from http.client's error (the same text in
-    Python 3.8 to 3.13: "Tunnel connection failed: 407 Proxy Authentication Required")."""
-    prefix = "Tunnel connection failed: "
-    text = str(exc) if type(exc) is OSError else ""
-    code = text[len(prefix) : len(prefix) + 3] if text.startswith(prefix) else ""
-    return int(code) if code.isdigit() else None
-
-
-def _keep_alive_timeout(value: Optional[str]) -> Optional[float]:
-    """The ``timeout=N`` of a ``Keep-Alive`` response header, in seconds, if valid."""
-    for parameter in (value or "").split(","):
-        name, _, number = parameter.partition("=")
-        if name.strip().lower() == "timeout":
-            try:
-                seconds = float(number.strip().strip('"'))
-            except ValueError:
-                return None
-            return seconds if 0 <= seconds < float("inf") else None
-    return None
-
-
-class _RedactedCause(Exception):
-    """Stands in, as the ``__cause__`` of an error, for the low-level exception behind it (a
-    BadStatusLine, a socket error...): that exception's type name and its message, redacted.
-    The original is not chained: its message, arguments or own chain may hold a secret that
-    the server echoed (a status line quoting the request's Authorization header).
-    ``cause_type`` is the original's type, for code that tells failures apart. (A stand-in
-    given as ``cause`` is redacted again: with a call's own secrets, for instance.)"""
-
-    def __init__(self, cause: BaseException, redact: Callable[[str], str]) -> None:
-        if isinstance(cause, _RedactedCause):
-            super().__init__(redact(str(cause)))
-            self.cause_type: type = cause.cause_type
-            return
-        kind = type(cause)
-        name = kind.__qualname__ if kind.__module__ == "builtins" else "%s.%s" % (kind.__module__, kind.__qualname__)
-        super().__init__("%s: %s" % (name, redact(str(cause))) if str(cause) else name)
-        self.cause_type = kind
-
-
-class _DeadlineReader(io.RawIOBase):
-    """Reads a socket so that no read waits past the call's deadline: a server that
-    trickles bytes cannot stretch a call beyond its timeout.
-
-    It reads through a file made by ``sock.makefile``, as http.client's own reader does:
-    that file keeps the socket open until the response is closed. On "Connection: close"
-    http.client closes the connection (and so the socket) before the body is read."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        super().__init__()
-        self._sock = sock
-        self._file = sock.makefile("rb", buffering=0)
-        self._deadline = deadline
-        self.nonblocking = False  # set to read only what has arrived already (see _ResponseFile)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> Optional[int]:
-        if self.nonblocking:
-            # Without a system call: bytes that TLS decrypted and holds. Bytes still in the
-            # kernel make the socket readable, which the pool checks before reusing it.
-            pending = getattr(self._sock, "pending", None)
-            return self._file.readinto(buffer) if pending is not None and pending() else None
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout("timed out")
-        self._sock.settimeout(remaining)
-        return self._file.readinto(buffer)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._file.close()  # releases the socket; it closes now if its connection is closed
-        super().close()
-
-
-class _ResponseFile(io.BufferedReader):
-    """The buffered file a response is read from. When http.client closes it, at the end of
-    the response, it notes whether bytes beyond the response had arrived (``surplus``): the
-    server sent more than it announced, and the connection must not carry another request,
-    whose caller would read them as its answer."""
-
-    surplus = False
-
-    def close(self) -> None:
-        if not self.closed:
-            self.raw.nonblocking = True  # type: ignore[attr-defined]  # a _DeadlineReader
-            try:
-                self.surplus = bool(self.peek(1))
-            except (OSError, ValueError):
-                self.surplus = True
-        super().close()
-
-
-class _DeadlineSocket:
-    """What ``_DeadlineResponse`` hands to HTTPResponse, whose only use of its socket is
-    ``makefile("rb")``: that file is the deadline reader (no plain file made, then closed)."""
-
-    __slots__ = ("_sock", "_deadline")
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self._sock = sock
-        self._deadline = deadline
-
-    def makefile(self, mode: str) -> io.BufferedReader:
-        return _ResponseFile(_DeadlineReader(self._sock, self._deadline))
-
-
-class _ProtocolError(http.client.HTTPException):
-    """An answer that breaks HTTP/1.1 framing: its connection cannot be trusted any more."""
-
-
-class _DeadlineResponse(http.client.HTTPResponse):
-    """http.client's response, read within the call's deadline, its header block parsed by
-    ``_parse_header_lines`` instead of the email package: that parser alone is a third of a
-    request's CPU time (benchmarks/run.py, measure cpu). ``begin`` is http.client's own
-    (the same in Python 3.8 to 3.13), without the debuglevel prints, but for that parser
-    and stricter framing: every interim (1xx) response is skipped, not only 100 Continue,
-    and what RFC 9112 calls unrecoverable (101 to a request that asked for no upgrade, an
-    invalid or conflicting Content-Length, a transfer coding other than chunked) raises
-    ``_ProtocolError``, so that the connection is closed."""
-
-    def __init__(
-        self,
-        sock: socket.socket,
-        debuglevel: int = 0,
-        method: Optional[str] = None,
-        url: Optional[str] = None,
-        *,
-        deadline: float,
-    ) -> None:
-        super().__init__(_DeadlineSocket(sock, deadline), debuglevel, method, url)  # type: ignore[arg-type]
-        self._file: _ResponseFile = self.fp  # type: ignore[assignment]  # http.client drops fp at the end
-
-    @property
-    def surplus(self) -> bool:
-        """True, once the response has been read, if the server sent bytes beyond it."""
-        return self._file.surplus
-
-    def begin(self) -> None:
-        if self.headers is not None:
-            return
-        while True:  # interim responses (1xx) are skipped: only the final one answers the request
-            version, status, reason = self._read_status()
-            if status >= 200:
-                break
-            if status == http.client.SWITCHING_PROTOCOLS:
-                raise _ProtocolError("HTTP 101 Switching Protocols to a request that asked for no upgrade")
-            _read_header_lines(self.fp)
-        self.code = self.status = status
-        self.reason = reason.strip()
-        if version in ("HTTP/1.0", "HTTP/0.9"):
-            self.version = 10
-        elif version.startswith("HTTP/1."):
-            self.version = 11
-        else:
-            raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = _parse_header_lines(_read_header_lines(self.fp))
-        transfer_encoding = self.headers.get("transfer-encoding")
-        self.chunked = transfer_encoding is not None
-        if self.chunked:
-            # No TE header is sent, so chunked is the only coding a server may use (RFC 9112 6.1).
-            if transfer_encoding.strip().lower() != "chunked" or len(self.headers.get_all("transfer-encoding")) > 1:
-                raise _ProtocolError("unsupported Transfer-Encoding %r" % transfer_encoding)
-            self.chunk_left = None
-        self.will_close = self._check_close()
-        self.length = None
-        lengths = self.headers.get_all("content-length")
-        if lengths and self.chunked:
-            self.will_close = True  # framing that may be an attack (RFC 9112 6.3): chunked wins, then close
-        elif lengths:
-            length = lengths[0]
-            if len(lengths) > 1 or not (length.isdigit() and length.isascii()):  # else the usual case
-                values = {value.strip() for line in lengths for value in line.split(",")}
-                length = values.pop()
-                if values or not (length.isdigit() and length.isascii()):
-                    raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths))
-            self.length = int(length)
-        no_body = (http.client.NO_CONTENT, http.client.NOT_MODIFIED)
-        if status in no_body or 100 <= status < 200 or self._method == "HEAD":
-            self.length = 0
-        if not self.will_close and not self.chunked and self.length is None:
-            self.will_close = True  # no length: the body ends when the server closes
-
-
-def _read_header_lines(fp: Any) -> List[bytes]:
-    """The header lines of a response, up to the blank line, with http.client's limits."""
-    lines: List[bytes] = []
-    while True:
-        line = fp.readline(_MAX_HEADER_LINE + 1)
-        if len(line) > _MAX_HEADER_LINE:
-            raise http.client.LineTooLong("header line")
-        if line in (b"\r\n", b"\n", b""):
-            return lines
-        lines.append(line)
-        if len(lines) > _MAX_HEADERS:
-            raise http.client.HTTPException("got more than %d headers" % _MAX_HEADERS)
-
-
-def _parse_header_lines(lines: List[bytes]) -> http.client.HTTPMessage:
-    """The HTTPMessage the email package would make of these lines (the value after the
-    colon, leading blanks removed, a folded line kept with its line break), read through
-    the same ``get`` and ``items``. A line that is not a header is skipped, where the email
-    package would drop it and every header after it."""
-    message = http.client.HTTPMessage()
-    name: Optional[str] = None
-    value = ""
-    for raw in lines:
-        line = raw.decode("iso-8859-1")
-        if line[:1] in (" ", "\t"):  # obs-fold: continues the header before it
-            if name is not None:
-                value += line
-            continue
-        if name is not None:
-            message[name] = value.rstrip("\r\n")
-        name, colon, value = line.partition(":")
-        if colon:
-            value = value.lstrip(" \t")
-        else:
-            name = None
-    if name is not None:
-        message[name] = value.rstrip("\r\n")
-    return message
-
-
-def _bounded(text: str) -> str:
-    """A whole message or log text, cut to a readable length; always applied after
-    redaction (values a server sent are quoted in full until then: a secret cut in two
-    would not be recognised, and its first half would show)."""
-    return text[:_MAX_MESSAGE] + ("..." if len(text) > _MAX_MESSAGE else "")
-
-
-def _snippet(text: str) -> str:
-    return text[:_ERROR_SNIPPET] + ("..." if len(text) > _ERROR_SNIPPET else "")
-
-
-def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
-    """The API's own message from an error body: FastAPI ``detail``, ``error``, ``message``.
-    At most ``_ERROR_SNIPPET`` characters, looked for a few levels deep only: an error body
-    can be huge or nested thousands of levels deep, and the message must stay readable."""
-    if depth > 4:
-        return None
-    if isinstance(data, dict):
-        for key in ("detail", "error_description", "error", "message", "msg"):
-            value = data.get(key)
-            if isinstance(value, str) and value:
-                return _snippet(value)
-            if isinstance(value, dict):
-                nested = _api_message(value, depth + 1)
-                if nested:
-                    return nested
-            if isinstance(value, list) and value:
-                parts = [
-                    _field_error(item)
-                    or _api_message(item, depth + 1)
-                    or (item if isinstance(item, str) else _json_text(item))
-                    for item in value[:10]
-                ]
-                return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
-        return None
-    if isinstance(data, str):
-        text = " ".join((_html_text(data) or data).split())
-        return _snippet(text) if text else None
-    return None
-
-
-def _html_text(page: str) -> Optional[str]:
-    """What an HTML page (a proxy's or a gateway's error page) says: its title, or else its
-    text without markup, scripts and styles; None if ``page`` is not HTML."""
-    import re  # loaded already: json imports it
-
-    head = page[:65536]
-    if not re.search(r"<(?:!doctype\s+html|html|head|body|title)\b", head, re.IGNORECASE):
-        return None
-    import html
-
-    title = re.search(r"<title\b[^>]*>(.*?)</title\s*>", head, re.IGNORECASE | re.DOTALL)
-    if title and title.group(1).strip():
-        return html.unescape(title.group(1))
-    markup = r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>"
-    return html.unescape(re.sub(markup, " ", head, flags=re.IGNORECASE | re.DOTALL))
-
-
-def _field_error(item: JSON) -> Optional[str]:
-    """One entry of a FastAPI validation error (HTTP 422), ``{"loc": ["body", "payload", "to"],
-    "msg": "Field required"}``, as ``body.payload.to: Field required``: which field failed."""
-    if not isinstance(item, dict):
-        return None
-    loc, msg = item.get("loc"), item.get("msg")
-    if not (isinstance(loc, list) and loc and isinstance(msg, str) and msg):
-        return None
-    path = ".".join(str(part) for part in loc[:10] if isinstance(part, (str, int)))
-    return _snippet("%s: %s" % (path, msg)) if path else None
-
-
-def _json_text(value: JSON) -> str:
-    try:
-        return _snippet(json.dumps(value))
-    except (TypeError, ValueError, RecursionError):
-        return type(value).__name__
-
-
-def _retry_hint(headers: Mapping[str, str]) -> Optional[float]:
-    """Seconds the server asked us to wait (retry-after-ms, Retry-After in seconds or as an
-    HTTP date, X-RateLimit-Reset as epoch or delta seconds), or None."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError, IndexError, OverflowError):
-                pass
-    value = headers.get("x-ratelimit-reset")
-    if value:
-        try:
-            reset = float(value)
-        except ValueError:
-            return None
-        return max(0.0, reset - time.time() if reset > 1e9 else reset)
-    return None
-
-
-def _env(name: str) -> Optional[str]:
-    """An environment variable, lower-case spelling first; an empty value counts as unset."""
-    return os.environ.get(name.lower()) or os.environ.get(name.upper()) or None
-
-
-def _bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
-    host = host.lower().strip("[]")
-    for entry in no_proxy.replace(" ", ",").split(","):
-        entry = entry.strip().lower()
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        entry_port = None
-        if entry.count(":") == 1 or (entry.startswith("[") and "]:" in entry):
-            entry, _, port_text = entry.rpartition(":")
-            entry_port = int(port_text) if port_text.isdigit() else None
-        if entry_port is not None and entry_port != port:
-            continue
-        entry = entry.strip("[]")
-        if entry.startswith("*."):
-            entry = entry[1:]
-        if "/" in entry or entry[:1].isdigit() or ":" in entry:
-            import ipaddress
-
-            try:
-                network = ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                network = None  # not an address: a name such as 1password.com, matched below
-            if network is not None:
-                try:
-                    if ipaddress.ip_address(host) in network:
-                        return True
-                except ValueError:
-                    pass
-                continue
-        entry = entry.lstrip(".")
-        if host == entry or host.endswith("." + entry):
-            return True
-    return False
-
-
-class _Proxy:
-    __slots__ = ("host", "port", "headers")
-
-    def __init__(self, url: str) -> None:
-        # The user info is everything up to the last "@": a password may hold an unencoded
-        # "/" or "@", which urlsplit would take for the start of a path. Errors never show it.
-        scheme, separator, rest = url.partition("://")
-        if not separator:
-            scheme, rest = "http", url
-        userinfo, at, address = rest.rpartition("@")
-        shown = "%s://%s%s" % (scheme, "***@" if at else "", address)
-        try:
-            parts = urlsplit("http://" + address)
-            port = parts.port
-        except ValueError:
-            parts, port = None, -1
-        if (
-            scheme.lower() != "http"
-            or parts is None
-            or not parts.hostname
-            or (port is not None and not 0 < port < 65536)
-            or _has_blank_or_control(url)
-        ):
-            raise ValueError("proxy must be an http:// URL such as http://proxy.example:3128, got %r" % shown)
-        self.host = parts.hostname
-        self.port = port or 80
-        self.headers: Dict[str, str] = {}
-        if at:
-            user, _, password = userinfo.partition(":")
-            credentials = "%s:%s" % (unquote(user), unquote(password))
-            self.headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
-
-
-def _strip_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    return url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1) if "@" in parts.netloc else url
-
-
-def _has_blank_or_control(text: str) -> bool:
-    return any(char.isspace() or not char.isprintable() for char in text)
-
-
-def _secret_forms(secret: str) -> List[str]:
-    """The forms in which a secret may come back: as is, percent-encoded (in a URL),
-    JSON-escaped (in a body), as a Python repr (in an exception's message) and base64 (in a
-    Basic credential). Shorter than 4 characters, a secret is not redacted: it would mangle
-    every message."""
-    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret)[1:-1]}
-    try:
-        raw = secret.encode("utf-8")
-        forms.update((quote(secret, safe=""), quote(secret), quote_plus(secret), repr(raw)[2:-1]))
-    except UnicodeEncodeError:  # a lone surrogate: no URL or bytes form
-        raw = secret.encode("utf-8", "surrogatepass")
-    forms.add(base64.b64encode(raw).decode("ascii").rstrip("="))
-    forms.add(base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="))
-    return [form for form in forms if len(form) >= 4] if len(secret) >= 4 else []
-
-
-def _is_credential_header(name: str) -> bool:
-    name = name.lower()
-    return name in _CREDENTIAL_HEADERS or any(word in name for word in _CREDENTIAL_WORDS)
-
-
-def _header_secrets(headers: Mapping[str, Any]) -> List[str]:
-    """The secrets in the credential headers of ``headers``: each value, and the credentials
-    after its auth scheme ("Bearer <token>"), decoded too for Basic ("user:password")."""
-    secrets: List[str] = []
-    for name, value in headers.items():
-        if not isinstance(value, str) or not _is_credential_header(name):
-            continue
-        secrets.append(value)
-        scheme, _, credentials = value.partition(" ")
-        credentials = credentials.strip()
-        if credentials and scheme.isalpha():
-            secrets.append(credentials)
-            if scheme.lower() == "basic":
-                try:
-                    decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-                except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-                    continue
-                secrets += [decoded, decoded.partition(":")[2]]
-    return secrets
-
-
-def _call_secrets(secrets: Sequence[str], headers: Mapping[str, str]) -> Tuple[str, ...]:
-    """A call's own secrets and those of the headers it sent; worked out only when an error
-    or a log record needs them, not on every request."""
-    return tuple(secrets) + tuple(_header_secrets(headers))
-
-
-def _redact_data(data: JSON, redact: Callable[[str], str]) -> JSON:
-    """A copy of ``data`` (parsed JSON) with every string in it redacted, keys included,
-    built without recursion: an error body may be nested thousands deep."""
-    if isinstance(data, str):
-        return redact(data)
-    if not isinstance(data, (dict, list)):
-        return data
-    root: Any = {} if isinstance(data, dict) else []
-    stack: List[Tuple[Any, Any]] = [(data, root)]
-    while stack:
-        source, target = stack.pop()
-        for key, value in source.items() if isinstance(source, dict) else enumerate(source):
-            if isinstance(value, str):
-                value = redact(value)
-            elif isinstance(value, (dict, list)):
-                copy: Any = {} if isinstance(value, dict) else []
-                stack.append((value, copy))
-                value = copy
-            if isinstance(target, dict):
-                target[redact(key) if isinstance(key, str) else key] = value
-            else:
-                target.append(value)
-    return root
-
-
-def _close_idle(
-    idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]], lock: threading.Lock
-) -> None:
-    """Close the pooled connections in ``idle`` (emptied in place: the dict is shared with a
-    finalizer)."""
-    with lock:
-        connections = [conn for stack in idle.values() for conn, _ in stack]
-        idle.clear()
-    for conn in connections:
-        conn.close()
-
-
-# Objects whose state must not cross os.fork(): each has ``_after_fork``, run in the child.
-_FORK_AWARE: Optional["weakref.WeakSet[Any]"] = None
-
-
-def _reset_after_fork() -> None:
-    for owner in list(_FORK_AWARE or ()):
-        owner._after_fork()
-
-
-def _watch_fork(owner: Any) -> None:
-    """Have ``owner._after_fork()`` run in a child process after os.fork() (gunicorn
-    --preload, Celery, multiprocessing), before any other code of the child runs."""
-    global _FORK_AWARE
-    if _FORK_AWARE is None:
-        import weakref
-
-        _FORK_AWARE = weakref.WeakSet()
-        if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no os.fork
-            os.register_at_fork(after_in_child=_reset_after_fork)
-    _FORK_AWARE.add(owner)
-
-
-def _clear_url_caches() -> None:
-    import urllib.parse
-
-    clear = getattr(urllib.parse, "clear_cache", None)  # in every Python 3, but undocumented
-    if clear is not None:
-        clear()
-
-
-def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
-    """True if an idle pooled connection is unusable: closed, or readable (EOF, or bytes the
-    server sent unasked), which means the server has closed or is closing it."""
-    sock = conn.sock
-    if sock is None:
-        return True
-    if not isinstance(sock, socket.socket):  # a test double (vcrpy replays without a socket)
-        return False
-    try:
-        if hasattr(select, "poll"):  # select.select fails on descriptors above FD_SETSIZE
-            poller = select.poll()
-            poller.register(sock, select.POLLIN)
-            return bool(poller.poll(0))
-        return bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
-
-
-def _split_url(url: str) -> Tuple[Tuple[str, str, int], str, str]:
-    """(origin, request target, netloc) of a URL (cached per transport: ``_Transport.split``)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme
-    port = parts.port or (443 if scheme == "https" else 80)
-    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-    return (scheme, parts.hostname or "", port), target, parts.netloc
-
-
-class _Transport:
-    """Sends requests with keep-alive, proxies, TLS, deadlines, redirects and retries.
-
-    ``request`` is the only way out to the network. It returns a ``_Response`` with a 2xx
-    or 3xx status, and raises ``error_class`` for anything else.
-    """
-
-    def __init__(
-        self,
-        *,
-        error_class: Callable[[str], Exception],
-        logger_name: str,
-        logger: Optional["logging.Logger"] = None,
-        ssl_context: Optional[ssl.SSLContext] = None,
-        ca_bundle: Optional[str] = None,
-        proxy: Union[str, bool, None] = None,
-        write_idle_limit: float = _WRITE_IDLE_LIMIT,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    ) -> None:
-        if ssl_context is not None and ca_bundle is not None:
-            raise ValueError("pass ssl_context or ca_bundle, not both")
-        if ca_bundle is not None and not os.path.exists(ca_bundle):
-            raise ValueError("ca_bundle %r does not exist" % (ca_bundle,))
-        self._secrets: List[str] = []  # forms of the registered secrets, longest first
-        self._rotating: List[List[str]] = []  # forms of each rotating secret, the newest last
-        self._lock = _thread.allocate_lock()
-        if isinstance(proxy, str) and proxy:
-            self.add_header_secrets(_Proxy(proxy).headers)  # validated now, not on the first call
-        if (
-            isinstance(write_idle_limit, bool)
-            or not isinstance(write_idle_limit, (int, float))
-            or not 0 <= write_idle_limit <= _WRITE_IDLE_CAP
-        ):
-            raise ValueError(
-                "write_idle_limit must be a number of seconds from 0 to %g, got %r"
-                % (_WRITE_IDLE_CAP, write_idle_limit)
-            )
-        self.write_idle_limit = float(write_idle_limit)
-        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
-            raise ValueError("max_response_bytes must be an integer >= 1, got %r" % (max_response_bytes,))
-        self._max_response_bytes = max_response_bytes
-        self.error_class = error_class
-        self._logger_name = logger_name
-        self._logger = logger
-        self._ssl_context = ssl_context
-        self._ca_bundle = ca_bundle
-        self._proxy_setting = proxy
-        self._proxies: Dict[Tuple[str, str, int], Optional[_Proxy]] = {}
-        # Idle connections per origin, each with the time.monotonic() until which it may
-        # carry a write.
-        self._idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]] = {}
-        self._urls: Dict[str, Tuple[Tuple[str, str, int], str, str]] = {}  # split URLs: see split
-        # A client dropped without close(): its idle connections are closed when it is
-        # collected (or at exit), not left to the sockets' finalizers (ResourceWarning).
-        import weakref
-
-        self._finalizer = weakref.finalize(self, _close_idle, self._idle, self._lock)
-        _watch_fork(self)
-        # urllib.parse keeps the URLs it split in a process-wide cache (Python 3.11+: the last
-        # 128), tokens in paths included: a client takes its URLs away with it.
-        weakref.finalize(self, _clear_url_caches)
-        self.closed = False
-
-    def _after_fork(self) -> None:
-        """In a child process: the pooled connections are the parent's (both would read each
-        other's answers), so the child forgets them, closing only its own copies of their
-        descriptors (no TLS close_notify, no shutdown: the parent's stay intact); the lock is
-        new, as another thread of the parent may have held it at the fork."""
-        import weakref
-
-        self._finalizer.detach()
-        idle, self._idle = self._idle, {}
-        self._lock = _thread.allocate_lock()
-        self._finalizer = weakref.finalize(self, _close_idle, self._idle, self._lock)
-        for stack in idle.values():
-            for conn, _ in stack:
-                conn.close()
-
-    # -- configuration -----------------------------------------------------------------------
-
-    def add_secret(self, secret: Optional[str], *, rotating: bool = False) -> None:
-        """Register a value that must never appear in an error or a log record, in any of its
-        forms (``_secret_forms``). A ``rotating`` secret (an access token) is one of a series:
-        only the newest ``_ROTATING_SECRETS`` of them are kept."""
-        forms = _secret_forms(secret) if isinstance(secret, str) else []
-        if not forms:
-            return
-        with self._lock:  # copy on write: redact() reads the lists without the lock
-            if rotating:
-                self._rotating = (self._rotating + [forms])[-_ROTATING_SECRETS:]
-            elif not set(forms) <= set(self._secrets):
-                self._secrets = sorted(set(self._secrets).union(forms), key=len, reverse=True)
-
-    def add_header_secrets(self, headers: Mapping[str, Any]) -> None:
-        """Register the credentials in ``headers`` (see ``_header_secrets``)."""
-        for secret in _header_secrets(headers):
-            self.add_secret(secret)
-
-    def redact(self, text: str, extra: Sequence[str] = ()) -> str:
-        """``text`` without the registered secrets, nor the ``extra`` ones (a call's own)."""
-        forms = self._secrets + [form for forms in self._rotating for form in forms]
-        if extra:
-            forms += [form for secret in extra for form in _secret_forms(secret)]
-            forms.sort(key=len, reverse=True)  # a longer secret may contain a shorter one
-        for form in forms:
-            if form in text:
-                text = text.replace(form, _REDACTED)
-        return text
-
-    def split(self, url: str) -> Tuple[Tuple[str, str, int], str, str]:
-        """``_split_url(url)``, cached here rather than process-wide: URLs may hold tokens,
-        and the cache goes with the client."""
-        split = self._urls.get(url)
-        if split is None:
-            split = _split_url(url)
-            if len(self._urls) >= _URL_CACHE_SIZE:
-                self._urls.clear()
-            self._urls[url] = split
-        return split
-
-    def log(self) -> Optional["logging.Logger"]:
-        # Importing logging costs more than importing this module, so it is not imported
-        # here: if the application never imported it, nothing can have been configured
-        # to receive our records.
-        if self._logger is None:
-            logging = sys.modules.get("logging")
-            if logging is None:
-                return None
-            self._logger = logging.getLogger(self._logger_name)
-        return self._logger
-
-    def ssl_context(self) -> ssl.SSLContext:
-        # Built on first use: loading the CA store costs tens of milliseconds of CPU.
-        if self._ssl_context is None:
-            with self._lock:
-                if self._ssl_context is None:
-                    self._ssl_context = ssl.create_default_context(cafile=self._ca_bundle)
-        return self._ssl_context
-
-    def _proxy_for(self, scheme: str, host: str, port: int) -> Optional[_Proxy]:
-        key = (scheme, host, port)
-        if key not in self._proxies:
-            setting = self._proxy_setting
-            if setting is None:  # from the environment, like curl and urllib
-                setting = _env(scheme + "_proxy") or _env("all_proxy")
-                if scheme == "http" and os.environ.get("REQUEST_METHOD"):
-                    setting = os.environ.get("http_proxy") or _env("all_proxy")  # httpoxy: CGI sets HTTP_PROXY
-                if setting and _bypasses_proxy(host, port, _env("no_proxy") or ""):
-                    setting = None
-            proxy = _Proxy(setting) if isinstance(setting, str) and setting else None
-            if proxy is not None:
-                self.add_header_secrets(proxy.headers)
-            self._proxies[key] = proxy
-        return self._proxies[key]
-
-    # -- connections -------------------------------------------------------------------------
-
-    def _checkout(
-        self, origin: Tuple[str, str, int], write: bool, fresh: bool = False
-    ) -> Tuple[http.client.HTTPConnection, bool]:
-        """A connection to ``origin`` and whether it was used before (reused); a new one
-        if ``fresh``."""
-        now = time.monotonic()
-        while True:
-            with self._lock:
-                stack = None if fresh else self._idle.get(origin)
-                if not stack:
-                    break
-                pooled, writable_until = stack.pop()
-            if (write and now > writable_until) or _connection_dropped(pooled):
-                pooled.close()
-                continue
-            return pooled, True
-        scheme, host, port = origin
-        proxy = self._proxy_for(scheme, host, port)
-        target_host, target_port = (proxy.host, proxy.port) if proxy else (host, port)
-        if scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                target_host, target_port, context=self.ssl_context()
-            )
-            if proxy:
-                conn.set_tunnel(host, port, headers=proxy.headers)
-        else:
-            conn = http.client.HTTPConnection(target_host, target_port)
-        return conn, False
-
-    def _checkin(
-        self, origin: Tuple[str, str, int], conn: http.client.HTTPConnection, keep_alive: Optional[str] = None
-    ) -> None:
-        """Put ``conn`` back in the pool; ``keep_alive`` is the response's Keep-Alive header."""
-        announced = _keep_alive_timeout(keep_alive)
-        if announced is None:
-            write_idle = self.write_idle_limit
-        else:
-            write_idle = min(announced - _KEEP_ALIVE_MARGIN, _WRITE_IDLE_CAP)
-        with self._lock:
-            if not self.closed:
-                self._idle.setdefault(origin, []).append((conn, time.monotonic() + write_idle))
-                return
-        conn.close()
-
-    def close(self) -> None:
-        """Close idle connections now and refuse new calls; calls in flight finish (their
-        connections close when they end)."""
-        with self._lock:
-            self.closed = True
-        _close_idle(self._idle, self._lock)
-        self._urls.clear()
-        _clear_url_caches()  # see __init__
-
-    # -- one attempt -------------------------------------------------------------------------
-
-    def _send_once(
-        self,
-        method: str,
-        url: str,
-        headers: Dict[str, str],
-        body: Optional[bytes],
-        deadline: float,
-        write: bool,
-        sink: Optional[Callable[[bytes], None]] = None,
-        attempt: int = 1,
-        redact: Optional[Callable[[str], str]] = None,
-    ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
-        """One attempt (and, on a stale kept-alive connection, its re-send). ``redact`` hides
-        the call's secrets in the log record of a re-send."""
-        redact = redact or self.redact
-        origin, target, netloc = self.split(url)
-        scheme = origin[0]
-        proxy = self._proxy_for(*origin)
-        if proxy and scheme == "http":  # plain http through a proxy: absolute-form target
-            target = "%s://%s%s" % (scheme, netloc, target)
-            headers = dict(headers, **proxy.headers)
-        for fresh_retry in (False, True):
-            conn, reused = self._checkout(origin, write, fresh=fresh_retry)
-            started = time.monotonic()
-            try:
-                result = self._exchange(conn, origin, method, target, headers, body, deadline, reused, sink)
-            except _Failure as failure:
-                # A kept-alive connection the server closed while it sat idle fails before
-                # any response byte arrives. The request was not processed if it failed while
-                # being sent; for a read it is harmless either way: try once more, at once, on
-                # a new connection (the other idle ones to this origin are likely stale too).
-                stale = reused and failure.before_response and (not failure.sent or not write)
-                if stale and not fresh_retry and time.monotonic() < deadline:
-                    log = self.log()
-                    if log is not None:
-                        log.debug(
-                            "%s %s failed on a reused connection: %s (attempt %d, %.1f ms); sending it again "
-                            "on a new connection",
-                            method,
-                            redact(url),
-                            _bounded(redact(failure.reason)),
-                            attempt,
-                            (time.monotonic() - started) * 1000,
-                        )
-                    continue
-                raise
-            if result[0] == 407 and proxy and scheme == "http":  # https: the tunnel's 407 is in _exchange
-                raise _proxy_refusal(proxy, 407, http.client.HTTPException("HTTP 407 from the proxy"))
-            return result
-        raise AssertionError("unreachable")
-
-    def _exchange(
-        self,
-        conn: http.client.HTTPConnection,
-        origin: Tuple[str, str, int],
-        method: str,
-        target: str,
-        headers: Dict[str, str],
-        body: Optional[bytes],
-        deadline: float,
-        reused: bool,
-        sink: Optional[Callable[[bytes], None]] = None,
-    ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
-        def remaining() -> float:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise socket.timeout("timed out")
-            return left
-
-        sent = False
-        try:
-            # The response class reads within the deadline; it also reads a proxy's answer
-            # to CONNECT, so it is set before connecting.
-            conn.response_class = functools.partial(_DeadlineResponse, deadline=deadline)  # type: ignore[assignment]
-            if not reused:
-                conn.timeout = remaining()
-                conn.connect()
-            if isinstance(conn.sock, socket.socket):
-                conn.sock.settimeout(remaining())
-            conn.request(method, target, body=body, headers=headers)
-            sent = True
-            response = conn.getresponse()
-        except ssl.SSLCertVerificationError as exc:
-            conn.close()
-            raise _Failure(
-                _describe_certificate_error(exc),
-                exc,
-                sent=False,
-                before_response=True,
-                retryable=False,
-            ) from exc
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            proxy = None if sent or origin[0] != "https" else self._proxy_for(*origin)
-            refused = _tunnel_status(exc) if proxy else None
-            if proxy and refused is not None:
-                raise _proxy_refusal(proxy, refused, exc) from exc
-            # A timeout means the deadline has passed: there is no time left to retry.
-            raise _Failure(
-                _describe(exc), exc, sent=sent, before_response=True, retryable=not isinstance(exc, socket.timeout)
-            ) from exc
-        except BaseException:
-            conn.close()  # anything else (an interrupt...): the connection is in an unknown state
-            raise
-        # A sink takes a successful body chunk by chunk (a download larger than memory);
-        # once it has taken a chunk, the call cannot be retried. Any other body is held in
-        # memory, so it is capped: a body of announced length is refused before it is read
-        # if the length passes the cap, and read in one piece otherwise; a body of unknown
-        # length (chunked, or until the server closes) is read in pieces and refused as soon
-        # as it, or the chunk being read, would pass the cap.
-        streaming = sink is not None and 200 <= response.status < 300
-        limit = self._max_response_bytes
-        announced = getattr(response, "length", None)  # vcrpy's replayed responses: the header's text
-        whole = not streaming and isinstance(announced, int)
-        if whole and (announced or 0) > limit:
-            raise self._too_large(response, conn, limit)
-        chunks: List[bytes] = []
-        received = 0
-        delivered = False
-        while True:
-            try:
-                chunk = response.read(announced if whole else _STREAM_CHUNK)
-            except (OSError, http.client.HTTPException) as exc:
-                # After "Connection: close" the response alone holds the socket: close it here,
-                # not when the traceback that references it is freed.
-                response.close()
-                conn.close()
-                raise _Failure(
-                    _describe(exc, "while reading the response body"),
-                    exc,
-                    sent=True,
-                    before_response=False,
-                    retryable=not isinstance(exc, socket.timeout) and not delivered,
-                ) from exc
-            except BaseException:
-                response.close()
-                conn.close()
-                raise
-            if streaming:
-                if not chunk:
-                    break
-                try:
-                    sink(chunk)  # type: ignore[misc]
-                except BaseException:
-                    response.close()
-                    conn.close()
-                    raise
-                delivered = True
-                continue
-            chunks.append(chunk)
-            if whole or not chunk:  # a short whole read is a premature end: checked below
-                break
-            received += len(chunk)
-            chunk_left = getattr(response, "chunk_left", None)  # http.client's count of the current chunk
-            if received + (chunk_left if isinstance(chunk_left, int) else 0) > limit:
-                raise self._too_large(response, conn, limit)
-        missing = getattr(response, "length", None)
-        if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
-            conn.close()
-            raise _Failure(
-                "connection closed %d bytes before the end of the body" % missing,
-                http.client.IncompleteRead(b"", missing),
-                sent=True,
-                before_response=False,
-                retryable=not delivered,
-            )
-        payload = b"".join(chunks)
-        # vcrpy's replayed responses lack these attributes. Bytes beyond the response would be
-        # read by the next call as its answer: the connection is closed instead.
-        if getattr(response, "will_close", False) or getattr(response, "surplus", False):
-            conn.close()
-        else:
-            self._checkin(origin, conn, response.getheader("keep-alive"))
-        return response.status, response.reason, response.msg, payload
-
-    @staticmethod
-    def _too_large(response: http.client.HTTPResponse, conn: http.client.HTTPConnection, limit: int) -> _Failure:
-        response.close()
-        conn.close()
-        reason = "response body larger than %d bytes (max_response_bytes)" % limit
-        return _Failure(reason, http.client.HTTPException(reason), sent=True, before_response=False, retryable=False)
-
-    # -- the request -------------------------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        operation: str,
-        headers: Mapping[str, str],
-        body: Optional[bytes] = None,
-        timeout: float,
-        max_retries: int,
-        idempotent: Optional[bool] = None,
-        sensitive: bool = False,
-        error_class: Optional[Callable[[str], Exception]] = None,
-        sink: Optional[Callable[[bytes], None]] = None,
-        deadline: Optional[float] = None,
-        secrets: Sequence[str] = (),
-    ) -> _Response:
-        """Send one logical request: redirects on the same host are followed with the same
-        method and body, and retries happen within ``timeout`` seconds in all, or by
-        ``deadline`` (a ``time.monotonic()`` value) when the request is one step of a call
-        that started earlier; errors still name ``timeout``.
-
-        ``idempotent`` (default: by method) allows retries after the server may have got the
-        request; otherwise only 429, 503 with a retry hint, and failures before the request
-        left are retried. ``sensitive`` keeps the body out of error messages. ``sink``, if
-        given, receives a 2xx body in chunks instead of ``_Response.body``. ``secrets`` (the
-        call's own, e.g. a token in the URL) are redacted from its errors and log records, as
-        are the credential headers it sends."""
-        if deadline is None and self.closed:  # a new call; a step of a call in flight may go on
-            raise RuntimeError("this client is closed")
-        error_class = error_class or self.error_class
-        if idempotent is None:
-            idempotent = method in _IDEMPOTENT_METHODS
-        started = time.monotonic()
-        deadline = min(started + timeout, deadline) if deadline is not None else started + timeout
-        headers = dict(headers)
-        _check_request(method, headers)
-        attempt = 0
-        redirects = 0
-        log = self.log()
-        while True:
-            attempt += 1
-            attempt_started = time.monotonic()
-            failure: Optional[_Failure] = None
-            try:
-                status, reason, message, payload = self._send_once(
-                    method,
-                    url,
-                    headers,
-                    body,
-                    deadline,
-                    write=not idempotent,
-                    sink=sink,
-                    attempt=attempt,
-                    redact=lambda text: self.redact(text, _call_secrets(secrets, headers)),
-                )
-            except _Failure as caught:
-                failure = caught
-            if failure is not None:  # handled here, not in the except block: see _RedactedCause
-                may_retry = failure.retryable and (idempotent or not failure.sent)
-                wait = self._backoff(attempt)
-                if log is not None:  # a URL can hold a secret too (a token in a query or path)
-                    log.debug(
-                        "%s %s failed: %s (attempt %d, %.1f ms)",
-                        method,
-                        self.redact(url, _call_secrets(secrets, headers)),
-                        _bounded(self.redact(failure.reason, _call_secrets(secrets, headers))),
-                        attempt,
-                        (time.monotonic() - attempt_started) * 1000,
-                    )
-                if may_retry and attempt <= max_retries and time.monotonic() + wait < deadline:
-                    time.sleep(wait)
-                    continue
-                error = self._failure_error(
-                    error_class,
-                    operation,
-                    method,
-                    url,
-                    failure,
-                    timeout,
-                    attempt,
-                    idempotent,
-                    _call_secrets(secrets, headers),
-                )
-                redact = functools.partial(self.redact, extra=_call_secrets(secrets, headers))
-                cause = _RedactedCause(failure.cause, redact)
-                del failure  # not left in this frame's locals either
-                raise error from cause
-            response = _Response(status, reason, message, payload, method, url, attempt, (secrets, headers))
-            if log is not None and log.isEnabledFor(10):  # 10: DEBUG
-                log.debug(
-                    "%s %s -> %d (attempt %d, %.1f ms)",
-                    method,
-                    self.redact(url, response.secrets()),
-                    status,
-                    attempt,
-                    (time.monotonic() - attempt_started) * 1000,
-                )
-            if status in _REDIRECT_STATUSES and "location" in response.headers:
-                url = self._redirect_target(error_class, operation, response, redirects, not idempotent)
-                redirects += 1
-                attempt -= 1  # a redirect is not a retry
-                continue
-            if status in _RETRY_STATUSES and attempt <= max_retries:
-                hint = _retry_hint(response.headers)
-                write_safe = status == 429 or (status == 503 and hint is not None)
-                if idempotent or write_safe:
-                    wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else self._backoff(attempt)
-                    if time.monotonic() + wait < deadline:
-                        if log is not None:
-                            log.debug(
-                                "%s %s: retrying in %.2f s after %d",
-                                method,
-                                self.redact(url, response.secrets()),
-                                wait,
-                                status,
-                            )
-                        time.sleep(wait)
-                        continue
-            if status >= 300:
-                raise self.http_error(error_class, operation, response, sensitive)
-            return response
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
-        return delay * (0.5 + random.random() / 2)  # jitter, so that many clients do not retry in step
-
-    def _redirect_target(
-        self,
-        error_class: Callable[[str], Exception],
-        operation: str,
-        response: _Response,
-        redirects: int,
-        write: bool = False,
-    ) -> str:
-        location = response.headers["location"]
-        status = "HTTP %d %s" % (response.status, response.reason)
-        target = _redirect_url(response.url, location)
-        if target is None:
-            why = "%s with an invalid redirect Location %r, not followed" % (status, location)
-            if write and response.status in (301, 302, 303):
-                why += "; the request may have been processed"
-            raise self.http_error(error_class, operation, response, True, summary=why)
-        old, new = urlsplit(response.url), urlsplit(target)
-        same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
-            new.hostname,
-            new.port or (443 if new.scheme == "https" else 80),
-        )
-        upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
-        if write and response.status in (301, 302, 303):
-            # A write answered 301/302/303 was processed, as a Post/Redirect/Get server does,
-            # before pointing at its result (often the same URL). Sending it again could run it
-            # twice, and turning it into a GET would be another request: neither is done.
-            why = "%s: the request may have been processed; not sent again to %s" % (status, target)
-        elif write and redirects >= 1:
-            # 307/308 ask for the same request elsewhere, so a write follows one; a second
-            # means a loop, and the server may have run it already.
-            why = "%s after a redirect: the request may have been processed; not sent again to %s" % (status, target)
-        elif redirects >= _MAX_REDIRECTS:
-            why = "more than %d redirects" % _MAX_REDIRECTS
-        elif new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
-            why = "redirect from %s to %s refused" % (old.scheme, new.scheme or "another scheme")
-        elif not (same_host or upgrade):
-            why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
-        else:
-            return target
-        raise self.http_error(error_class, operation, response, True, summary=why)
-
-    def http_error(
-        self,
-        error_class: Callable[[str], Exception],
-        operation: str,
-        response: _Response,
-        sensitive: bool = False,
-        summary: Optional[str] = None,
-    ) -> Exception:
-        """The error for ``response``: "HTTP <status> <reason>", or ``summary`` (what was
-        wrong with a response whose status was fine), then the API's message."""
-        # Redacted before the message is cut to a snippet: a secret straddling the cut
-        # would leave its beginning behind.
-        secrets = response.secrets()
-        data = _redact_data(response.data(), functools.partial(self.redact, extra=secrets))
-        detail = _api_message(data) if not (sensitive and isinstance(data, str)) else None
-        if summary is None:
-            text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
-        else:
-            text = "%s failed: %s" % (operation, summary)
-        if detail:
-            text += ": " + detail
-        text += " [%s %s" % (response.method, response.url)
-        if response.request_id and summary is None:
-            text += ", request id " + response.request_id
-        text += "]"
-        return self.error(
-            error_class,
-            text,
-            secrets,
-            status=response.status,
-            data=data,
-            detail=detail,
-            method=response.method,
-            url=response.url,
-            request_id=response.request_id,
-            headers=response.headers,
-        )
-
-    def error(
-        self,
-        error_class: Callable[[str], Exception],
-        message: str,
-        secrets: Sequence[str] = (),
-        *,
-        status: Optional[int] = None,
-        data: JSON = None,
-        detail: Optional[str] = None,
-        method: Optional[str] = None,
-        url: Optional[str] = None,
-        request_id: Optional[str] = None,
-        headers: Optional[Mapping[str, str]] = None,
-    ) -> Exception:
-        """An error of ``error_class`` with its attributes (see AltanActionError), every text
-        in it redacted (the registered secrets and ``secrets``): the message, the URL, the
-        API's message, the response body (a redacted copy) and the response headers. It
-        pickles and unpickles to an equal error."""
-
-        def redact(text: str) -> str:
-            return self.redact(text, secrets)
-
-        error = error_class(_bounded(redact(message)))
-        error.status_code = status  # type: ignore[attr-defined]
-        error.response_data = _redact_data(data, redact)  # type: ignore[attr-defined]
-        error.detail = detail and redact(detail)  # type: ignore[attr-defined]
-        error.method = method and redact(method)  # type: ignore[attr-defined]
-        error.url = url and redact(url)  # type: ignore[attr-defined]
-        error.request_id = request_id and redact(request_id)  # type: ignore[attr-defined]
-        error.headers = (  # type: ignore[attr-defined]
-            None if headers is None else {redact(name): redact(value) for name, value in headers.items()}
-        )
-        return error
-
-    def _failure_error(
-        self,
-        error_class: Callable[[str], Exception],
-        operation: str,
-        method: str,
-        url: str,
-        failure: _Failure,
-        timeout: float,
-        attempts: int,
-        idempotent: bool,
-        secrets: Sequence[str] = (),
-    ) -> Exception:
-        if isinstance(failure.cause, socket.timeout):
-            reason = "timed out after %g s" % timeout
-        else:
-            reason = failure.reason
-        if failure.sent and not idempotent:
-            reason += " (the request may have been processed; not retried)"
-        elif attempts > 1:
-            reason += " (after %d attempts)" % attempts
-        if failure.proxy_status is not None:
-            error_class = self.error_class  # the proxy refused: nothing to do with the API's credentials
-        return self.error(
-            error_class,
-            "%s failed: %s [%s %s]" % (operation, reason, method, url),
-            secrets,
-            status=failure.proxy_status,
-            method=method,
-            url=url,
-        )
-
-
-def _describe_certificate_error(exc: ssl.SSLCertVerificationError) -> str:
-    """What failed, with the advice that fits: only a certificate from an unknown CA is
-    fixed by trusting that CA. (OpenSSL's X509_V_ERR_* codes.)"""
-    text = "TLS certificate verification failed (%s), not retried" % (exc.verify_message or exc)
-    code = exc.verify_code
-    if code in (62, 64):  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
-        return text + "; the certificate does not match the host name in the URL (a CA bundle would not help)"
-    if code in (9, 10):  # CERT_NOT_YET_VALID, CERT_HAS_EXPIRED
-        return text + "; the certificate is outside its validity period (or this machine's clock is wrong)"
-    if code in (2, 18, 19, 20, 21):  # issuer unknown, self-signed, no local issuer, cannot verify leaf
-        return text + "; pass ca_bundle= or ssl_context= if the server uses a private CA"
-    return text
-
-
-def _redirect_url(url: str, location: str) -> Optional[str]:
-    """The absolute URL a redirect's Location points to from ``url``, or None if it is not
-    one that can be requested. Header values arrive as Latin-1: a UTF-8 path is sent on
-    percent-encoded, as browsers do, where http.client would refuse it half-way."""
-    encoded = "".join(
-        c if c < "\x80" else quote(c, safe="", encoding="latin-1" if c <= "\xff" else "utf-8") for c in location
-    )
-    try:
-        target = urljoin(url, encoded)
-        urlsplit(target).port  # noqa: B018 - raises for a port out of range or not a number
-    except ValueError:  # that, or an unclosed [IPv6 address
-        return None
-    if any(c <= " " or c == "\x7f" for c in target):  # blanks and controls: not a URL
-        return None
-    return target
-
-
-def _describe(exc: BaseException, where: str = "") -> str:
-    if isinstance(exc, socket.timeout):
-        text = "timed out"
-    elif isinstance(exc, ConnectionRefusedError):
-        text = "connection refused"
-    elif isinstance(exc, socket.gaierror):
-        text = "could not resolve host (%s)" % (exc.strerror or exc)
-    elif isinstance(exc, http.client.RemoteDisconnected):
-        text = "server closed the connection without a response"
-    elif isinstance(exc, _ProtocolError):
-        text = "invalid response: %s" % exc
-    elif isinstance(exc, http.client.BadStatusLine):
-        text = "invalid response: status line %r" % (exc.args[0] if exc.args else "",)
-    elif isinstance(exc, http.client.UnknownProtocol):
-        text = "invalid response: unknown protocol %r" % (exc.args[0] if exc.args else "",)
-    else:
-        text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
-    return text + (" " + where if where else "")
-
-
-def _segment(name: str, value: Any) -> str:
-    """One path segment, percent-encoded so that it can never become two, or climb up."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("%s must be a non-empty string, got %r" % (name, value))
-    if value in (".", ".."):
-        raise ValueError("%s must not be %r" % (name, value))
-    try:
-        return quote(value, safe="")
-    except UnicodeEncodeError:
-        raise ValueError("%s is not valid Unicode text: %r" % (name, value)) from None
-
-
-def _credential(name: str, value: Any) -> str:
-    """A key or token sent in a header: printable ASCII without spaces, or the first call
-    would fail half-way through sending."""
-    if not isinstance(value, str) or not value:
-        raise ValueError("%s must be a non-empty string" % name)
-    if not (value.isascii() and value.isprintable()) or " " in value:
-        raise ValueError("%s must be printable ASCII without spaces" % name)
-    return value
-
-
-def _encode_json(name: str, value: Any) -> bytes:
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValueError("%s is not JSON-serialisable: %s" % (name, exc)) from None
-
-
-def _query(params: Mapping[str, Any]) -> str:
-    """A query string: None dropped, booleans as true/false, lists as repeated keys."""
-    pairs: List[Tuple[str, str]] = []
-    for key, value in params.items():
-        if value is None:
-            continue
-        for item in value if isinstance(value, (list, tuple)) else (value,):
-            pairs.append((key, "true" if item is True else "false" if item is False else str(item)))
-    return urlencode(pairs, quote_via=quote) if pairs else ""
-
-
-def _check_url(name: str, url: str) -> "SplitResult":
-    """``url`` split, if it is an http:// or https:// URL with a host, a port from 1 to 65535
-    if any, no user info (not even an empty user name) and no blank or control character.
-    Errors show the URL without its user info, query or fragment (where a token may be)."""
-    shown = _strip_userinfo(url).partition("#")[0].partition("?")[0]
-    if _has_blank_or_control(url):
-        raise ValueError("%s must not contain blanks or control characters: %r" % (name, shown))
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("%s must be an http:// or https:// URL, got %r" % (name, shown))
-    if "@" in parts.netloc:
-        raise ValueError("%s must not contain credentials (user info): %r" % (name, shown))
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if port is not None and not 0 < port < 65536:
-        raise ValueError("%s has an invalid port: %r" % (name, shown))
-    return parts
-
-
-def _check_base_url(base_url: str) -> str:
-    if not isinstance(base_url, str):
-        raise ValueError("base_url must be a string, got %r" % (base_url,))
-    base_url = base_url.strip()  # a stray newline from an environment file is forgiven
-    parts = _check_url("base_url", base_url)
-    if parts.query or parts.fragment:
-        shown = base_url.partition("#")[0].partition("?")[0]
-        raise ValueError("base_url must not have a query or fragment (not shown): %r" % (shown,))
-    return base_url.rstrip("/")
-
-
-def _check_timeout(timeout: Any) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
-        raise ValueError("timeout must be a positive number of seconds, got %r" % (timeout,))
-    return float(timeout)
-
-
-def _check_retries(max_retries: Any) -> int:
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ValueError("max_retries must be an integer >= 0, got %r" % (max_retries,))
-    return max_retries
-
-
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-
-
-def _check_header(name: Any, value: Any) -> None:
-    """Refuse, before any I/O, a header that http.client cannot send whole: it would raise
-    half-way through a request (with the value, perhaps a token, in its message) and leave
-    the connection unusable. The value is never quoted in the error."""
-    if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
-        raise ValueError("header name %r cannot be sent" % (name,))
-    if isinstance(value, str):
-        if "\r" in value or "\n" in value or "\0" in value:
-            raise ValueError("header %s cannot be sent: its value has a line break or a NUL" % name)
-        try:
-            value.encode("latin-1")  # what http.client sends
-        except UnicodeEncodeError:
-            raise ValueError("header %s cannot be sent: its value has characters beyond Latin-1" % name) from None
-
-
-def _check_request(method: str, headers: Mapping[str, Any]) -> None:
-    """Refuse, before any I/O, a method that is not a known one (a method is sent verbatim in
-    the request line) and any header ``_check_header`` refuses."""
-    if method not in _METHODS:
-        raise ValueError("method must be one of %s, got %r" % (", ".join(sorted(_METHODS)), method))
-    for name, value in headers.items():
-        _check_header(name, value)
-
-
-def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
-    """``base`` plus ``extra``, checked now (``_check_header``); an extra header replaces a
-    base one whatever its case."""
-    merged = dict(base)
-    if extra is not None and not isinstance(extra, _Mapping):
-        raise ValueError("headers must be a mapping of names to values, got %s" % type(extra).__name__)
-    for name, value in (extra or {}).items():
-        if not isinstance(value, str):
-            raise ValueError("header %r must be a string" % (name,))
-        _check_header(name, value)
-        for existing in [key for key in merged if key.lower() == name.lower()]:
-            del merged[existing]
-        merged[name] = value
-    return merged
-
-
-class _AsyncRunner:
-    """Runs blocking calls in threads owned by one async client. A private pool, not the
-    loop's default executor: that one has min(32, cpu + 4) threads (6 on a 2-core Lambda)
-    and is shared with everything else in the process."""
-
-    def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
-        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise ValueError("max_workers must be an integer >= 1, got %r" % (max_workers,))
-        self._max_workers = max_workers
-        self._prefix = thread_name_prefix
-        self._executor: Optional["concurrent.futures.ThreadPoolExecutor"] = None
-        self._in_flight: "set[asyncio.Future[Any]]" = set()
-        self._lock = _thread.allocate_lock()
-        self.closed = False
-        _watch_fork(self)
-
-    def _after_fork(self) -> None:
-        """In a child process: the parent's worker threads do not exist here; new ones start
-        as needed."""
-        self._executor = None
-        self._in_flight = set()
-        self._lock = _thread.allocate_lock()
-
-    async def run(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # "/": any keyword may pass
-        import asyncio
-
-        if self.closed:
-            raise RuntimeError("this client is closed")
-        with self._lock:
-            if self._executor is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._prefix)
-        future = asyncio.get_running_loop().run_in_executor(
-            self._executor, functools.partial(function, *args, **kwargs)
-        )
-        self._in_flight.add(future)
-        future.add_done_callback(self._in_flight.discard)
-        return await future
-
-    async def close(self) -> None:
-        """Wait for calls in flight (each bounded by its timeout), then stop the threads."""
-        import asyncio
-
-        self.closed = True
-        if self._in_flight:
-            await asyncio.wait(set(self._in_flight))
-        if self._executor is not None:
-            # A call whose await was cancelled still runs in its thread until its own timeout:
-            # wait for it off the event loop, which must not block.
-            executor, self._executor = self._executor, None
-            await asyncio.get_running_loop().run_in_executor(None, functools.partial(executor.shutdown, wait=True))
-
-
-# ---- shared transport: end ----
 
 
 # ---------------------------------------------------------------------------------------------
@@ -4591,6 +2987,1612 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
+
+
+# ---- shared transport: begin (copied from altan.py; tests/test_shared_transport.py checks) ----
+#
+# One object, _Transport, sends every request of a client. It keeps a pool of idle
+# http.client connections per origin (a thread takes one, uses it, puts it back), so a
+# sequential caller reuses one kept-alive connection and threads never share a socket.
+# urllib.request is not used: it opens a new connection (and TLS handshake) per call.
+
+_RETRY_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
+_IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE"))
+_REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "x-amz-request-id")
+_MAX_REDIRECTS = 5
+_MAX_RETRY_WAIT = 60.0  # cap on a server's Retry-After hint, seconds
+_BACKOFF_BASE = 0.5  # first backoff, seconds; doubles per retry
+_BACKOFF_CAP = 8.0
+# Writes and kept-alive connections. A server closes a connection that sat idle for its own
+# timeout (gunicorn 2 s, Node and uvicorn 5 s, nginx 75 s, AWS ALB 60 s), and a request that
+# crosses that close on the wire is lost without an answer: a read is sent again, but a write
+# may have run, so it fails. A write therefore reuses a connection only while it is safely
+# inside the server's timeout: the ``timeout=N`` the server announced in its ``Keep-Alive``
+# header less a margin for the round trip (as Node's undici does), else ``write_idle_limit``
+# (a client option); never past the cap, after which a NAT or load balancer may have dropped
+# the connection silently (a thawed Lambda). Past that, a write opens a new connection: one
+# handshake (2 round trips with TLS 1.3) instead of an error. Reads always reuse.
+_WRITE_IDLE_CAP = 30.0
+_KEEP_ALIVE_MARGIN = 1.0
+_MAX_MESSAGE = 2000  # characters of an error message or log text, cut after redaction
+_ERROR_SNIPPET = 500  # characters of a non-JSON body quoted in an error message
+_MAX_HEADER_LINE = 65536  # http.client's limits on a response's header block
+_MAX_HEADERS = 100
+_STREAM_CHUNK = 64 * 1024  # bytes handed to a sink at a time
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+_REDACTED = "[REDACTED]"
+# Secrets registered as they rotate (access tokens): the newest this many are kept, so that
+# the set stays bounded however long a client lives.
+_ROTATING_SECRETS = 8
+_URL_CACHE_SIZE = 256  # split URLs a transport keeps (a client calls few URLs, often)
+# Caller-supplied headers whose values are credentials, redacted wherever they could appear:
+# these names, and any name containing one of the words (case-insensitive).
+_CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie", "x-altan-key", "x-pd-rate-limit"))
+_CREDENTIAL_WORDS = ("key", "token", "secret", "auth", "password", "session", "signature", "credential")
+
+
+class _Response:
+    """A complete HTTP response: the body has been read and the connection released."""
+
+    __slots__ = ("status", "reason", "_message", "_headers", "body", "method", "url", "attempts", "_sent")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: http.client.HTTPMessage,
+        body: bytes,
+        method: str,
+        url: str,
+        attempts: int,
+        sent: Tuple[Sequence[str], Mapping[str, str]] = ((), {}),
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self._message = message
+        self._headers: Optional[Dict[str, str]] = None
+        self.body = body
+        self.method = method
+        self.url = url
+        self.attempts = attempts
+        self._sent = sent  # the call's own secrets and the headers sent: see secrets()
+
+    @property
+    def headers(self) -> Dict[str, str]:
+        """Response headers, lower-case names, repeated ones joined with ", ". Built on first
+        use: a successful call never needs them."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = {}
+            for name, value in self._message.items():
+                name = name.lower()
+                headers[name] = headers[name] + ", " + value if name in headers else value
+        return headers
+
+    @property
+    def request_id(self) -> Optional[str]:
+        for name in _REQUEST_ID_HEADERS:
+            if name in self.headers:
+                return self.headers[name]
+        return None
+
+    def secrets(self) -> Tuple[str, ...]:
+        """The credentials the request carried, to redact from its errors (``_call_secrets``)."""
+        return _call_secrets(*self._sent)
+
+    def data(self) -> JSON:
+        """The body parsed as JSON if it is JSON, else its text; None when empty."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
+            return self.body.decode("utf-8", "replace")
+
+
+class _Failure(Exception):
+    """A request that got no complete response. ``sent`` is False when the server provably
+    did not receive the whole request, so that even a write may be sent again."""
+
+    def __init__(
+        self,
+        reason: str,
+        cause: BaseException,
+        *,
+        sent: bool,
+        before_response: bool,
+        retryable: bool,
+        proxy_status: Optional[int] = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cause = cause
+        self.sent = sent
+        self.before_response = before_response
+        self.retryable = retryable
+        self.proxy_status = proxy_status  # the status of the proxy's refusal, if a proxy refused
+
+
+def _proxy_refusal(proxy: "_Proxy", status: int, cause: BaseException) -> _Failure:
+    """The proxy answered ``status`` instead of passing the request on (to CONNECT, or to a
+    plain request with 407): the origin never saw it. Its reason text is not quoted: a proxy
+    may echo the credentials there."""
+    host = "[%s]" % proxy.host if ":" in proxy.host else proxy.host
+    reason = "the proxy %s:%d answered HTTP %d %s" % (host, proxy.port, status, http.client.responses.get(status, ""))
+    if status == 407:
+        reason += " (proxy credentials missing or wrong: give them in the proxy URL, http://user:password@host:port)"
+    return _Failure(
+        reason.rstrip(),
+        cause,
+        sent=False,
+        before_response=True,
+        retryable=status in _RETRY_STATUSES,
+        proxy_status=status,
+    )
+
+
+def _tunnel_status(exc: BaseException) -> Optional[int]:
+    """The status of a proxy's refusal of CONNECT, from http.client's error (the same text in
+    Python 3.8 to 3.13: "Tunnel connection failed: 407 Proxy Authentication Required")."""
+    prefix = "Tunnel connection failed: "
+    text = str(exc) if type(exc) is OSError else ""
+    code = text[len(prefix) : len(prefix) + 3] if text.startswith(prefix) else ""
+    return int(code) if code.isdigit() else None
+
+
+def _keep_alive_timeout(value: Optional[str]) -> Optional[float]:
+    """The ``timeout=N`` of a ``Keep-Alive`` response header, in seconds, if valid."""
+    for parameter in (value or "").split(","):
+        name, _, number = parameter.partition("=")
+        if name.strip().lower() == "timeout":
+            try:
+                seconds = float(number.strip().strip('"'))
+            except ValueError:
+                return None
+            return seconds if 0 <= seconds < float("inf") else None
+    return None
+
+
+class _RedactedCause(Exception):
+    """Stands in, as the ``__cause__`` of an error, for the low-level exception behind it (a
+    BadStatusLine, a socket error...): that exception's type name and its message, redacted.
+    The original is not chained: its message, arguments or own chain may hold a secret that
+    the server echoed (a status line quoting the request's Authorization header).
+    ``cause_type`` is the original's type, for code that tells failures apart. (A stand-in
+    given as ``cause`` is redacted again: with a call's own secrets, for instance.)"""
+
+    def __init__(self, cause: BaseException, redact: Callable[[str], str]) -> None:
+        if isinstance(cause, _RedactedCause):
+            super().__init__(redact(str(cause)))
+            self.cause_type: type = cause.cause_type
+            return
+        kind = type(cause)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else "%s.%s" % (kind.__module__, kind.__qualname__)
+        super().__init__("%s: %s" % (name, redact(str(cause))) if str(cause) else name)
+        self.cause_type = kind
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket so that no read waits past the call's deadline: a server that
+    trickles bytes cannot stretch a call beyond its timeout.
+
+    It reads through a file made by ``sock.makefile``, as http.client's own reader does:
+    that file keeps the socket open until the response is closed. On "Connection: close"
+    http.client closes the connection (and so the socket) before the body is read."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._file = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+        self.nonblocking = False  # set to read only what has arrived already (see _ResponseFile)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> Optional[int]:
+        if self.nonblocking:
+            # Without a system call: bytes that TLS decrypted and holds. Bytes still in the
+            # kernel make the socket readable, which the pool checks before reusing it.
+            pending = getattr(self._sock, "pending", None)
+            return self._file.readinto(buffer) if pending is not None and pending() else None
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("timed out")
+        self._sock.settimeout(remaining)
+        return self._file.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()  # releases the socket; it closes now if its connection is closed
+        super().close()
+
+
+class _ResponseFile(io.BufferedReader):
+    """The buffered file a response is read from. When http.client closes it, at the end of
+    the response, it notes whether bytes beyond the response had arrived (``surplus``): the
+    server sent more than it announced, and the connection must not carry another request,
+    whose caller would read them as its answer."""
+
+    surplus = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.raw.nonblocking = True  # type: ignore[attr-defined]  # a _DeadlineReader
+            try:
+                self.surplus = bool(self.peek(1))
+            except (OSError, ValueError):
+                self.surplus = True
+        super().close()
+
+
+class _DeadlineSocket:
+    """What ``_DeadlineResponse`` hands to HTTPResponse, whose only use of its socket is
+    ``makefile("rb")``: that file is the deadline reader (no plain file made, then closed)."""
+
+    __slots__ = ("_sock", "_deadline")
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return _ResponseFile(_DeadlineReader(self._sock, self._deadline))
+
+
+class _ProtocolError(http.client.HTTPException):
+    """An answer that breaks HTTP/1.1 framing: its connection cannot be trusted any more."""
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's response, read within the call's deadline, its header block parsed by
+    ``_parse_header_lines`` instead of the email package: that parser alone is a third of a
+    request's CPU time (benchmarks/run.py, measure cpu). ``begin`` is http.client's own
+    (the same in Python 3.8 to 3.13), without the debuglevel prints, but for that parser
+    and stricter framing: every interim (1xx) response is skipped, not only 100 Continue,
+    and what RFC 9112 calls unrecoverable (101 to a request that asked for no upgrade, an
+    invalid or conflicting Content-Length, a transfer coding other than chunked) raises
+    ``_ProtocolError``, so that the connection is closed."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        debuglevel: int = 0,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        *,
+        deadline: float,
+    ) -> None:
+        super().__init__(_DeadlineSocket(sock, deadline), debuglevel, method, url)  # type: ignore[arg-type]
+        self._file: _ResponseFile = self.fp  # type: ignore[assignment]  # http.client drops fp at the end
+
+    @property
+    def surplus(self) -> bool:
+        """True, once the response has been read, if the server sent bytes beyond it."""
+        return self._file.surplus
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        while True:  # interim responses (1xx) are skipped: only the final one answers the request
+            version, status, reason = self._read_status()
+            if status >= 200:
+                break
+            if status == http.client.SWITCHING_PROTOCOLS:
+                raise _ProtocolError("HTTP 101 Switching Protocols to a request that asked for no upgrade")
+            _read_header_lines(self.fp)
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        self.headers = self.msg = _parse_header_lines(_read_header_lines(self.fp))
+        transfer_encoding = self.headers.get("transfer-encoding")
+        self.chunked = transfer_encoding is not None
+        if self.chunked:
+            # No TE header is sent, so chunked is the only coding a server may use (RFC 9112 6.1).
+            if transfer_encoding.strip().lower() != "chunked" or len(self.headers.get_all("transfer-encoding")) > 1:
+                raise _ProtocolError("unsupported Transfer-Encoding %r" % transfer_encoding)
+            self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        lengths = self.headers.get_all("content-length")
+        if lengths and self.chunked:
+            self.will_close = True  # framing that may be an attack (RFC 9112 6.3): chunked wins, then close
+        elif lengths:
+            length = lengths[0]
+            if len(lengths) > 1 or not (length.isdigit() and length.isascii()):  # else the usual case
+                values = {value.strip() for line in lengths for value in line.split(",")}
+                length = values.pop()
+                if values or not (length.isdigit() and length.isascii()):
+                    raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths))
+            self.length = int(length)
+        no_body = (http.client.NO_CONTENT, http.client.NOT_MODIFIED)
+        if status in no_body or 100 <= status < 200 or self._method == "HEAD":
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True  # no length: the body ends when the server closes
+
+
+def _read_header_lines(fp: Any) -> List[bytes]:
+    """The header lines of a response, up to the blank line, with http.client's limits."""
+    lines: List[bytes] = []
+    while True:
+        line = fp.readline(_MAX_HEADER_LINE + 1)
+        if len(line) > _MAX_HEADER_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return lines
+        lines.append(line)
+        if len(lines) > _MAX_HEADERS:
+            raise http.client.HTTPException("got more than %d headers" % _MAX_HEADERS)
+
+
+def _parse_header_lines(lines: List[bytes]) -> http.client.HTTPMessage:
+    """The HTTPMessage the email package would make of these lines (the value after the
+    colon, leading blanks removed, a folded line kept with its line break), read through
+    the same ``get`` and ``items``. A line that is not a header is skipped, where the email
+    package would drop it and every header after it."""
+    message = http.client.HTTPMessage()
+    name: Optional[str] = None
+    value = ""
+    for raw in lines:
+        line = raw.decode("iso-8859-1")
+        if line[:1] in (" ", "\t"):  # obs-fold: continues the header before it
+            if name is not None:
+                value += line
+            continue
+        if name is not None:
+            message[name] = value.rstrip("\r\n")
+        name, colon, value = line.partition(":")
+        if colon:
+            value = value.lstrip(" \t")
+        else:
+            name = None
+    if name is not None:
+        message[name] = value.rstrip("\r\n")
+    return message
+
+
+def _bounded(text: str) -> str:
+    """A whole message or log text, cut to a readable length; always applied after
+    redaction (values a server sent are quoted in full until then: a secret cut in two
+    would not be recognised, and its first half would show)."""
+    return text[:_MAX_MESSAGE] + ("..." if len(text) > _MAX_MESSAGE else "")
+
+
+def _snippet(text: str) -> str:
+    return text[:_ERROR_SNIPPET] + ("..." if len(text) > _ERROR_SNIPPET else "")
+
+
+def _api_message(data: JSON, depth: int = 0) -> Optional[str]:
+    """The API's own message from an error body: FastAPI ``detail``, ``error``, ``message``.
+    At most ``_ERROR_SNIPPET`` characters, looked for a few levels deep only: an error body
+    can be huge or nested thousands of levels deep, and the message must stay readable."""
+    if depth > 4:
+        return None
+    if isinstance(data, dict):
+        for key in ("detail", "error_description", "error", "message", "msg"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return _snippet(value)
+            if isinstance(value, dict):
+                nested = _api_message(value, depth + 1)
+                if nested:
+                    return nested
+            if isinstance(value, list) and value:
+                parts = [
+                    _field_error(item)
+                    or _api_message(item, depth + 1)
+                    or (item if isinstance(item, str) else _json_text(item))
+                    for item in value[:10]
+                ]
+                return _snippet("; ".join(str(p) for p in parts) + ("; ..." if len(value) > 10 else ""))
+        return None
+    if isinstance(data, str):
+        text = " ".join((_html_text(data) or data).split())
+        return _snippet(text) if text else None
+    return None
+
+
+def _html_text(page: str) -> Optional[str]:
+    """What an HTML page (a proxy's or a gateway's error page) says: its title, or else its
+    text without markup, scripts and styles; None if ``page`` is not HTML."""
+    import re  # loaded already: json imports it
+
+    head = page[:65536]
+    if not re.search(r"<(?:!doctype\s+html|html|head|body|title)\b", head, re.IGNORECASE):
+        return None
+    import html
+
+    title = re.search(r"<title\b[^>]*>(.*?)</title\s*>", head, re.IGNORECASE | re.DOTALL)
+    if title and title.group(1).strip():
+        return html.unescape(title.group(1))
+    markup = r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>"
+    return html.unescape(re.sub(markup, " ", head, flags=re.IGNORECASE | re.DOTALL))
+
+
+def _field_error(item: JSON) -> Optional[str]:
+    """One entry of a FastAPI validation error (HTTP 422), ``{"loc": ["body", "payload", "to"],
+    "msg": "Field required"}``, as ``body.payload.to: Field required``: which field failed."""
+    if not isinstance(item, dict):
+        return None
+    loc, msg = item.get("loc"), item.get("msg")
+    if not (isinstance(loc, list) and loc and isinstance(msg, str) and msg):
+        return None
+    path = ".".join(str(part) for part in loc[:10] if isinstance(part, (str, int)))
+    return _snippet("%s: %s" % (path, msg)) if path else None
+
+
+def _json_text(value: JSON) -> str:
+    try:
+        return _snippet(json.dumps(value))
+    except (TypeError, ValueError, RecursionError):
+        return type(value).__name__
+
+
+def _retry_hint(headers: Mapping[str, str]) -> Optional[float]:
+    """Seconds the server asked us to wait (retry-after-ms, Retry-After in seconds or as an
+    HTTP date, X-RateLimit-Reset as epoch or delta seconds), or None."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError, IndexError, OverflowError):
+                pass
+    value = headers.get("x-ratelimit-reset")
+    if value:
+        try:
+            reset = float(value)
+        except ValueError:
+            return None
+        return max(0.0, reset - time.time() if reset > 1e9 else reset)
+    return None
+
+
+def _env(name: str) -> Optional[str]:
+    """An environment variable, lower-case spelling first; an empty value counts as unset."""
+    return os.environ.get(name.lower()) or os.environ.get(name.upper()) or None
+
+
+def _bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
+    host = host.lower().strip("[]")
+    for entry in no_proxy.replace(" ", ",").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        entry_port = None
+        if entry.count(":") == 1 or (entry.startswith("[") and "]:" in entry):
+            entry, _, port_text = entry.rpartition(":")
+            entry_port = int(port_text) if port_text.isdigit() else None
+        if entry_port is not None and entry_port != port:
+            continue
+        entry = entry.strip("[]")
+        if entry.startswith("*."):
+            entry = entry[1:]
+        if "/" in entry or entry[:1].isdigit() or ":" in entry:
+            import ipaddress
+
+            try:
+                network = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                network = None  # not an address: a name such as 1password.com, matched below
+            if network is not None:
+                try:
+                    if ipaddress.ip_address(host) in network:
+                        return True
+                except ValueError:
+                    pass
+                continue
+        entry = entry.lstrip(".")
+        if host == entry or host.endswith("." + entry):
+            return True
+    return False
+
+
+class _Proxy:
+    __slots__ = ("host", "port", "headers")
+
+    def __init__(self, url: str) -> None:
+        # The user info is everything up to the last "@": a password may hold an unencoded
+        # "/" or "@", which urlsplit would take for the start of a path. Errors never show it.
+        scheme, separator, rest = url.partition("://")
+        if not separator:
+            scheme, rest = "http", url
+        userinfo, at, address = rest.rpartition("@")
+        shown = "%s://%s%s" % (scheme, "***@" if at else "", address)
+        try:
+            parts = urlsplit("http://" + address)
+            port = parts.port
+        except ValueError:
+            parts, port = None, -1
+        if (
+            scheme.lower() != "http"
+            or parts is None
+            or not parts.hostname
+            or (port is not None and not 0 < port < 65536)
+            or _has_blank_or_control(url)
+        ):
+            raise ValueError("proxy must be an http:// URL such as http://proxy.example:3128, got %r" % shown)
+        self.host = parts.hostname
+        self.port = port or 80
+        self.headers: Dict[str, str] = {}
+        if at:
+            user, _, password = userinfo.partition(":")
+            credentials = "%s:%s" % (unquote(user), unquote(password))
+            self.headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1) if "@" in parts.netloc else url
+
+
+def _has_blank_or_control(text: str) -> bool:
+    return any(char.isspace() or not char.isprintable() for char in text)
+
+
+def _secret_forms(secret: str) -> List[str]:
+    """The forms in which a secret may come back: as is, percent-encoded (in a URL),
+    JSON-escaped (in a body), as a Python repr (in an exception's message) and base64 (in a
+    Basic credential). Shorter than 4 characters, a secret is not redacted: it would mangle
+    every message."""
+    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret)[1:-1]}
+    try:
+        raw = secret.encode("utf-8")
+        forms.update((quote(secret, safe=""), quote(secret), quote_plus(secret), repr(raw)[2:-1]))
+    except UnicodeEncodeError:  # a lone surrogate: no URL or bytes form
+        raw = secret.encode("utf-8", "surrogatepass")
+    forms.add(base64.b64encode(raw).decode("ascii").rstrip("="))
+    forms.add(base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="))
+    return [form for form in forms if len(form) >= 4] if len(secret) >= 4 else []
+
+
+def _is_credential_header(name: str) -> bool:
+    name = name.lower()
+    return name in _CREDENTIAL_HEADERS or any(word in name for word in _CREDENTIAL_WORDS)
+
+
+def _header_secrets(headers: Mapping[str, Any]) -> List[str]:
+    """The secrets in the credential headers of ``headers``: each value, and the credentials
+    after its auth scheme ("Bearer <token>"), decoded too for Basic ("user:password")."""
+    secrets: List[str] = []
+    for name, value in headers.items():
+        if not isinstance(value, str) or not _is_credential_header(name):
+            continue
+        secrets.append(value)
+        scheme, _, credentials = value.partition(" ")
+        credentials = credentials.strip()
+        if credentials and scheme.isalpha():
+            secrets.append(credentials)
+            if scheme.lower() == "basic":
+                try:
+                    decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+                except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+                    continue
+                secrets += [decoded, decoded.partition(":")[2]]
+    return secrets
+
+
+def _call_secrets(secrets: Sequence[str], headers: Mapping[str, str]) -> Tuple[str, ...]:
+    """A call's own secrets and those of the headers it sent; worked out only when an error
+    or a log record needs them, not on every request."""
+    return tuple(secrets) + tuple(_header_secrets(headers))
+
+
+def _redact_data(data: JSON, redact: Callable[[str], str]) -> JSON:
+    """A copy of ``data`` (parsed JSON) with every string in it redacted, keys included,
+    built without recursion: an error body may be nested thousands deep."""
+    if isinstance(data, str):
+        return redact(data)
+    if not isinstance(data, (dict, list)):
+        return data
+    root: Any = {} if isinstance(data, dict) else []
+    stack: List[Tuple[Any, Any]] = [(data, root)]
+    while stack:
+        source, target = stack.pop()
+        for key, value in source.items() if isinstance(source, dict) else enumerate(source):
+            if isinstance(value, str):
+                value = redact(value)
+            elif isinstance(value, (dict, list)):
+                copy: Any = {} if isinstance(value, dict) else []
+                stack.append((value, copy))
+                value = copy
+            if isinstance(target, dict):
+                target[redact(key) if isinstance(key, str) else key] = value
+            else:
+                target.append(value)
+    return root
+
+
+def _close_idle(
+    idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]], lock: threading.Lock
+) -> None:
+    """Close the pooled connections in ``idle`` (emptied in place: the dict is shared with a
+    finalizer)."""
+    with lock:
+        connections = [conn for stack in idle.values() for conn, _ in stack]
+        idle.clear()
+    for conn in connections:
+        conn.close()
+
+
+# Objects whose state must not cross os.fork(): each has ``_after_fork``, run in the child.
+_FORK_AWARE: Optional["weakref.WeakSet[Any]"] = None
+
+
+def _reset_after_fork() -> None:
+    for owner in list(_FORK_AWARE or ()):
+        owner._after_fork()
+
+
+def _watch_fork(owner: Any) -> None:
+    """Have ``owner._after_fork()`` run in a child process after os.fork() (gunicorn
+    --preload, Celery, multiprocessing), before any other code of the child runs."""
+    global _FORK_AWARE
+    if _FORK_AWARE is None:
+        import weakref
+
+        _FORK_AWARE = weakref.WeakSet()
+        if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no os.fork
+            os.register_at_fork(after_in_child=_reset_after_fork)
+    _FORK_AWARE.add(owner)
+
+
+def _clear_url_caches() -> None:
+    import urllib.parse
+
+    clear = getattr(urllib.parse, "clear_cache", None)  # in every Python 3, but undocumented
+    if clear is not None:
+        clear()
+
+
+def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
+    """True if an idle pooled connection is unusable: closed, or readable (EOF, or bytes the
+    server sent unasked), which means the server has closed or is closing it."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    if not isinstance(sock, socket.socket):  # a test double (vcrpy replays without a socket)
+        return False
+    try:
+        if hasattr(select, "poll"):  # select.select fails on descriptors above FD_SETSIZE
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+def _split_url(url: str) -> Tuple[Tuple[str, str, int], str, str]:
+    """(origin, request target, netloc) of a URL (cached per transport: ``_Transport.split``)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    return (scheme, parts.hostname or "", port), target, parts.netloc
+
+
+class _Transport:
+    """Sends requests with keep-alive, proxies, TLS, deadlines, redirects and retries.
+
+    ``request`` is the only way out to the network. It returns a ``_Response`` with a 2xx
+    or 3xx status, and raises ``error_class`` for anything else.
+    """
+
+    def __init__(
+        self,
+        *,
+        error_class: Callable[[str], Exception],
+        logger_name: str,
+        logger: Optional["logging.Logger"] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        ca_bundle: Optional[str] = None,
+        proxy: Union[str, bool, None] = None,
+        write_idle_limit: float = _WRITE_IDLE_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        if ssl_context is not None and ca_bundle is not None:
+            raise ValueError("pass ssl_context or ca_bundle, not both")
+        if ca_bundle is not None and not os.path.exists(ca_bundle):
+            raise ValueError("ca_bundle %r does not exist" % (ca_bundle,))
+        self._secrets: List[str] = []  # forms of the registered secrets, longest first
+        self._rotating: List[List[str]] = []  # forms of each rotating secret, the newest last
+        self._lock = _thread.allocate_lock()
+        if isinstance(proxy, str) and proxy:
+            self.add_header_secrets(_Proxy(proxy).headers)  # validated now, not on the first call
+        if (
+            isinstance(write_idle_limit, bool)
+            or not isinstance(write_idle_limit, (int, float))
+            or not 0 <= write_idle_limit <= _WRITE_IDLE_CAP
+        ):
+            raise ValueError(
+                "write_idle_limit must be a number of seconds from 0 to %g, got %r"
+                % (_WRITE_IDLE_CAP, write_idle_limit)
+            )
+        self.write_idle_limit = float(write_idle_limit)
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be an integer >= 1, got %r" % (max_response_bytes,))
+        self._max_response_bytes = max_response_bytes
+        self.error_class = error_class
+        self._logger_name = logger_name
+        self._logger = logger
+        self._ssl_context = ssl_context
+        self._ca_bundle = ca_bundle
+        self._proxy_setting = proxy
+        self._proxies: Dict[Tuple[str, str, int], Optional[_Proxy]] = {}
+        # Idle connections per origin, each with the time.monotonic() until which it may
+        # carry a write.
+        self._idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]] = {}
+        self._urls: Dict[str, Tuple[Tuple[str, str, int], str, str]] = {}  # split URLs: see split
+        # A client dropped without close(): its idle connections are closed when it is
+        # collected (or at exit), not left to the sockets' finalizers (ResourceWarning).
+        import weakref
+
+        self._finalizer = weakref.finalize(self, _close_idle, self._idle, self._lock)
+        _watch_fork(self)
+        # urllib.parse keeps the URLs it split in a process-wide cache (Python 3.11+: the last
+        # 128), tokens in paths included: a client takes its URLs away with it.
+        weakref.finalize(self, _clear_url_caches)
+        self.closed = False
+
+    def _after_fork(self) -> None:
+        """In a child process: the pooled connections are the parent's (both would read each
+        other's answers), so the child forgets them, closing only its own copies of their
+        descriptors (no TLS close_notify, no shutdown: the parent's stay intact); the lock is
+        new, as another thread of the parent may have held it at the fork."""
+        import weakref
+
+        self._finalizer.detach()
+        idle, self._idle = self._idle, {}
+        self._lock = _thread.allocate_lock()
+        self._finalizer = weakref.finalize(self, _close_idle, self._idle, self._lock)
+        for stack in idle.values():
+            for conn, _ in stack:
+                conn.close()
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def add_secret(self, secret: Optional[str], *, rotating: bool = False) -> None:
+        """Register a value that must never appear in an error or a log record, in any of its
+        forms (``_secret_forms``). A ``rotating`` secret (an access token) is one of a series:
+        only the newest ``_ROTATING_SECRETS`` of them are kept."""
+        forms = _secret_forms(secret) if isinstance(secret, str) else []
+        if not forms:
+            return
+        with self._lock:  # copy on write: redact() reads the lists without the lock
+            if rotating:
+                self._rotating = (self._rotating + [forms])[-_ROTATING_SECRETS:]
+            elif not set(forms) <= set(self._secrets):
+                self._secrets = sorted(set(self._secrets).union(forms), key=len, reverse=True)
+
+    def add_header_secrets(self, headers: Mapping[str, Any]) -> None:
+        """Register the credentials in ``headers`` (see ``_header_secrets``)."""
+        for secret in _header_secrets(headers):
+            self.add_secret(secret)
+
+    def redact(self, text: str, extra: Sequence[str] = ()) -> str:
+        """``text`` without the registered secrets, nor the ``extra`` ones (a call's own)."""
+        forms = self._secrets + [form for forms in self._rotating for form in forms]
+        if extra:
+            forms += [form for secret in extra for form in _secret_forms(secret)]
+            forms.sort(key=len, reverse=True)  # a longer secret may contain a shorter one
+        for form in forms:
+            if form in text:
+                text = text.replace(form, _REDACTED)
+        return text
+
+    def split(self, url: str) -> Tuple[Tuple[str, str, int], str, str]:
+        """``_split_url(url)``, cached here rather than process-wide: URLs may hold tokens,
+        and the cache goes with the client."""
+        split = self._urls.get(url)
+        if split is None:
+            split = _split_url(url)
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            self._urls[url] = split
+        return split
+
+    def log(self) -> Optional["logging.Logger"]:
+        # Importing logging costs more than importing this module, so it is not imported
+        # here: if the application never imported it, nothing can have been configured
+        # to receive our records.
+        if self._logger is None:
+            logging = sys.modules.get("logging")
+            if logging is None:
+                return None
+            self._logger = logging.getLogger(self._logger_name)
+        return self._logger
+
+    def ssl_context(self) -> ssl.SSLContext:
+        # Built on first use: loading the CA store costs tens of milliseconds of CPU.
+        if self._ssl_context is None:
+            with self._lock:
+                if self._ssl_context is None:
+                    self._ssl_context = ssl.create_default_context(cafile=self._ca_bundle)
+        return self._ssl_context
+
+    def _proxy_for(self, scheme: str, host: str, port: int) -> Optional[_Proxy]:
+        key = (scheme, host, port)
+        if key not in self._proxies:
+            setting = self._proxy_setting
+            if setting is None:  # from the environment, like curl and urllib
+                setting = _env(scheme + "_proxy") or _env("all_proxy")
+                if scheme == "http" and os.environ.get("REQUEST_METHOD"):
+                    setting = os.environ.get("http_proxy") or _env("all_proxy")  # httpoxy: CGI sets HTTP_PROXY
+                if setting and _bypasses_proxy(host, port, _env("no_proxy") or ""):
+                    setting = None
+            proxy = _Proxy(setting) if isinstance(setting, str) and setting else None
+            if proxy is not None:
+                self.add_header_secrets(proxy.headers)
+            self._proxies[key] = proxy
+        return self._proxies[key]
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _checkout(
+        self, origin: Tuple[str, str, int], write: bool, fresh: bool = False
+    ) -> Tuple[http.client.HTTPConnection, bool]:
+        """A connection to ``origin`` and whether it was used before (reused); a new one
+        if ``fresh``."""
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                stack = None if fresh else self._idle.get(origin)
+                if not stack:
+                    break
+                pooled, writable_until = stack.pop()
+            if (write and now > writable_until) or _connection_dropped(pooled):
+                pooled.close()
+                continue
+            return pooled, True
+        scheme, host, port = origin
+        proxy = self._proxy_for(scheme, host, port)
+        target_host, target_port = (proxy.host, proxy.port) if proxy else (host, port)
+        if scheme == "https":
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                target_host, target_port, context=self.ssl_context()
+            )
+            if proxy:
+                conn.set_tunnel(host, port, headers=proxy.headers)
+        else:
+            conn = http.client.HTTPConnection(target_host, target_port)
+        return conn, False
+
+    def _checkin(
+        self, origin: Tuple[str, str, int], conn: http.client.HTTPConnection, keep_alive: Optional[str] = None
+    ) -> None:
+        """Put ``conn`` back in the pool; ``keep_alive`` is the response's Keep-Alive header."""
+        announced = _keep_alive_timeout(keep_alive)
+        if announced is None:
+            write_idle = self.write_idle_limit
+        else:
+            write_idle = min(announced - _KEEP_ALIVE_MARGIN, _WRITE_IDLE_CAP)
+        with self._lock:
+            if not self.closed:
+                self._idle.setdefault(origin, []).append((conn, time.monotonic() + write_idle))
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close idle connections now and refuse new calls; calls in flight finish (their
+        connections close when they end)."""
+        with self._lock:
+            self.closed = True
+        _close_idle(self._idle, self._lock)
+        self._urls.clear()
+        _clear_url_caches()  # see __init__
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        headers: Dict[str, str],
+        body: Optional[bytes],
+        deadline: float,
+        write: bool,
+        sink: Optional[Callable[[bytes], None]] = None,
+        attempt: int = 1,
+        redact: Optional[Callable[[str], str]] = None,
+    ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
+        """One attempt (and, on a stale kept-alive connection, its re-send). ``redact`` hides
+        the call's secrets in the log record of a re-send."""
+        redact = redact or self.redact
+        origin, target, netloc = self.split(url)
+        scheme = origin[0]
+        proxy = self._proxy_for(*origin)
+        if proxy and scheme == "http":  # plain http through a proxy: absolute-form target
+            target = "%s://%s%s" % (scheme, netloc, target)
+            headers = dict(headers, **proxy.headers)
+        for fresh_retry in (False, True):
+            conn, reused = self._checkout(origin, write, fresh=fresh_retry)
+            started = time.monotonic()
+            try:
+                result = self._exchange(conn, origin, method, target, headers, body, deadline, reused, sink)
+            except _Failure as failure:
+                # A kept-alive connection the server closed while it sat idle fails before
+                # any response byte arrives. The request was not processed if it failed while
+                # being sent; for a read it is harmless either way: try once more, at once, on
+                # a new connection (the other idle ones to this origin are likely stale too).
+                stale = reused and failure.before_response and (not failure.sent or not write)
+                if stale and not fresh_retry and time.monotonic() < deadline:
+                    log = self.log()
+                    if log is not None:
+                        log.debug(
+                            "%s %s failed on a reused connection: %s (attempt %d, %.1f ms); sending it again "
+                            "on a new connection",
+                            method,
+                            redact(url),
+                            _bounded(redact(failure.reason)),
+                            attempt,
+                            (time.monotonic() - started) * 1000,
+                        )
+                    continue
+                raise
+            if result[0] == 407 and proxy and scheme == "http":  # https: the tunnel's 407 is in _exchange
+                raise _proxy_refusal(proxy, 407, http.client.HTTPException("HTTP 407 from the proxy"))
+            return result
+        raise AssertionError("unreachable")
+
+    def _exchange(
+        self,
+        conn: http.client.HTTPConnection,
+        origin: Tuple[str, str, int],
+        method: str,
+        target: str,
+        headers: Dict[str, str],
+        body: Optional[bytes],
+        deadline: float,
+        reused: bool,
+        sink: Optional[Callable[[bytes], None]] = None,
+    ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
+        def remaining() -> float:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("timed out")
+            return left
+
+        sent = False
+        try:
+            # The response class reads within the deadline; it also reads a proxy's answer
+            # to CONNECT, so it is set before connecting.
+            conn.response_class = functools.partial(_DeadlineResponse, deadline=deadline)  # type: ignore[assignment]
+            if not reused:
+                conn.timeout = remaining()
+                conn.connect()
+            if isinstance(conn.sock, socket.socket):
+                conn.sock.settimeout(remaining())
+            conn.request(method, target, body=body, headers=headers)
+            sent = True
+            response = conn.getresponse()
+        except ssl.SSLCertVerificationError as exc:
+            conn.close()
+            raise _Failure(
+                _describe_certificate_error(exc),
+                exc,
+                sent=False,
+                before_response=True,
+                retryable=False,
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            proxy = None if sent or origin[0] != "https" else self._proxy_for(*origin)
+            refused = _tunnel_status(exc) if proxy else None
+            if proxy and refused is not None:
+                raise _proxy_refusal(proxy, refused, exc) from exc
+            # A timeout means the deadline has passed: there is no time left to retry.
+            raise _Failure(
+                _describe(exc), exc, sent=sent, before_response=True, retryable=not isinstance(exc, socket.timeout)
+            ) from exc
+        except BaseException:
+            conn.close()  # anything else (an interrupt...): the connection is in an unknown state
+            raise
+        # A sink takes a successful body chunk by chunk (a download larger than memory);
+        # once it has taken a chunk, the call cannot be retried. Any other body is held in
+        # memory, so it is capped: a body of announced length is refused before it is read
+        # if the length passes the cap, and read in one piece otherwise; a body of unknown
+        # length (chunked, or until the server closes) is read in pieces and refused as soon
+        # as it, or the chunk being read, would pass the cap.
+        streaming = sink is not None and 200 <= response.status < 300
+        limit = self._max_response_bytes
+        announced = getattr(response, "length", None)  # vcrpy's replayed responses: the header's text
+        whole = not streaming and isinstance(announced, int)
+        if whole and (announced or 0) > limit:
+            raise self._too_large(response, conn, limit)
+        chunks: List[bytes] = []
+        received = 0
+        delivered = False
+        while True:
+            try:
+                chunk = response.read(announced if whole else _STREAM_CHUNK)
+            except (OSError, http.client.HTTPException) as exc:
+                # After "Connection: close" the response alone holds the socket: close it here,
+                # not when the traceback that references it is freed.
+                response.close()
+                conn.close()
+                raise _Failure(
+                    _describe(exc, "while reading the response body"),
+                    exc,
+                    sent=True,
+                    before_response=False,
+                    retryable=not isinstance(exc, socket.timeout) and not delivered,
+                ) from exc
+            except BaseException:
+                response.close()
+                conn.close()
+                raise
+            if streaming:
+                if not chunk:
+                    break
+                try:
+                    sink(chunk)  # type: ignore[misc]
+                except BaseException:
+                    response.close()
+                    conn.close()
+                    raise
+                delivered = True
+                continue
+            chunks.append(chunk)
+            if whole or not chunk:  # a short whole read is a premature end: checked below
+                break
+            received += len(chunk)
+            chunk_left = getattr(response, "chunk_left", None)  # http.client's count of the current chunk
+            if received + (chunk_left if isinstance(chunk_left, int) else 0) > limit:
+                raise self._too_large(response, conn, limit)
+        missing = getattr(response, "length", None)
+        if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
+            conn.close()
+            raise _Failure(
+                "connection closed %d bytes before the end of the body" % missing,
+                http.client.IncompleteRead(b"", missing),
+                sent=True,
+                before_response=False,
+                retryable=not delivered,
+            )
+        payload = b"".join(chunks)
+        # vcrpy's replayed responses lack these attributes. Bytes beyond the response would be
+        # read by the next call as its answer: the connection is closed instead.
+        if getattr(response, "will_close", False) or getattr(response, "surplus", False):
+            conn.close()
+        else:
+            self._checkin(origin, conn, response.getheader("keep-alive"))
+        return response.status, response.reason, response.msg, payload
+
+    @staticmethod
+    def _too_large(response: http.client.HTTPResponse, conn: http.client.HTTPConnection, limit: int) -> _Failure:
+        response.close()
+        conn.close()
+        reason = "response body larger than %d bytes (max_response_bytes)" % limit
+        return _Failure(reason, http.client.HTTPException(reason), sent=True, before_response=False, retryable=False)
+
+    # -- the request -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        headers: Mapping[str, str],
+        body: Optional[bytes] = None,
+        timeout: float,
+        max_retries: int,
+        idempotent: Optional[bool] = None,
+        sensitive: bool = False,
+        error_class: Optional[Callable[[str], Exception]] = None,
+        sink: Optional[Callable[[bytes], None]] = None,
+        deadline: Optional[float] = None,
+        secrets: Sequence[str] = (),
+    ) -> _Response:
+        """Send one logical request: redirects on the same host are followed with the same
+        method and body, and retries happen within ``timeout`` seconds in all, or by
+        ``deadline`` (a ``time.monotonic()`` value) when the request is one step of a call
+        that started earlier; errors still name ``timeout``.
+
+        ``idempotent`` (default: by method) allows retries after the server may have got the
+        request; otherwise only 429, 503 with a retry hint, and failures before the request
+        left are retried. ``sensitive`` keeps the body out of error messages. ``sink``, if
+        given, receives a 2xx body in chunks instead of ``_Response.body``. ``secrets`` (the
+        call's own, e.g. a token in the URL) are redacted from its errors and log records, as
+        are the credential headers it sends."""
+        if deadline is None and self.closed:  # a new call; a step of a call in flight may go on
+            raise RuntimeError("this client is closed")
+        error_class = error_class or self.error_class
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS
+        started = time.monotonic()
+        deadline = min(started + timeout, deadline) if deadline is not None else started + timeout
+        headers = dict(headers)
+        _check_request(method, headers)
+        attempt = 0
+        redirects = 0
+        log = self.log()
+        while True:
+            attempt += 1
+            attempt_started = time.monotonic()
+            failure: Optional[_Failure] = None
+            try:
+                status, reason, message, payload = self._send_once(
+                    method,
+                    url,
+                    headers,
+                    body,
+                    deadline,
+                    write=not idempotent,
+                    sink=sink,
+                    attempt=attempt,
+                    redact=lambda text: self.redact(text, _call_secrets(secrets, headers)),
+                )
+            except _Failure as caught:
+                failure = caught
+            if failure is not None:  # handled here, not in the except block: see _RedactedCause
+                may_retry = failure.retryable and (idempotent or not failure.sent)
+                wait = self._backoff(attempt)
+                if log is not None:  # a URL can hold a secret too (a token in a query or path)
+                    log.debug(
+                        "%s %s failed: %s (attempt %d, %.1f ms)",
+                        method,
+                        self.redact(url, _call_secrets(secrets, headers)),
+                        _bounded(self.redact(failure.reason, _call_secrets(secrets, headers))),
+                        attempt,
+                        (time.monotonic() - attempt_started) * 1000,
+                    )
+                if may_retry and attempt <= max_retries and time.monotonic() + wait < deadline:
+                    time.sleep(wait)
+                    continue
+                error = self._failure_error(
+                    error_class,
+                    operation,
+                    method,
+                    url,
+                    failure,
+                    timeout,
+                    attempt,
+                    idempotent,
+                    _call_secrets(secrets, headers),
+                )
+                redact = functools.partial(self.redact, extra=_call_secrets(secrets, headers))
+                cause = _RedactedCause(failure.cause, redact)
+                del failure  # not left in this frame's locals either
+                raise error from cause
+            response = _Response(status, reason, message, payload, method, url, attempt, (secrets, headers))
+            if log is not None and log.isEnabledFor(10):  # 10: DEBUG
+                log.debug(
+                    "%s %s -> %d (attempt %d, %.1f ms)",
+                    method,
+                    self.redact(url, response.secrets()),
+                    status,
+                    attempt,
+                    (time.monotonic() - attempt_started) * 1000,
+                )
+            if status in _REDIRECT_STATUSES and "location" in response.headers:
+                url = self._redirect_target(error_class, operation, response, redirects, not idempotent)
+                redirects += 1
+                attempt -= 1  # a redirect is not a retry
+                continue
+            if status in _RETRY_STATUSES and attempt <= max_retries:
+                hint = _retry_hint(response.headers)
+                write_safe = status == 429 or (status == 503 and hint is not None)
+                if idempotent or write_safe:
+                    wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else self._backoff(attempt)
+                    if time.monotonic() + wait < deadline:
+                        if log is not None:
+                            log.debug(
+                                "%s %s: retrying in %.2f s after %d",
+                                method,
+                                self.redact(url, response.secrets()),
+                                wait,
+                                status,
+                            )
+                        time.sleep(wait)
+                        continue
+            if status >= 300:
+                raise self.http_error(error_class, operation, response, sensitive)
+            return response
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
+        return delay * (0.5 + random.random() / 2)  # jitter, so that many clients do not retry in step
+
+    def _redirect_target(
+        self,
+        error_class: Callable[[str], Exception],
+        operation: str,
+        response: _Response,
+        redirects: int,
+        write: bool = False,
+    ) -> str:
+        location = response.headers["location"]
+        status = "HTTP %d %s" % (response.status, response.reason)
+        target = _redirect_url(response.url, location)
+        if target is None:
+            why = "%s with an invalid redirect Location %r, not followed" % (status, location)
+            if write and response.status in (301, 302, 303):
+                why += "; the request may have been processed"
+            raise self.http_error(error_class, operation, response, True, summary=why)
+        old, new = urlsplit(response.url), urlsplit(target)
+        same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
+            new.hostname,
+            new.port or (443 if new.scheme == "https" else 80),
+        )
+        upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
+        if write and response.status in (301, 302, 303):
+            # A write answered 301/302/303 was processed, as a Post/Redirect/Get server does,
+            # before pointing at its result (often the same URL). Sending it again could run it
+            # twice, and turning it into a GET would be another request: neither is done.
+            why = "%s: the request may have been processed; not sent again to %s" % (status, target)
+        elif write and redirects >= 1:
+            # 307/308 ask for the same request elsewhere, so a write follows one; a second
+            # means a loop, and the server may have run it already.
+            why = "%s after a redirect: the request may have been processed; not sent again to %s" % (status, target)
+        elif redirects >= _MAX_REDIRECTS:
+            why = "more than %d redirects" % _MAX_REDIRECTS
+        elif new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
+            why = "redirect from %s to %s refused" % (old.scheme, new.scheme or "another scheme")
+        elif not (same_host or upgrade):
+            why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
+        else:
+            return target
+        raise self.http_error(error_class, operation, response, True, summary=why)
+
+    def http_error(
+        self,
+        error_class: Callable[[str], Exception],
+        operation: str,
+        response: _Response,
+        sensitive: bool = False,
+        summary: Optional[str] = None,
+    ) -> Exception:
+        """The error for ``response``: "HTTP <status> <reason>", or ``summary`` (what was
+        wrong with a response whose status was fine), then the API's message."""
+        # Redacted before the message is cut to a snippet: a secret straddling the cut
+        # would leave its beginning behind.
+        secrets = response.secrets()
+        data = _redact_data(response.data(), functools.partial(self.redact, extra=secrets))
+        detail = _api_message(data) if not (sensitive and isinstance(data, str)) else None
+        if summary is None:
+            text = "%s failed: HTTP %d %s" % (operation, response.status, response.reason)
+        else:
+            text = "%s failed: %s" % (operation, summary)
+        if detail:
+            text += ": " + detail
+        text += " [%s %s" % (response.method, response.url)
+        if response.request_id and summary is None:
+            text += ", request id " + response.request_id
+        text += "]"
+        return self.error(
+            error_class,
+            text,
+            secrets,
+            status=response.status,
+            data=data,
+            detail=detail,
+            method=response.method,
+            url=response.url,
+            request_id=response.request_id,
+            headers=response.headers,
+        )
+
+    def error(
+        self,
+        error_class: Callable[[str], Exception],
+        message: str,
+        secrets: Sequence[str] = (),
+        *,
+        status: Optional[int] = None,
+        data: JSON = None,
+        detail: Optional[str] = None,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        request_id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> Exception:
+        """An error of ``error_class`` with its attributes (see AltanActionError), every text
+        in it redacted (the registered secrets and ``secrets``): the message, the URL, the
+        API's message, the response body (a redacted copy) and the response headers. It
+        pickles and unpickles to an equal error."""
+
+        def redact(text: str) -> str:
+            return self.redact(text, secrets)
+
+        error = error_class(_bounded(redact(message)))
+        error.status_code = status  # type: ignore[attr-defined]
+        error.response_data = _redact_data(data, redact)  # type: ignore[attr-defined]
+        error.detail = detail and redact(detail)  # type: ignore[attr-defined]
+        error.method = method and redact(method)  # type: ignore[attr-defined]
+        error.url = url and redact(url)  # type: ignore[attr-defined]
+        error.request_id = request_id and redact(request_id)  # type: ignore[attr-defined]
+        error.headers = (  # type: ignore[attr-defined]
+            None if headers is None else {redact(name): redact(value) for name, value in headers.items()}
+        )
+        return error
+
+    def _failure_error(
+        self,
+        error_class: Callable[[str], Exception],
+        operation: str,
+        method: str,
+        url: str,
+        failure: _Failure,
+        timeout: float,
+        attempts: int,
+        idempotent: bool,
+        secrets: Sequence[str] = (),
+    ) -> Exception:
+        if isinstance(failure.cause, socket.timeout):
+            reason = "timed out after %g s" % timeout
+        else:
+            reason = failure.reason
+        if failure.sent and not idempotent:
+            reason += " (the request may have been processed; not retried)"
+        elif attempts > 1:
+            reason += " (after %d attempts)" % attempts
+        if failure.proxy_status is not None:
+            error_class = self.error_class  # the proxy refused: nothing to do with the API's credentials
+        return self.error(
+            error_class,
+            "%s failed: %s [%s %s]" % (operation, reason, method, url),
+            secrets,
+            status=failure.proxy_status,
+            method=method,
+            url=url,
+        )
+
+
+def _describe_certificate_error(exc: ssl.SSLCertVerificationError) -> str:
+    """What failed, with the advice that fits: only a certificate from an unknown CA is
+    fixed by trusting that CA. (OpenSSL's X509_V_ERR_* codes.)"""
+    text = "TLS certificate verification failed (%s), not retried" % (exc.verify_message or exc)
+    code = exc.verify_code
+    if code in (62, 64):  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
+        return text + "; the certificate does not match the host name in the URL (a CA bundle would not help)"
+    if code in (9, 10):  # CERT_NOT_YET_VALID, CERT_HAS_EXPIRED
+        return text + "; the certificate is outside its validity period (or this machine's clock is wrong)"
+    if code in (2, 18, 19, 20, 21):  # issuer unknown, self-signed, no local issuer, cannot verify leaf
+        return text + "; pass ca_bundle= or ssl_context= if the server uses a private CA"
+    return text
+
+
+def _redirect_url(url: str, location: str) -> Optional[str]:
+    """The absolute URL a redirect's Location points to from ``url``, or None if it is not
+    one that can be requested. Header values arrive as Latin-1: a UTF-8 path is sent on
+    percent-encoded, as browsers do, where http.client would refuse it half-way."""
+    encoded = "".join(
+        c if c < "\x80" else quote(c, safe="", encoding="latin-1" if c <= "\xff" else "utf-8") for c in location
+    )
+    try:
+        target = urljoin(url, encoded)
+        urlsplit(target).port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError:  # that, or an unclosed [IPv6 address
+        return None
+    if any(c <= " " or c == "\x7f" for c in target):  # blanks and controls: not a URL
+        return None
+    return target
+
+
+def _describe(exc: BaseException, where: str = "") -> str:
+    if isinstance(exc, socket.timeout):
+        text = "timed out"
+    elif isinstance(exc, ConnectionRefusedError):
+        text = "connection refused"
+    elif isinstance(exc, socket.gaierror):
+        text = "could not resolve host (%s)" % (exc.strerror or exc)
+    elif isinstance(exc, http.client.RemoteDisconnected):
+        text = "server closed the connection without a response"
+    elif isinstance(exc, _ProtocolError):
+        text = "invalid response: %s" % exc
+    elif isinstance(exc, http.client.BadStatusLine):
+        text = "invalid response: status line %r" % (exc.args[0] if exc.args else "",)
+    elif isinstance(exc, http.client.UnknownProtocol):
+        text = "invalid response: unknown protocol %r" % (exc.args[0] if exc.args else "",)
+    else:
+        text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
+    return text + (" " + where if where else "")
+
+
+def _segment(name: str, value: Any) -> str:
+    """One path segment, percent-encoded so that it can never become two, or climb up."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("%s must be a non-empty string, got %r" % (name, value))
+    if value in (".", ".."):
+        raise ValueError("%s must not be %r" % (name, value))
+    try:
+        return quote(value, safe="")
+    except UnicodeEncodeError:
+        raise ValueError("%s is not valid Unicode text: %r" % (name, value)) from None
+
+
+def _credential(name: str, value: Any) -> str:
+    """A key or token sent in a header: printable ASCII without spaces, or the first call
+    would fail half-way through sending."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("%s must be a non-empty string" % name)
+    if not (value.isascii() and value.isprintable()) or " " in value:
+        raise ValueError("%s must be printable ASCII without spaces" % name)
+    return value
+
+
+def _encode_json(name: str, value: Any) -> bytes:
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError("%s is not JSON-serialisable: %s" % (name, exc)) from None
+
+
+def _query(params: Mapping[str, Any]) -> str:
+    """A query string: None dropped, booleans as true/false, lists as repeated keys."""
+    pairs: List[Tuple[str, str]] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            pairs.append((key, "true" if item is True else "false" if item is False else str(item)))
+    return urlencode(pairs, quote_via=quote) if pairs else ""
+
+
+def _check_url(name: str, url: str) -> "SplitResult":
+    """``url`` split, if it is an http:// or https:// URL with a host, a port from 1 to 65535
+    if any, no user info (not even an empty user name) and no blank or control character.
+    Errors show the URL without its user info, query or fragment (where a token may be)."""
+    shown = _strip_userinfo(url).partition("#")[0].partition("?")[0]
+    if _has_blank_or_control(url):
+        raise ValueError("%s must not contain blanks or control characters: %r" % (name, shown))
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("%s must be an http:// or https:// URL, got %r" % (name, shown))
+    if "@" in parts.netloc:
+        raise ValueError("%s must not contain credentials (user info): %r" % (name, shown))
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise ValueError("%s has an invalid port: %r" % (name, shown))
+    return parts
+
+
+def _check_base_url(base_url: str) -> str:
+    if not isinstance(base_url, str):
+        raise ValueError("base_url must be a string, got %r" % (base_url,))
+    base_url = base_url.strip()  # a stray newline from an environment file is forgiven
+    parts = _check_url("base_url", base_url)
+    if parts.query or parts.fragment:
+        shown = base_url.partition("#")[0].partition("?")[0]
+        raise ValueError("base_url must not have a query or fragment (not shown): %r" % (shown,))
+    return base_url.rstrip("/")
+
+
+def _check_timeout(timeout: Any) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise ValueError("timeout must be a positive number of seconds, got %r" % (timeout,))
+    return float(timeout)
+
+
+def _check_retries(max_retries: Any) -> int:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError("max_retries must be an integer >= 0, got %r" % (max_retries,))
+    return max_retries
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _check_header(name: Any, value: Any) -> None:
+    """Refuse, before any I/O, a header that http.client cannot send whole: it would raise
+    half-way through a request (with the value, perhaps a token, in its message) and leave
+    the connection unusable. The value is never quoted in the error."""
+    if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
+        raise ValueError("header name %r cannot be sent" % (name,))
+    if isinstance(value, str):
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise ValueError("header %s cannot be sent: its value has a line break or a NUL" % name)
+        try:
+            value.encode("latin-1")  # what http.client sends
+        except UnicodeEncodeError:
+            raise ValueError("header %s cannot be sent: its value has characters beyond Latin-1" % name) from None
+
+
+def _check_request(method: str, headers: Mapping[str, Any]) -> None:
+    """Refuse, before any I/O, a method that is not a known one (a method is sent verbatim in
+    the request line) and any header ``_check_header`` refuses."""
+    if method not in _METHODS:
+        raise ValueError("method must be one of %s, got %r" % (", ".join(sorted(_METHODS)), method))
+    for name, value in headers.items():
+        _check_header(name, value)
+
+
+def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    """``base`` plus ``extra``, checked now (``_check_header``); an extra header replaces a
+    base one whatever its case."""
+    merged = dict(base)
+    if extra is not None and not isinstance(extra, _Mapping):
+        raise ValueError("headers must be a mapping of names to values, got %s" % type(extra).__name__)
+    for name, value in (extra or {}).items():
+        if not isinstance(value, str):
+            raise ValueError("header %r must be a string" % (name,))
+        _check_header(name, value)
+        for existing in [key for key in merged if key.lower() == name.lower()]:
+            del merged[existing]
+        merged[name] = value
+    return merged
+
+
+class _AsyncRunner:
+    """Runs blocking calls in threads owned by one async client. A private pool, not the
+    loop's default executor: that one has min(32, cpu + 4) threads (6 on a 2-core Lambda)
+    and is shared with everything else in the process."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError("max_workers must be an integer >= 1, got %r" % (max_workers,))
+        self._max_workers = max_workers
+        self._prefix = thread_name_prefix
+        self._executor: Optional["concurrent.futures.ThreadPoolExecutor"] = None
+        self._in_flight: "set[asyncio.Future[Any]]" = set()
+        self._lock = _thread.allocate_lock()
+        self.closed = False
+        _watch_fork(self)
+
+    def _after_fork(self) -> None:
+        """In a child process: the parent's worker threads do not exist here; new ones start
+        as needed."""
+        self._executor = None
+        self._in_flight = set()
+        self._lock = _thread.allocate_lock()
+
+    async def run(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # "/": any keyword may pass
+        import asyncio
+
+        if self.closed:
+            raise RuntimeError("this client is closed")
+        with self._lock:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._prefix)
+        future = asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(function, *args, **kwargs)
+        )
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        return await future
+
+    async def close(self) -> None:
+        """Wait for calls in flight (each bounded by its timeout), then stop the threads."""
+        import asyncio
+
+        self.closed = True
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+        if self._executor is not None:
+            # A call whose await was cancelled still runs in its thread until its own timeout:
+            # wait for it off the event loop, which must not block.
+            executor, self._executor = self._executor, None
+            await asyncio.get_running_loop().run_in_executor(None, functools.partial(executor.shutdown, wait=True))
+
+
+# ---- shared transport: end ----
 
 
 if __name__ == "__main__":
