@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only, never a
     import logging
     import threading
     import weakref
-    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
     from urllib.parse import SplitResult
 
     JSON = Any  # a value decoded from JSON: dict, list, str, int, float, bool or None
@@ -96,13 +96,40 @@ class AltanActionError(Exception):
     contains the API key or another credential (README: No secret leaks).
     """
 
-    status_code: Optional[int] = None
-    response_data: JSON = None
-    detail: Optional[str] = None
-    method: Optional[str] = None
-    url: Optional[str] = None
-    request_id: Optional[str] = None
-    headers: Optional[Dict[str, str]] = None
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: Optional[int] = None,
+        response_data: JSON = None,
+        detail: Optional[str] = None,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        request_id: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.response_data = response_data
+        self.detail = detail
+        self.method = method
+        self.url = url
+        self.request_id = request_id
+        self.headers = headers
+
+    def copy(self, error_class: Optional[Type["AltanActionError"]] = None) -> "AltanActionError":
+        """The same error, whole, as a new object (of ``error_class`` if given): an error
+        raised again in another thread, or as a subclass, without editing this one."""
+        return (error_class or type(self))(
+            self.args[0] if self.args else "",
+            status_code=self.status_code,
+            response_data=self.response_data,
+            detail=self.detail,
+            method=self.method,
+            url=self.url,
+            request_id=self.request_id,
+            headers=self.headers,
+        )
 
     @property
     def response(self) -> JSON:
@@ -1276,7 +1303,7 @@ class _Transport:
     def __init__(
         self,
         *,
-        error_class: Callable[[str], Exception],
+        error_class: Callable[..., Exception],
         logger_name: str,
         logger: Optional["logging.Logger"] = None,
         ssl_context: Optional[ssl.SSLContext] = None,
@@ -1674,7 +1701,7 @@ class _Transport:
         max_retries: int,
         idempotent: Optional[bool] = None,
         sensitive: bool = False,
-        error_class: Optional[Callable[[str], Exception]] = None,
+        error_class: Optional[Callable[..., Exception]] = None,
         sink: Optional[Callable[[bytes], None]] = None,
         deadline: Optional[float] = None,
         secrets: Sequence[str] = (),
@@ -1792,7 +1819,7 @@ class _Transport:
 
     def _redirect_target(
         self,
-        error_class: Callable[[str], Exception],
+        error_class: Callable[..., Exception],
         operation: str,
         response: _Response,
         redirects: int,
@@ -1833,7 +1860,7 @@ class _Transport:
 
     def http_error(
         self,
-        error_class: Callable[[str], Exception],
+        error_class: Callable[..., Exception],
         operation: str,
         response: _Response,
         sensitive: bool = False,
@@ -1871,7 +1898,7 @@ class _Transport:
 
     def error(
         self,
-        error_class: Callable[[str], Exception],
+        error_class: Callable[..., Exception],
         message: str,
         secrets: Sequence[str] = (),
         *,
@@ -1891,21 +1918,20 @@ class _Transport:
         def redact(text: str) -> str:
             return self.redact(text, secrets)
 
-        error = error_class(_bounded(redact(message)))
-        error.status_code = status  # type: ignore[attr-defined]
-        error.response_data = _redact_data(data, redact)  # type: ignore[attr-defined]
-        error.detail = detail and redact(detail)  # type: ignore[attr-defined]
-        error.method = method and redact(method)  # type: ignore[attr-defined]
-        error.url = url and redact(url)  # type: ignore[attr-defined]
-        error.request_id = request_id and redact(request_id)  # type: ignore[attr-defined]
-        error.headers = (  # type: ignore[attr-defined]
-            None if headers is None else {redact(name): redact(value) for name, value in headers.items()}
+        return error_class(
+            _bounded(redact(message)),
+            status_code=status,
+            response_data=_redact_data(data, redact),
+            detail=detail and redact(detail),
+            method=method and redact(method),
+            url=url and redact(url),
+            request_id=request_id and redact(request_id),
+            headers=None if headers is None else {redact(name): redact(value) for name, value in headers.items()},
         )
-        return error
 
     def _failure_error(
         self,
-        error_class: Callable[[str], Exception],
+        error_class: Callable[..., Exception],
         operation: str,
         method: str,
         url: str,

@@ -73,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only, never a
         Optional,
         Sequence,
         Tuple,
+        Type,
         Union,
     )
     from urllib.parse import SplitResult
@@ -120,13 +121,40 @@ class PipedreamApiError(Exception):
     (response headers, lower-case names). Never contains a secret or token.
     """
 
-    status_code: Optional[int] = None
-    response_data: JSON = None
-    detail: Optional[str] = None
-    method: Optional[str] = None
-    url: Optional[str] = None
-    request_id: Optional[str] = None
-    headers: Optional[Dict[str, str]] = None
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: Optional[int] = None,
+        response_data: JSON = None,
+        detail: Optional[str] = None,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        request_id: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.response_data = response_data
+        self.detail = detail
+        self.method = method
+        self.url = url
+        self.request_id = request_id
+        self.headers = headers
+
+    def copy(self, error_class: Optional[Type["PipedreamApiError"]] = None) -> "PipedreamApiError":
+        """The same error, whole, as a new object (of ``error_class`` if given): an error
+        raised again in another thread, or as a subclass, without editing this one."""
+        return (error_class or type(self))(
+            self.args[0] if self.args else "",
+            status_code=self.status_code,
+            response_data=self.response_data,
+            detail=self.detail,
+            method=self.method,
+            url=self.url,
+            request_id=self.request_id,
+            headers=self.headers,
+        )
 
     @property
     def body(self) -> JSON:
@@ -381,14 +409,6 @@ _JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 75
 _ASSERTION_LIFETIME = 60  # seconds: an assertion only has to outlive one token request
 
 
-def _copy_error(error: PipedreamApiError) -> PipedreamApiError:
-    """The same error for another caller: an exception object raised in several threads at
-    once would have its traceback rewritten by each."""
-    copy = type(error)(*error.args)
-    copy.__dict__.update(error.__dict__)
-    return copy
-
-
 class _TokenProvider:
     """The OAuth client-credentials token, fetched once and shared by all threads.
 
@@ -434,7 +454,9 @@ class _TokenProvider:
             if self._token is not None and time.monotonic() < self._expires_at:
                 return self._token
             if self._attempts != attempts_seen and self._failure is not None:
-                raise _copy_error(self._failure)  # the request this call waited for failed
+                # A new object per waiting caller: one raised in several threads would have
+                # its traceback rewritten by each.
+                raise self._failure.copy()
             self._token = None
             self.requests += 1
             try:
@@ -1238,7 +1260,7 @@ class SyncPipedreamClient:
         auth: bool = True,
         idempotent: Optional[bool] = None,
         sensitive: bool = False,
-        error_class: Optional[Callable[[str], Exception]] = None,
+        error_class: Optional[Callable[..., Exception]] = None,
         parse: str = "json",
         pipedream_api: bool = True,
         sink: Optional[Callable[[bytes], None]] = None,
@@ -1308,9 +1330,7 @@ class SyncPipedreamClient:
             if refused is not None and token is not None:  # out of the except block: it chains nothing
                 if attempt == 1 and self._tokens.invalidate(token):
                     continue
-                auth_error = PipedreamAuthError(*refused.args)
-                auth_error.__dict__.update(refused.__dict__)
-                raise auth_error
+                raise refused.copy(PipedreamAuthError)
             if self._capture is not None:
                 self._capture.response = response
             return self._decode(response, operation, parse, error_class or PipedreamApiError)
@@ -1346,7 +1366,7 @@ class SyncPipedreamClient:
         response: "_Response",
         operation: str,
         parse: str,
-        error_class: Callable[[str], Exception] = PipedreamApiError,
+        error_class: Callable[..., Exception] = PipedreamApiError,
     ) -> JSON:
         if response.status == 204 or not response.body.strip():
             return None
@@ -3701,7 +3721,7 @@ class _Transport:
     def __init__(
         self,
         *,
-        error_class: Callable[[str], Exception],
+        error_class: Callable[..., Exception],
         logger_name: str,
         logger: Optional["logging.Logger"] = None,
         ssl_context: Optional[ssl.SSLContext] = None,
@@ -4099,7 +4119,7 @@ class _Transport:
         max_retries: int,
         idempotent: Optional[bool] = None,
         sensitive: bool = False,
-        error_class: Optional[Callable[[str], Exception]] = None,
+        error_class: Optional[Callable[..., Exception]] = None,
         sink: Optional[Callable[[bytes], None]] = None,
         deadline: Optional[float] = None,
         secrets: Sequence[str] = (),
@@ -4217,7 +4237,7 @@ class _Transport:
 
     def _redirect_target(
         self,
-        error_class: Callable[[str], Exception],
+        error_class: Callable[..., Exception],
         operation: str,
         response: _Response,
         redirects: int,
@@ -4258,7 +4278,7 @@ class _Transport:
 
     def http_error(
         self,
-        error_class: Callable[[str], Exception],
+        error_class: Callable[..., Exception],
         operation: str,
         response: _Response,
         sensitive: bool = False,
@@ -4296,7 +4316,7 @@ class _Transport:
 
     def error(
         self,
-        error_class: Callable[[str], Exception],
+        error_class: Callable[..., Exception],
         message: str,
         secrets: Sequence[str] = (),
         *,
@@ -4316,21 +4336,20 @@ class _Transport:
         def redact(text: str) -> str:
             return self.redact(text, secrets)
 
-        error = error_class(_bounded(redact(message)))
-        error.status_code = status  # type: ignore[attr-defined]
-        error.response_data = _redact_data(data, redact)  # type: ignore[attr-defined]
-        error.detail = detail and redact(detail)  # type: ignore[attr-defined]
-        error.method = method and redact(method)  # type: ignore[attr-defined]
-        error.url = url and redact(url)  # type: ignore[attr-defined]
-        error.request_id = request_id and redact(request_id)  # type: ignore[attr-defined]
-        error.headers = (  # type: ignore[attr-defined]
-            None if headers is None else {redact(name): redact(value) for name, value in headers.items()}
+        return error_class(
+            _bounded(redact(message)),
+            status_code=status,
+            response_data=_redact_data(data, redact),
+            detail=detail and redact(detail),
+            method=method and redact(method),
+            url=url and redact(url),
+            request_id=request_id and redact(request_id),
+            headers=None if headers is None else {redact(name): redact(value) for name, value in headers.items()},
         )
-        return error
 
     def _failure_error(
         self,
-        error_class: Callable[[str], Exception],
+        error_class: Callable[..., Exception],
         operation: str,
         method: str,
         url: str,
