@@ -634,6 +634,20 @@ _CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie
 _CREDENTIAL_WORDS = ("key", "token", "secret", "auth", "password", "session", "signature", "credential")
 
 
+class _Clock:
+    """Time and chance as this module sees them: the deadlines, the backoff and its jitter,
+    the token cache. Tests replace the module's ``_clock`` with a virtual one (waits without
+    sleeping) instead of patching the ``time`` module; nothing else reads the time."""
+
+    monotonic = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+    random = staticmethod(random.random)
+    time = staticmethod(time.time)  # last: in this class body the name means the module until here
+
+
+_clock = _Clock()
+
+
 class _Response:
     """A complete HTTP response: the body has been read and the connection released."""
 
@@ -799,7 +813,7 @@ class _DeadlineReader(io.RawIOBase):
             # kernel make the socket readable, which the pool checks before reusing it.
             pending = getattr(self._sock, "pending", None)
             return self._file.readinto(buffer) if pending is not None and pending() else None
-        remaining = self._deadline - time.monotonic()
+        remaining = self._deadline - _clock.monotonic()
         if remaining <= 0:
             raise socket.timeout("timed out")
         self._sock.settimeout(remaining)
@@ -1054,7 +1068,7 @@ def _retry_hint(headers: Mapping[str, str]) -> Optional[float]:
             from email.utils import parsedate_to_datetime
 
             try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+                return max(0.0, parsedate_to_datetime(value).timestamp() - _clock.time())
             except (TypeError, ValueError, IndexError, OverflowError):
                 pass
     value = headers.get("x-ratelimit-reset")
@@ -1063,7 +1077,7 @@ def _retry_hint(headers: Mapping[str, str]) -> Optional[float]:
             reset = float(value)
         except ValueError:
             return None
-        return max(0.0, reset - time.time() if reset > 1e9 else reset)
+        return max(0.0, reset - _clock.time() if reset > 1e9 else reset)
     return None
 
 
@@ -1341,7 +1355,7 @@ class _Transport:
         self._ca_bundle = ca_bundle
         self._proxy_setting = proxy
         self._proxies: Dict[Tuple[str, str, int], Optional[_Proxy]] = {}
-        # Idle connections per origin, each with the time.monotonic() until which it may
+        # Idle connections per origin, each with the _clock.monotonic() until which it may
         # carry a write.
         self._idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]] = {}
         self._urls: Dict[str, Tuple[Tuple[str, str, int], str, str]] = {}  # split URLs: see split
@@ -1455,7 +1469,7 @@ class _Transport:
     ) -> Tuple[http.client.HTTPConnection, bool]:
         """A connection to ``origin`` and whether it was used before (reused); a new one
         if ``fresh``."""
-        now = time.monotonic()
+        now = _clock.monotonic()
         while True:
             with self._lock:
                 stack = None if fresh else self._idle.get(origin)
@@ -1490,7 +1504,7 @@ class _Transport:
             write_idle = min(announced - _KEEP_ALIVE_MARGIN, _WRITE_IDLE_CAP)
         with self._lock:
             if not self.closed:
-                self._idle.setdefault(origin, []).append((conn, time.monotonic() + write_idle))
+                self._idle.setdefault(origin, []).append((conn, _clock.monotonic() + write_idle))
                 return
         conn.close()
 
@@ -1528,7 +1542,7 @@ class _Transport:
             headers = dict(headers, **proxy.headers)
         for fresh_retry in (False, True):
             conn, reused = self._checkout(origin, write, fresh=fresh_retry)
-            started = time.monotonic()
+            started = _clock.monotonic()
             try:
                 result = self._exchange(conn, origin, method, target, headers, body, deadline, reused, sink)
             except _Failure as failure:
@@ -1537,7 +1551,7 @@ class _Transport:
                 # being sent; for a read it is harmless either way: try once more, at once, on
                 # a new connection (the other idle ones to this origin are likely stale too).
                 stale = reused and failure.before_response and (not failure.sent or not write)
-                if stale and not fresh_retry and time.monotonic() < deadline:
+                if stale and not fresh_retry and _clock.monotonic() < deadline:
                     log = self.log()
                     if log is not None:
                         log.debug(
@@ -1547,7 +1561,7 @@ class _Transport:
                             redact(url),
                             _bounded(redact(failure.reason)),
                             attempt,
-                            (time.monotonic() - started) * 1000,
+                            (_clock.monotonic() - started) * 1000,
                         )
                     continue
                 raise
@@ -1569,7 +1583,7 @@ class _Transport:
         sink: Optional[Callable[[bytes], None]] = None,
     ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
         def remaining() -> float:
-            left = deadline - time.monotonic()
+            left = deadline - _clock.monotonic()
             if left <= 0:
                 raise socket.timeout("timed out")
             return left
@@ -1708,7 +1722,7 @@ class _Transport:
     ) -> _Response:
         """Send one logical request: redirects on the same host are followed with the same
         method and body, and retries happen within ``timeout`` seconds in all, or by
-        ``deadline`` (a ``time.monotonic()`` value) when the request is one step of a call
+        ``deadline`` (a ``_clock.monotonic()`` value) when the request is one step of a call
         that started earlier; errors still name ``timeout``.
 
         ``idempotent`` (default: by method) allows retries after the server may have got the
@@ -1722,7 +1736,7 @@ class _Transport:
         error_class = error_class or self.error_class
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
-        started = time.monotonic()
+        started = _clock.monotonic()
         deadline = min(started + timeout, deadline) if deadline is not None else started + timeout
         headers = dict(headers)
         _check_request(method, headers)
@@ -1731,7 +1745,7 @@ class _Transport:
         log = self.log()
         while True:
             attempt += 1
-            attempt_started = time.monotonic()
+            attempt_started = _clock.monotonic()
             failure: Optional[_Failure] = None
             try:
                 status, reason, message, payload = self._send_once(
@@ -1757,10 +1771,10 @@ class _Transport:
                         self.redact(url, _call_secrets(secrets, headers)),
                         _bounded(self.redact(failure.reason, _call_secrets(secrets, headers))),
                         attempt,
-                        (time.monotonic() - attempt_started) * 1000,
+                        (_clock.monotonic() - attempt_started) * 1000,
                     )
-                if may_retry and attempt <= max_retries and time.monotonic() + wait < deadline:
-                    time.sleep(wait)
+                if may_retry and attempt <= max_retries and _clock.monotonic() + wait < deadline:
+                    _clock.sleep(wait)
                     continue
                 error = self._failure_error(
                     error_class,
@@ -1785,7 +1799,7 @@ class _Transport:
                     self.redact(url, response.secrets()),
                     status,
                     attempt,
-                    (time.monotonic() - attempt_started) * 1000,
+                    (_clock.monotonic() - attempt_started) * 1000,
                 )
             if status in _REDIRECT_STATUSES and "location" in response.headers:
                 url = self._redirect_target(error_class, operation, response, redirects, not idempotent)
@@ -1797,7 +1811,7 @@ class _Transport:
                 write_safe = status == 429 or (status == 503 and hint is not None)
                 if idempotent or write_safe:
                     wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else self._backoff(attempt)
-                    if time.monotonic() + wait < deadline:
+                    if _clock.monotonic() + wait < deadline:
                         if log is not None:
                             log.debug(
                                 "%s %s: retrying in %.2f s after %d",
@@ -1806,7 +1820,7 @@ class _Transport:
                                 wait,
                                 status,
                             )
-                        time.sleep(wait)
+                        _clock.sleep(wait)
                         continue
             if status >= 300:
                 raise self.http_error(error_class, operation, response, sensitive)
@@ -1815,7 +1829,7 @@ class _Transport:
     @staticmethod
     def _backoff(attempt: int) -> float:
         delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
-        return delay * (0.5 + random.random() / 2)  # jitter, so that many clients do not retry in step
+        return delay * (0.5 + _clock.random() / 2)  # jitter, so that many clients do not retry in step
 
     def _redirect_target(
         self,

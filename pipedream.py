@@ -445,13 +445,13 @@ class _TokenProvider:
 
     def token(self, client: "SyncPipedreamClient", deadline: float) -> str:
         token = self._token
-        if token is not None and time.monotonic() < self._expires_at:
+        if token is not None and _clock.monotonic() < self._expires_at:
             return token
         attempts_seen = self._attempts
-        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        if not self._lock.acquire(timeout=max(0.0, deadline - _clock.monotonic())):
             raise PipedreamAuthError("get OAuth token failed: timed out waiting for the token request in progress")
         try:
-            if self._token is not None and time.monotonic() < self._expires_at:
+            if self._token is not None and _clock.monotonic() < self._expires_at:
                 return self._token
             if self._attempts != attempts_seen and self._failure is not None:
                 # A new object per waiting caller: one raised in several threads would have
@@ -472,7 +472,7 @@ class _TokenProvider:
             self._lock.release()
 
     def _fetch(self, client: "SyncPipedreamClient", deadline: float) -> str:
-        started = time.monotonic()
+        started = _clock.monotonic()
         if self._assertion is None:
             body = {
                 "client_id": self._client_id,
@@ -535,9 +535,9 @@ class _TokenProvider:
             hint = _retry_hint(failed.headers or {}) if status in (429, 503) else None
             wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else _Transport._backoff(attempt)
             retryable = status is None or status in _RETRY_STATUSES or status >= 500
-            if not retryable or attempt > client.max_retries or time.monotonic() + wait >= deadline:
+            if not retryable or attempt > client.max_retries or _clock.monotonic() + wait >= deadline:
                 raise failed
-            time.sleep(wait)
+            _clock.sleep(wait)
 
     def _new_assertion(self, client: "SyncPipedreamClient") -> str:
         """A fresh assertion from the caller's provider, registered as a secret before it is
@@ -634,7 +634,7 @@ class _PrivateKeyAssertions:
     def __call__(self) -> str:
         import uuid
 
-        now = int(time.time())
+        now = int(_clock.time())
         headers = {"typ": "client-authentication+jwt"}
         if self._key_id:
             headers["kid"] = self._key_id
@@ -1277,7 +1277,7 @@ class SyncPipedreamClient:
         if deadline is None:  # a new call (a token request is a step of one)
             if self._transport.closed:
                 raise RuntimeError("this client is closed")
-            deadline = time.monotonic() + self.timeout
+            deadline = _clock.monotonic() + self.timeout
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         if self._query and auth and pipedream_api:
             query = dict(query or {}, **self._query)
@@ -1295,7 +1295,7 @@ class SyncPipedreamClient:
             if auth:
                 token = self._token(deadline, secrets)
                 request_headers["Authorization"] = "Bearer " + token
-            if time.monotonic() >= deadline:
+            if _clock.monotonic() >= deadline:
                 raise self._transport.error(
                     error_class or PipedreamApiError,
                     "%s failed: timed out after %g s [%s %s]" % (operation, self.timeout, method, url),
@@ -1975,7 +1975,7 @@ class SyncPipedreamClient:
         followed without this client's credentials, within the same ``timeout``."""
         query = dict(s3_key=_required("s3_key", s3_key))
         sink = _FileSink(destination)
-        deadline = time.monotonic() + self.timeout  # the storage request included
+        deadline = _clock.monotonic() + self.timeout  # the storage request included
         try:
             try:
                 self._call("download_file", query=query, sink=sink.write, deadline=deadline)
@@ -3052,6 +3052,20 @@ _CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie
 _CREDENTIAL_WORDS = ("key", "token", "secret", "auth", "password", "session", "signature", "credential")
 
 
+class _Clock:
+    """Time and chance as this module sees them: the deadlines, the backoff and its jitter,
+    the token cache. Tests replace the module's ``_clock`` with a virtual one (waits without
+    sleeping) instead of patching the ``time`` module; nothing else reads the time."""
+
+    monotonic = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+    random = staticmethod(random.random)
+    time = staticmethod(time.time)  # last: in this class body the name means the module until here
+
+
+_clock = _Clock()
+
+
 class _Response:
     """A complete HTTP response: the body has been read and the connection released."""
 
@@ -3217,7 +3231,7 @@ class _DeadlineReader(io.RawIOBase):
             # kernel make the socket readable, which the pool checks before reusing it.
             pending = getattr(self._sock, "pending", None)
             return self._file.readinto(buffer) if pending is not None and pending() else None
-        remaining = self._deadline - time.monotonic()
+        remaining = self._deadline - _clock.monotonic()
         if remaining <= 0:
             raise socket.timeout("timed out")
         self._sock.settimeout(remaining)
@@ -3472,7 +3486,7 @@ def _retry_hint(headers: Mapping[str, str]) -> Optional[float]:
             from email.utils import parsedate_to_datetime
 
             try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+                return max(0.0, parsedate_to_datetime(value).timestamp() - _clock.time())
             except (TypeError, ValueError, IndexError, OverflowError):
                 pass
     value = headers.get("x-ratelimit-reset")
@@ -3481,7 +3495,7 @@ def _retry_hint(headers: Mapping[str, str]) -> Optional[float]:
             reset = float(value)
         except ValueError:
             return None
-        return max(0.0, reset - time.time() if reset > 1e9 else reset)
+        return max(0.0, reset - _clock.time() if reset > 1e9 else reset)
     return None
 
 
@@ -3759,7 +3773,7 @@ class _Transport:
         self._ca_bundle = ca_bundle
         self._proxy_setting = proxy
         self._proxies: Dict[Tuple[str, str, int], Optional[_Proxy]] = {}
-        # Idle connections per origin, each with the time.monotonic() until which it may
+        # Idle connections per origin, each with the _clock.monotonic() until which it may
         # carry a write.
         self._idle: Dict[Tuple[str, str, int], List[Tuple[http.client.HTTPConnection, float]]] = {}
         self._urls: Dict[str, Tuple[Tuple[str, str, int], str, str]] = {}  # split URLs: see split
@@ -3873,7 +3887,7 @@ class _Transport:
     ) -> Tuple[http.client.HTTPConnection, bool]:
         """A connection to ``origin`` and whether it was used before (reused); a new one
         if ``fresh``."""
-        now = time.monotonic()
+        now = _clock.monotonic()
         while True:
             with self._lock:
                 stack = None if fresh else self._idle.get(origin)
@@ -3908,7 +3922,7 @@ class _Transport:
             write_idle = min(announced - _KEEP_ALIVE_MARGIN, _WRITE_IDLE_CAP)
         with self._lock:
             if not self.closed:
-                self._idle.setdefault(origin, []).append((conn, time.monotonic() + write_idle))
+                self._idle.setdefault(origin, []).append((conn, _clock.monotonic() + write_idle))
                 return
         conn.close()
 
@@ -3946,7 +3960,7 @@ class _Transport:
             headers = dict(headers, **proxy.headers)
         for fresh_retry in (False, True):
             conn, reused = self._checkout(origin, write, fresh=fresh_retry)
-            started = time.monotonic()
+            started = _clock.monotonic()
             try:
                 result = self._exchange(conn, origin, method, target, headers, body, deadline, reused, sink)
             except _Failure as failure:
@@ -3955,7 +3969,7 @@ class _Transport:
                 # being sent; for a read it is harmless either way: try once more, at once, on
                 # a new connection (the other idle ones to this origin are likely stale too).
                 stale = reused and failure.before_response and (not failure.sent or not write)
-                if stale and not fresh_retry and time.monotonic() < deadline:
+                if stale and not fresh_retry and _clock.monotonic() < deadline:
                     log = self.log()
                     if log is not None:
                         log.debug(
@@ -3965,7 +3979,7 @@ class _Transport:
                             redact(url),
                             _bounded(redact(failure.reason)),
                             attempt,
-                            (time.monotonic() - started) * 1000,
+                            (_clock.monotonic() - started) * 1000,
                         )
                     continue
                 raise
@@ -3987,7 +4001,7 @@ class _Transport:
         sink: Optional[Callable[[bytes], None]] = None,
     ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
         def remaining() -> float:
-            left = deadline - time.monotonic()
+            left = deadline - _clock.monotonic()
             if left <= 0:
                 raise socket.timeout("timed out")
             return left
@@ -4126,7 +4140,7 @@ class _Transport:
     ) -> _Response:
         """Send one logical request: redirects on the same host are followed with the same
         method and body, and retries happen within ``timeout`` seconds in all, or by
-        ``deadline`` (a ``time.monotonic()`` value) when the request is one step of a call
+        ``deadline`` (a ``_clock.monotonic()`` value) when the request is one step of a call
         that started earlier; errors still name ``timeout``.
 
         ``idempotent`` (default: by method) allows retries after the server may have got the
@@ -4140,7 +4154,7 @@ class _Transport:
         error_class = error_class or self.error_class
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
-        started = time.monotonic()
+        started = _clock.monotonic()
         deadline = min(started + timeout, deadline) if deadline is not None else started + timeout
         headers = dict(headers)
         _check_request(method, headers)
@@ -4149,7 +4163,7 @@ class _Transport:
         log = self.log()
         while True:
             attempt += 1
-            attempt_started = time.monotonic()
+            attempt_started = _clock.monotonic()
             failure: Optional[_Failure] = None
             try:
                 status, reason, message, payload = self._send_once(
@@ -4175,10 +4189,10 @@ class _Transport:
                         self.redact(url, _call_secrets(secrets, headers)),
                         _bounded(self.redact(failure.reason, _call_secrets(secrets, headers))),
                         attempt,
-                        (time.monotonic() - attempt_started) * 1000,
+                        (_clock.monotonic() - attempt_started) * 1000,
                     )
-                if may_retry and attempt <= max_retries and time.monotonic() + wait < deadline:
-                    time.sleep(wait)
+                if may_retry and attempt <= max_retries and _clock.monotonic() + wait < deadline:
+                    _clock.sleep(wait)
                     continue
                 error = self._failure_error(
                     error_class,
@@ -4203,7 +4217,7 @@ class _Transport:
                     self.redact(url, response.secrets()),
                     status,
                     attempt,
-                    (time.monotonic() - attempt_started) * 1000,
+                    (_clock.monotonic() - attempt_started) * 1000,
                 )
             if status in _REDIRECT_STATUSES and "location" in response.headers:
                 url = self._redirect_target(error_class, operation, response, redirects, not idempotent)
@@ -4215,7 +4229,7 @@ class _Transport:
                 write_safe = status == 429 or (status == 503 and hint is not None)
                 if idempotent or write_safe:
                     wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else self._backoff(attempt)
-                    if time.monotonic() + wait < deadline:
+                    if _clock.monotonic() + wait < deadline:
                         if log is not None:
                             log.debug(
                                 "%s %s: retrying in %.2f s after %d",
@@ -4224,7 +4238,7 @@ class _Transport:
                                 wait,
                                 status,
                             )
-                        time.sleep(wait)
+                        _clock.sleep(wait)
                         continue
             if status >= 300:
                 raise self.http_error(error_class, operation, response, sensitive)
@@ -4233,7 +4247,7 @@ class _Transport:
     @staticmethod
     def _backoff(attempt: int) -> float:
         delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
-        return delay * (0.5 + random.random() / 2)  # jitter, so that many clients do not retry in step
+        return delay * (0.5 + _clock.random() / 2)  # jitter, so that many clients do not retry in step
 
     def _redirect_target(
         self,

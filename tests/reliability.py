@@ -23,6 +23,7 @@ import json
 import os
 import pickle
 import threading
+import random
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -250,7 +251,8 @@ class Api:
 
 
 class VirtualClock:
-    """Stands in for a module's ``time``: ``sleep`` records the wait and moves the module's
+    """The one clock fake: stands in for a module's ``_clock`` (its only view of time and
+    chance): ``sleep`` records the wait and moves the module's
     clock (``monotonic`` and ``time``) forward by it instead of sleeping; ``advance`` moves it
     too (a token's expiry). ``on_sleep`` runs at each sleep."""
 
@@ -277,6 +279,9 @@ class VirtualClock:
 
     def time(self) -> float:
         return time.time() + self.offset
+
+    def random(self) -> float:
+        return random.random()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)

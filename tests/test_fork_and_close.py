@@ -22,6 +22,7 @@ import warnings
 from typing import Any, Callable, List
 
 import pytest
+from reliability import VirtualClock
 from servers import OAuthTokens, Response, echo, rate_limited
 
 import altan
@@ -31,31 +32,8 @@ KEY = "test-key-0123456789"
 fork_only = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
 
 
-class TransportError(Exception):
+class TransportError(altan.AltanActionError):
     pass
-
-
-class VirtualClock:
-    """Stands in for a module's ``time``: ``sleep`` runs ``on_sleep`` and moves the clock
-    instead of sleeping."""
-
-    def __init__(self, on_sleep: Callable[[float], None]) -> None:
-        self.offset = 0.0
-        self.on_sleep = on_sleep
-
-    def sleep(self, seconds: float) -> None:
-        self.offset += seconds
-        self.on_sleep(seconds)
-
-    def monotonic(self) -> float:
-        import time
-
-        return time.monotonic() + self.offset
-
-    def __getattr__(self, name: str) -> Any:
-        import time
-
-        return getattr(time, name)
 
 
 @pytest.fixture(autouse=True)
@@ -209,7 +187,7 @@ def test_sync_close_during_retry_backoff_lets_the_call_finish(http_server: Any, 
         backoffs.append(seconds)
         client.close()  # the call is waiting to retry: it is in flight
 
-    monkeypatch.setattr(altan, "time", VirtualClock(close_in_backoff))
+    monkeypatch.setattr(altan, "_clock", VirtualClock(close_in_backoff))
     result = client.execute_action("c1", "a1", {}) if write else client.list_connections()
     assert result["data"] == ["done"] and backoffs == [1.0]
     assert http_server.count(path) == 2
@@ -255,7 +233,7 @@ def test_sync_pipedream_close_during_retry_backoff_lets_the_call_finish(make_ser
     client = pipedream.SyncPipedreamClient(
         "client-id", "client-secret-0123456789", "proj_1", "development", base_url=server.url, timeout=10
     )
-    monkeypatch.setattr(pipedream, "time", VirtualClock(lambda seconds: client.close()))
+    monkeypatch.setattr(pipedream, "_clock", VirtualClock(lambda seconds: client.close()))
     assert client.get_app("slack") == {"data": {"id": "app_1"}}
     assert server.count("/v1/connect/apps/slack") == 2
     with pytest.raises(RuntimeError, match="this client is closed"):

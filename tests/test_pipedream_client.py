@@ -21,6 +21,7 @@ import pytest
 
 import pipedream
 import pipedream_replica
+from reliability import VirtualClock
 from pipedream import PipedreamApiError, PipedreamAuthError, PipedreamClient, SyncPipedreamClient
 
 CLIENT_ID = pipedream_replica.DEFAULT_CLIENT_ID
@@ -69,27 +70,10 @@ def async_client(replica: Any, **options: Any) -> PipedreamClient:
     )
 
 
-class FakeClock:
-    """``pipedream.time`` with a monotonic clock that tests move forward (``advance``): the
-    token cache's notion of now, without sleeping. Everything else is the real ``time``."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def monotonic(self) -> float:
-        return _time.monotonic() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-    time = staticmethod(_time.time)
-    sleep = staticmethod(_time.sleep)
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(pipedream, "time", fake)
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    fake = VirtualClock()
+    monkeypatch.setattr(pipedream, "_clock", fake)
     return fake
 
 
@@ -237,7 +221,7 @@ def test_one_token_request_for_50_threads_on_a_sync_client(client: SyncPipedream
 
 
 def test_token_is_cached_until_two_minutes_before_it_expires(
-    client: SyncPipedreamClient, replica: Any, clock: FakeClock
+    client: SyncPipedreamClient, replica: Any, clock: VirtualClock
 ) -> None:
     client.get_project_info()
     clock.advance(3600 - 120 - 5)  # still valid
@@ -250,7 +234,7 @@ def test_token_is_cached_until_two_minutes_before_it_expires(
     assert replica.requests[-1].headers["authorization"] == "Bearer " + second != "Bearer " + first
 
 
-def test_short_lived_token_is_refreshed_after_half_its_life(replica: Any, clock: FakeClock) -> None:
+def test_short_lived_token_is_refreshed_after_half_its_life(replica: Any, clock: VirtualClock) -> None:
     replica.expires_in = 60  # shorter than twice the margin: the client keeps half of it as margin
     with SyncPipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url) as c:
         c.get_project_info()
@@ -262,7 +246,7 @@ def test_short_lived_token_is_refreshed_after_half_its_life(replica: Any, clock:
         assert replica.token_requests == 2
 
 
-def test_async_client_refreshes_after_expiry(replica: Any, clock: FakeClock) -> None:
+def test_async_client_refreshes_after_expiry(replica: Any, clock: VirtualClock) -> None:
     async def main() -> None:
         async with async_client(replica) as client:
             await client.get_project_info()

@@ -57,8 +57,8 @@ pytestmark = pytest.mark.usefixtures("clean_client_environment")
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     virtual = VirtualClock()
-    monkeypatch.setattr(altan, "time", virtual)
-    monkeypatch.setattr(pipedream, "time", virtual)
+    monkeypatch.setattr(altan, "_clock", virtual)
+    monkeypatch.setattr(pipedream, "_clock", virtual)
     return virtual
 
 

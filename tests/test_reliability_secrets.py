@@ -217,8 +217,8 @@ def drive_pipedream(api: Api, capture: Capture, other_url: str) -> None:
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     """Backoff waits are recorded, not slept."""
     virtual = VirtualClock()
-    monkeypatch.setattr(altan, "time", virtual)
-    monkeypatch.setattr(pipedream, "time", virtual)
+    monkeypatch.setattr(altan, "_clock", virtual)
+    monkeypatch.setattr(pipedream, "_clock", virtual)
     return virtual
 
 

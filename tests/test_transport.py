@@ -24,6 +24,7 @@ import time
 import uuid
 
 import pytest
+from reliability import VirtualClock
 from servers import ConnectProxy, Response, burst, free_port, html_error, http_date, rate_limited
 
 import altan
@@ -52,34 +53,9 @@ SLACK = 2.5
 # ---------------------------------------------------------------------------------------------
 
 
-class TransportError(Exception):
-    """The error class given to _Transport in these tests."""
-
-
-class VirtualClock:
-    """Stands in for a module's ``time``: ``sleep`` records the wait and moves the module's
-    clock (``monotonic`` and ``time``) forward by it instead of sleeping."""
-
-    def __init__(self, on_sleep=None):
-        self.sleeps = []
-        self.offset = 0.0
-        self.on_sleep = on_sleep
-
-    def sleep(self, seconds):
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.offset += seconds
-        if self.on_sleep is not None:
-            self.on_sleep(seconds)
-
-    def monotonic(self):
-        return time.monotonic() + self.offset
-
-    def time(self):
-        return time.time() + self.offset
-
-    def __getattr__(self, name):
-        return getattr(time, name)
+class TransportError(altan.AltanActionError):
+    """The error class given to _Transport in these tests: its constructor takes the
+    attributes the transport fills (message, then keywords)."""
 
 
 @pytest.fixture(autouse=True)
@@ -98,14 +74,14 @@ def mod(request):
 @pytest.fixture
 def clock(mod, monkeypatch):
     virtual = VirtualClock()
-    monkeypatch.setattr(mod, "time", virtual)
+    monkeypatch.setattr(mod, "_clock", virtual)
     return virtual
 
 
 @pytest.fixture
 def altan_clock(monkeypatch):
     virtual = VirtualClock()
-    monkeypatch.setattr(altan, "time", virtual)
+    monkeypatch.setattr(altan, "_clock", virtual)
     return virtual
 
 
