@@ -9,7 +9,7 @@ Altan flow (``run_altan``): list connections, get one, list its action types, ge
 show its input schema, execute it, show an execution that fails upstream (HTTP 200,
 ``status: "error"``, returned rather than raised) and an API error (``AltanActionError``).
 
-Offline, nothing leaves the machine: the replica (examples/altan_replica.py) listens on loopback
+Offline, nothing leaves the machine: the replica (replicas/altan_replica.py) listens on loopback
 only. Against the real API nothing is executed unless you ask for it, since an action really
 runs (it may send an email): set ALTAN_DEMO_CONNECTION_ID, ALTAN_DEMO_ACTION_TYPE_ID and
 ALTAN_DEMO_PAYLOAD (JSON) to execute one; otherwise the demo only reads, plus one lookup of a
@@ -18,7 +18,7 @@ connection id that does not exist, to show an error.
 Pipedream flow (``run_pipedream``): OAuth token, create a Connect token, list apps, the user's
 accounts and an app's actions, get one action, run it, deploy a trigger, list deployed triggers,
 invoke a workflow for the user, send a request through the proxy, and show an API error
-(``PipedreamApiError``). Offline on examples/pipedream_replica.py unless PIPEDREAM_CLIENT_ID,
+(``PipedreamApiError``). Offline on replicas/pipedream_replica.py unless PIPEDREAM_CLIENT_ID,
 PIPEDREAM_CLIENT_SECRET and PIPEDREAM_PROJECT_ID are set; live, it only reads (plus one Connect
 token) unless the PIPEDREAM_DEMO_* variables listed above ``run_pipedream`` ask for more.
 
@@ -38,7 +38,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 HERE = pathlib.Path(__file__).resolve().parent
 # This checkout's altan.py and pipedream.py come first: Pipedream's official SDK is also
 # imported as "pipedream", and must not be picked up instead if it is installed.
-for _path in (HERE, HERE.parent):
+for _path in (HERE.parent / "replicas", HERE.parent):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
@@ -46,7 +46,7 @@ from altan import DEFAULT_BASE_URL, AltanActionError, AltanActionsClient  # noqa
 
 Out = Callable[[str], None]
 
-# What the offline flow does on the replica (its data: examples/altan_replica.py).
+# What the offline flow does on the replica (its data: replicas/altan_replica.py).
 OFFLINE_CONNECTION = "abc123"
 OFFLINE_ACTION = "send-email"
 OFFLINE_PAYLOAD = {
@@ -218,7 +218,7 @@ def altan_flow(env: Mapping[str, str], out: Out = print) -> bool:
 # ---------------------------------------------------------------------------------------------
 #
 # Offline (no PIPEDREAM_CLIENT_ID / PIPEDREAM_CLIENT_SECRET / PIPEDREAM_PROJECT_ID): the bundled
-# replica (examples/pipedream_replica.py) on loopback runs every step. Live, the demo reads, and
+# replica (replicas/pipedream_replica.py) on loopback runs every step. Live, the demo reads, and
 # creates one short-lived Connect token; the steps that change something or call a third party
 # run only when asked for:
 #   PIPEDREAM_DEMO_EXTERNAL_USER_ID   the end user (default "demo-user")

@@ -4,8 +4,12 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) does not put the repo root on sys.path
-    sys.path.insert(0, str(ROOT))
+# The modules (the repository root: `pytest`, unlike `python -m pytest`, does not put it on
+# sys.path), the replicas of both APIs (replicas/), the demo (examples/demo.py) and the test
+# helpers (tests/), importable by their file names.
+for _path in (ROOT / "tests", ROOT / "examples", ROOT / "replicas", ROOT):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 
 # ---- local test servers (tests/servers.py): begin ------------------------------------------
@@ -88,13 +92,9 @@ def connect_proxy():
 # ---- local test servers: end ----------------------------------------------------------------
 
 
-# ---- Altan replica and cassettes (examples/altan_replica.py, tests/altan_vcr.py): begin -----
+# ---- Altan replica and cassettes (replicas/altan_replica.py, tests/altan_vcr.py): begin -----
 # A session-wide replica of the Altan API on 127.0.0.1 (reset before each test that uses it),
 # and the vcrpy matcher the Altan cassette tests match on.
-
-for _path in (ROOT / "examples", ROOT / "tests"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 import altan_replica as _altan_replica  # noqa: E402
 import altan_vcr as _altan_vcr  # noqa: E402
@@ -114,7 +114,7 @@ def _altan_replica_session():
 
 @pytest.fixture
 def altan_replica(_altan_replica_session):
-    """The Altan replica (examples/altan_replica.py), reset: no requests recorded, request ids
+    """The Altan replica (replicas/altan_replica.py), reset: no requests recorded, request ids
     from req_000001. ``.base_url``; the accepted key is ``altan_vcr.TEST_API_KEY``."""
     _altan_replica_session.reset()
     return _altan_replica_session
@@ -123,13 +123,9 @@ def altan_replica(_altan_replica_session):
 # ---- Altan replica and cassettes: end -------------------------------------------------------
 
 
-# ---- Pipedream replica and cassettes (examples/pipedream_replica.py, tests/pipedream_vcr.py): begin
+# ---- Pipedream replica and cassettes (replicas/pipedream_replica.py, tests/pipedream_vcr.py): begin
 # A fresh replica of the Pipedream Connect API per test (tests change its data), the vcrpy
 # matcher the Pipedream cassette tests match on, and their thread-safe cassette.
-
-for _path in (ROOT / "examples", ROOT / "tests"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 import pipedream_replica as _pipedream_replica  # noqa: E402
 import pipedream_vcr as _pipedream_vcr  # noqa: E402
@@ -144,7 +140,7 @@ def pytest_recording_configure_pipedream(config, vcr):
 
 @pytest.fixture
 def pipedream_replica():
-    """A fresh Pipedream Connect replica on 127.0.0.1 (examples/pipedream_replica.py), stopped
+    """A fresh Pipedream Connect replica on 127.0.0.1 (replicas/pipedream_replica.py), stopped
     at teardown: client ``demo-client`` / ``demo-secret``, project ``proj_demo``. ``.base_url``,
     ``.workflow_url(path)``, ``.requests``, ``.counts``, ``.token_requests``."""
     server, _ = _pipedream_replica.start()

@@ -178,7 +178,7 @@ def vcr_config() -> Dict[str, Any]:
 
 def _replica_ids() -> Any:
     """The replica's fixed ids and cursors (its fixed data is deterministic)."""
-    examples = str(ROOT / "examples")
+    examples = str(ROOT / "replicas")
     if examples not in sys.path:
         sys.path.insert(0, examples)
     import pipedream_replica

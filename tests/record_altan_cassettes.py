@@ -1,6 +1,6 @@
 """Record the Altan cassettes (cassettes/altan/*.yaml) through vcrpy.
 
-Default: against the bundled replica (examples/altan_replica.py) on loopback, with the origin
+Default: against the bundled replica (replicas/altan_replica.py) on loopback, with the origin
 rewritten to the real base URL (https://api.altan.ai/integration) as each request is recorded,
 and X-Altan-Key / Authorization scrubbed to placeholders by vcrpy's header filters. The output
 is deterministic: running it again gives byte-identical files (tests/test_altan_cassettes.py
@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
-for _path in (ROOT, ROOT / "examples", HERE):
+for _path in (ROOT, ROOT / "replicas", HERE):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

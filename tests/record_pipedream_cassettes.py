@@ -1,6 +1,6 @@
 """Record the Pipedream cassettes (cassettes/pipedream/*.yaml, one per client method) through vcrpy.
 
-Default: against the bundled replica (examples/pipedream_replica.py) on loopback, a fresh one
+Default: against the bundled replica (replicas/pipedream_replica.py) on loopback, a fresh one
 per cassette, with the origin rewritten as each request is recorded (API calls to
 https://api.pipedream.com, workflow calls to https://en123abc.m.pipedream.net) and secrets
 scrubbed (tests/pipedream_vcr.py). The replica's clock and id generator are fixed, so the
@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
-for _path in (ROOT, ROOT / "examples", HERE):
+for _path in (ROOT, ROOT / "replicas", HERE):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

@@ -1,4 +1,4 @@
-"""The Altan replica (examples/altan_replica.py) and the demo (examples/demo.py).
+"""The Altan replica (replicas/altan_replica.py) and the demo (examples/demo.py).
 
 The replica is spoken to with bare http.client here, so that what it answers is checked
 independently of the client under test.
@@ -303,7 +303,7 @@ def test_module_stop_stops_every_started_replica(monkeypatch: pytest.MonkeyPatch
 
 def test_the_command_line_runs_a_replica() -> None:
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "examples" / "altan_replica.py"), "--port", "0", "--quiet", "--api-key", "cli-key"],
+        [sys.executable, str(ROOT / "replicas" / "altan_replica.py"), "--port", "0", "--quiet", "--api-key", "cli-key"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -502,7 +502,7 @@ def test_no_crypto_module_is_imported_without_a_private_key() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Against the bundled replica (examples/pipedream_replica.py)
+# Against the bundled replica (replicas/pipedream_replica.py)
 # ---------------------------------------------------------------------------------------------
 
 

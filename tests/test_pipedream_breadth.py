@@ -1,5 +1,5 @@
 """The Pipedream client beyond the 28 methods of the README it implements, against the local replica
-(examples/pipedream_replica.py) and, for broken downloads, a scripted server (tests/servers.py):
+(replicas/pipedream_replica.py) and, for broken downloads, a scripted server (tests/servers.py):
 raw responses, per-call options (``with_options(query=...)``), the new pagination iterators,
 File Stash downloads, and argument checks. Wire parity with the official SDK for every endpoint
 is tests/test_pipedream_parity.py; each new method's cassette is in tests/test_pipedream_cassettes.py.

@@ -1,4 +1,4 @@
-"""The Pipedream client against the local replica (examples/pipedream_replica.py), a real
+"""The Pipedream client against the local replica (replicas/pipedream_replica.py), a real
 HTTP/1.1 server on 127.0.0.1: the example of the README this client implements, the token's life, input checks,
 wire names, proxy, workflows, pagination and rate-limit tokens.
 

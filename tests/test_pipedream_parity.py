@@ -6,7 +6,7 @@ and the ``Authorization``, ``x-pd-environment`` and ``Content-Type`` headers (pl
 ``x-pd-*`` header either side sends, e.g. ``x-pd-proxy-*``).
 
 * **Ours**: ``SyncPipedreamClient`` and ``PipedreamClient``, each against a fresh bundled
-  replica (examples/pipedream_replica.py) on loopback, every call made through
+  replica (replicas/pipedream_replica.py) on loopback, every call made through
   ``with_raw_response``; the replica records the request it received.
 * **Official**: the SDK runs in a subprocess (tests/official_sdk_capture.py, ``python -I``),
   because its import name ``pipedream`` is also the name of this repository's module. It is

@@ -1,6 +1,6 @@
 """Every code block of README.md runs: each ``python`` block in its own interpreter, and every
 command of the command-line block, against the replicas started as "Try it locally" says
-(``python examples/replicas.py``), with exactly the environment its printed ``export`` lines
+(``python replicas/replicas.py``), with exactly the environment its printed ``export`` lines
 give (the blocks themselves are not edited); the ``bash`` set-up block is what .ci/run
 executes, line for line."""
 
@@ -18,15 +18,15 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```", README, flags=re.S | re.M)
 PYTHON_BLOCKS = [code for language, code in BLOCKS if language == "python"]
-REPLICAS_COMMAND = "python examples/replicas.py"
+REPLICAS_COMMAND = "python replicas/replicas.py"
 
 
 class Replicas:
-    """``python examples/replicas.py`` in a subprocess (on free ports), and what it printed."""
+    """``python replicas/replicas.py`` in a subprocess (on free ports), and what it printed."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "examples/replicas.py", "--altan-port", "0", "--pipedream-port", "0"],
+            [sys.executable, "replicas/replicas.py", "--altan-port", "0", "--pipedream-port", "0"],
             cwd=str(ROOT),
             stdout=subprocess.PIPE,
             text=True,

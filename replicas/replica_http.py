@@ -1,5 +1,5 @@
-"""The HTTP plumbing the two replicas share (examples/altan_replica.py and
-examples/pipedream_replica.py): a keep-alive request handler that reads the body (plain or
+"""The HTTP plumbing the two replicas share (replicas/altan_replica.py and
+replicas/pipedream_replica.py): a keep-alive request handler that reads the body (plain or
 chunked), lets its server count connections, and hands every request to ``_handle``."""
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ Use it from code::
     ...
     stop(server)
 
-or from a shell: ``python examples/pipedream_replica.py --port 8766``.
+or from a shell: ``python replicas/pipedream_replica.py --port 8766``.
 """
 
 from __future__ import annotations

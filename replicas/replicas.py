@@ -1,7 +1,7 @@
 """Start the bundled replicas of both APIs on loopback, for trying the README's examples and
 command lines without an account::
 
-    python examples/replicas.py              # Altan on :8765, Pipedream on :8766; Ctrl-C stops both
+    python replicas/replicas.py              # Altan on :8765, Pipedream on :8766; Ctrl-C stops both
 
 It prints the ``export`` lines that point the clients, their command lines and
 ``examples/demo.py`` at the replicas; paste them into another shell. The Altan replica accepts

@@ -39,7 +39,7 @@ Use it from code::
     ...
     stop(server)
 
-or from a shell: ``python examples/altan_replica.py --port 8765``.
+or from a shell: ``python replicas/altan_replica.py --port 8765``.
 """
 
 from __future__ import annotations
