@@ -325,7 +325,8 @@ def test_a_private_ca_is_trusted_however_it_is_given(
 ):
     options = {}
     if through_proxy:
-        options["proxy"] = request.getfixturevalue("proxy_program").url()
+        proxy = request.getfixturevalue("proxy_program")
+        options["proxy"], mark = proxy.url(), proxy.mark()
     if trust == "ca_bundle":
         options["ca_bundle"] = ca_bundle
     elif trust == "ssl_context":
@@ -333,6 +334,8 @@ def test_a_private_ca_is_trusted_however_it_is_given(
     else:
         monkeypatch.setenv("SSL_CERT_FILE", ca_bundle)  # read by OpenSSL when the context is built
     exercise(use(flavour, https_server, **options))
+    if through_proxy:  # the proxy carried it: one kept-alive tunnel for every request
+        assert len(proxy.lines_since(mark, r"CONNECT 127\.0\.0\.1:%d\b" % https_server.port, expect=False)) == 1
 
 
 @pytest.mark.parametrize("through_proxy", [False, True], ids=["direct", "proxied"])
@@ -340,7 +343,8 @@ def test_a_private_ca_is_trusted_however_it_is_given(
 def test_a_certificate_error_is_never_retried_and_says_how_to_fix_it(request, https_server, flavour, through_proxy):
     options = {"max_retries": 5}
     if through_proxy:
-        options["proxy"] = request.getfixturevalue("proxy_program").url()
+        proxy = request.getfixturevalue("proxy_program")
+        options["proxy"], mark = proxy.url(), proxy.mark()
     api = use(flavour, https_server, **options)  # the system CAs do not include the test CA
     module = flavour.split("-")[0]
     try:
@@ -360,6 +364,8 @@ def test_a_certificate_error_is_never_retried_and_says_how_to_fix_it(request, ht
     https_server.wait_connections_closed(2)
     # one TLS handshake per call (Pipedream: the token request fails first), never a second
     assert len(https_server.connections) == 2
+    if through_proxy:  # each through its own tunnel of the proxy
+        assert len(proxy.lines_since(mark, r"CONNECT 127\.0\.0\.1:%d\b" % https_server.port, expect=False)) == 2
 
 
 def test_tls_and_proxy_arguments_are_checked_at_construction(ca_bundle, client_ssl_context, tmp_path):
