@@ -149,9 +149,9 @@ def pipedream_replica():
 
 
 @pytest.fixture
-def pipedream_cassette(vcr):
+def cassette(vcr):
     """pytest-recording's active cassette made safe for worker threads
-    (tests/vcr_safety.py: ``thread_safe_cassette``), for the Pipedream cassette tests."""
+    (tests/vcr_safety.py: ``thread_safe_cassette``), for the cassette tests of both APIs."""
     from vcr_safety import thread_safe_cassette
 
     assert vcr is not None, "mark the test with @pytest.mark.vcr"

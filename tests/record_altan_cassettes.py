@@ -3,7 +3,7 @@
 Default: against the bundled replica (replicas/altan_replica.py) on loopback, with the origin
 rewritten to the real base URL (https://api.altan.ai/integration) as each request is recorded,
 and X-Altan-Key / Authorization scrubbed to placeholders by vcrpy's header filters. The output
-is deterministic: running it again gives byte-identical files (tests/test_altan_cassettes.py
+is deterministic: running it again gives byte-identical files (tests/test_cassettes.py
 checks this)::
 
     python tests/record_altan_cassettes.py                  # rewrite cassettes/altan/
@@ -68,7 +68,7 @@ class Step:
 
 
 # One cassette per client method; each covers a success and the error shapes FastAPI services
-# send (cassettes/README.md lists them). tests/test_altan_cassettes.py replays every
+# send (cassettes/README.md lists them). tests/test_cassettes.py replays every
 # interaction, in this order.
 SCENARIOS: Dict[str, List[Step]] = {
     "list_connections": [
