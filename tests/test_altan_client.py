@@ -282,7 +282,7 @@ def test_async_with_closes_the_client_and_use_after_close_raises(altan_replica: 
     run(main())
 
 
-def test_async_close_waits_for_calls_in_flight(altan_replica: Any) -> None:
+def test_async_close_lets_four_started_calls_finish_on_the_replica(altan_replica: Any) -> None:
     async def main() -> List[Any]:
         client = AsyncAltanActionsClient(TEST_API_KEY, altan_replica.base_url)
         tasks = [asyncio.ensure_future(client.get_connection("abc123")) for _ in range(4)]
