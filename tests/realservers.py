@@ -33,11 +33,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple, TypeVar
 
 import pytest
 
 START_TIMEOUT = 20.0  # how long a server may take to start listening
+_P = TypeVar("_P", bound="_Process")
 
 
 def require(binary: str, *candidates: str, package: str = "") -> str:
@@ -89,7 +90,20 @@ class _Process:
         os.chmod(self.dir, 0o755)  # squid's helpers and nginx's workers drop root
         self.process: Optional["subprocess.Popen[bytes]"] = None
 
-    def _spawn(self, argv: List[str], log: str, ports: List[int]) -> None:
+    def _write_config(self, name: str, text: str) -> str:
+        """Write ``text`` to the file ``name`` in this server's folder; its path."""
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as file:
+            file.write(text)
+        return path
+
+    def _command(self) -> Tuple[List[str], str, List[int]]:
+        """How to run the server: its argv, the log to quote if it fails to start, and the
+        ports it listens on once it is ready."""
+        raise NotImplementedError
+
+    def start(self: _P) -> _P:
+        argv, log, ports = self._command()
         with open(os.path.join(self.dir, "stdout.log"), "wb") as out:
             self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -98,6 +112,7 @@ class _Process:
         except BaseException:
             self.stop()
             raise
+        return self
 
     def stop(self) -> None:
         process, self.process = self.process, None
@@ -143,9 +158,9 @@ class Nginx(_Process):
             "  %s_temp_path %s;\n" % (kind, os.path.join(self.dir, kind))
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
-        self.config = os.path.join(self.dir, "nginx.conf")
-        with open(self.config, "w") as file:
-            file.write(
+        self.config = self._write_config(
+            "nginx.conf",
+            (
                 "daemon off;\nmaster_process on;\nworker_processes 1;\n"
                 "pid %(dir)s/nginx.pid;\nerror_log %(dir)s/error.log warn;\n"
                 "events { worker_connections 512; }\n"
@@ -169,12 +184,12 @@ class Nginx(_Process):
                     "port": self.port,
                     "locations": locations,
                 }
-            )
+            ),
+        )
 
-    def start(self) -> "Nginx":
+    def _command(self) -> Tuple[List[str], str, List[int]]:
         log = os.path.join(self.dir, "error.log")
-        self._spawn([self.binary, "-e", log, "-p", self.dir, "-c", self.config], log, [self.port])
-        return self
+        return [self.binary, "-e", log, "-p", self.dir, "-c", self.config], log, [self.port]
 
     def url(self, path: str = "") -> str:
         return "https://127.0.0.1:%d%s" % (self.port, path)
@@ -205,9 +220,9 @@ class Squid(_Process):
         os.makedirs(os.path.join(self.dir, "logs"), mode=0o777)
         os.chmod(os.path.join(self.dir, "logs"), 0o777)  # written by squid after it drops root
         self.access_log = os.path.join(self.dir, "logs", "access.log")
-        self.config = os.path.join(self.dir, "squid.conf")
-        with open(self.config, "w") as file:
-            file.write(
+        self.config = self._write_config(
+            "squid.conf",
+            (
                 "http_port 127.0.0.1:%(port)d\n"
                 "http_port 127.0.0.1:%(auth_port)d name=authenticated\n"
                 "visible_hostname squid.test\n"
@@ -234,12 +249,12 @@ class Squid(_Process):
                     "helper": helper,
                     "passwords": passwords,
                 }
-            )
+            ),
+        )
 
-    def start(self) -> "Squid":
+    def _command(self) -> Tuple[List[str], str, List[int]]:
         log = os.path.join(self.dir, "logs", "cache.log")
-        self._spawn([self.binary, "-N", "-f", self.config], log, [self.port, self.auth_port])
-        return self
+        return [self.binary, "-N", "-f", self.config], log, [self.port, self.auth_port]
 
     def url(self, user: Optional[str] = None, password: Optional[str] = None, *, auth: bool = False) -> str:
         credentials = "%s:%s@" % (user, password) if user is not None else ""

@@ -110,6 +110,14 @@ WRITERS = 16  # half Altan, half Pipedream, each with its own client (its own co
 GAPS = [1.9 + 0.2 * i / 7 for i in range(8)]  # 1.9 s to 2.1 s: 8 gaps, 9 writes per writer
 
 
+def _altan_write(client: Any, marker: str) -> None:
+    client.execute_action("abc123", "send-email", {"to": "a@example.com", "subject": marker, "body": "race"})
+
+
+def _pipedream_write(client: Any, marker: str) -> None:
+    client.run_action("slack-send-message", "user-1", {"text": marker})
+
+
 def _race(stack: Stack, proxy: Any) -> None:
     """16 writers, each: a write, then a write after each gap in GAPS. Every write must
     succeed, and the replicas must have run each exactly once."""
@@ -118,42 +126,28 @@ def _race(stack: Stack, proxy: Any) -> None:
     lock = threading.Lock()
     start = threading.Barrier(WRITERS)
 
-    def altan_writer(index: int) -> None:
-        with stack.altan_client(proxy=proxy, direct=proxy is not False, timeout=30) as client:
+    def writer(index: int) -> None:
+        api = "altan" if index % 2 else "pd"
+        make_client, write, error_class = (
+            (stack.altan_client, _altan_write, AltanActionError)
+            if api == "altan"
+            else (stack.pipedream_client, _pipedream_write, PipedreamApiError)
+        )
+        with make_client(proxy=proxy, direct=proxy is not False, timeout=30) as client:
             start.wait()
             for round_ in range(len(GAPS) + 1):
-                marker = "altan-%d-%d-%s" % (index, round_, proxy is not False)
+                marker = "%s-%d-%d-%s" % (api, index, round_, proxy is not False)
                 with lock:
                     sent.append(marker)
                 try:
-                    client.execute_action(
-                        "abc123", "send-email", {"to": "a@example.com", "subject": marker, "body": "race"}
-                    )
-                except AltanActionError as error:
+                    write(client, marker)
+                except error_class as error:
                     with lock:
                         errors.append(str(error))
                 if round_ < len(GAPS):
                     time.sleep(GAPS[(round_ + index) % len(GAPS)])  # the scenario: an idle gap
 
-    def pipedream_writer(index: int) -> None:
-        with stack.pipedream_client(proxy=proxy, direct=proxy is not False, timeout=30) as client:
-            start.wait()
-            for round_ in range(len(GAPS) + 1):
-                marker = "pd-%d-%d-%s" % (index, round_, proxy is not False)
-                with lock:
-                    sent.append(marker)
-                try:
-                    client.run_action("slack-send-message", "user-1", {"text": marker})
-                except PipedreamApiError as error:
-                    with lock:
-                        errors.append(str(error))
-                if round_ < len(GAPS):
-                    time.sleep(GAPS[(round_ + index) % len(GAPS)])
-
-    threads = [
-        threading.Thread(target=altan_writer if i % 2 else pipedream_writer, args=(i,), name="writer-%d" % i)
-        for i in range(WRITERS)
-    ]
+    threads = [threading.Thread(target=writer, args=(i,), name="writer-%d" % i) for i in range(WRITERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
