@@ -47,13 +47,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import socket
 import sys
 import threading
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
-from replica_http import ReplicaHandler
+from replica_http import ReplicaHandler, ReplicaServer
 from urllib.parse import parse_qsl, unquote
 
 __all__ = ["AltanReplica", "ReceivedRequest", "start", "stop", "main", "DEFAULT_API_KEY", "DEFAULT_PREFIX"]
@@ -217,45 +215,21 @@ class ReceivedRequest:
         return json.loads(self.body) if self.body else None
 
 
-@dataclass
-class _Scripted:
-    status: int
-    body: bytes
-    content_type: str
-    headers: Dict[str, str] = field(default_factory=dict)
-    method: Optional[str] = None
-    path_contains: Optional[str] = None
+class AltanReplica(ReplicaServer):
+    """A server that answers like the Altan integration service. A scripted failure
+    (``fail_next``) is answered after the API key is checked."""
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path_contains is None or self.path_contains in path
-        )
-
-
-class AltanReplica(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that answers like the Altan integration service."""
-
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+    thread_name = "altan-replica"
 
     def __init__(
         self, address: Tuple[str, int], api_keys: Iterable[str], prefix: str = DEFAULT_PREFIX, verbose: bool = False
     ) -> None:
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, verbose)
         self.api_keys = frozenset(api_keys)
         if not self.api_keys or not all(isinstance(k, str) and k for k in self.api_keys):
             raise ValueError("api_key must be a non-empty string or a list of them")
         prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.prefix = prefix
-        self.verbose = verbose
-        self._lock = threading.Lock()
-        self._requests: List[ReceivedRequest] = []
-        self._request_ids = 0
-        self._scripted: List[_Scripted] = []
-        self._open_sockets: "set[socket.socket]" = set()
-        self._connections = 0
-        self._thread: Optional[threading.Thread] = None
 
     # -- for tests and demos ------------------------------------------------------------------
 
@@ -271,102 +245,10 @@ class AltanReplica(ThreadingHTTPServer):
         return "http://%s:%d%s" % (host, port, self.prefix)
 
     @property
-    def request_count(self) -> int:
-        with self._lock:
-            return len(self._requests)
-
-    @property
     def connection_count(self) -> int:
         """TCP connections accepted since the last reset (a kept-alive one counts once)."""
-        with self._lock:
-            return self._connections
-
-    @property
-    def requests(self) -> List[ReceivedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def last_request(self) -> ReceivedRequest:
-        with self._lock:
-            return self._requests[-1]
-
-    def reset(self) -> None:
-        """Forget received requests, connections and scripted responses; request ids start again at 1."""
-        with self._lock:
-            self._requests.clear()
-            self._scripted.clear()
-            self._request_ids = 0
-            self._connections = 0
-
-    def fail_next(
-        self,
-        status: int,
-        body: Union[str, bytes, Dict[str, Any], List[Any]] = b"",
-        *,
-        content_type: Optional[str] = None,
-        headers: Optional[Dict[str, str]] = None,
-        method: Optional[str] = None,
-        path_contains: Optional[str] = None,
-    ) -> None:
-        """Answer the next request (matching ``method`` / ``path_contains`` if given) with this
-        response instead of the normal one. The API key is still checked first."""
-        if isinstance(body, (dict, list)):
-            raw = json.dumps(body).encode()
-            content_type = content_type or "application/json"
-        else:
-            raw = body.encode() if isinstance(body, str) else body
-            content_type = content_type or "text/plain; charset=utf-8"
-        with self._lock:
-            self._scripted.append(_Scripted(status, raw, content_type, dict(headers or {}), method, path_contains))
-
-    def start_background(self) -> "AltanReplica":
-        self._thread = threading.Thread(
-            target=self.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="altan-replica:%d" % self.server_address[1],
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close the listening socket and every kept-alive connection. Idempotent."""
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join()
-            self._thread = None
-        self.server_close()
-        with self._lock:
-            sockets, self._open_sockets = list(self._open_sockets), set()
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    # -- internals ----------------------------------------------------------------------------
-
-    def _record(self, request: ReceivedRequest) -> str:
-        with self._lock:
-            self._requests.append(request)
-            self._request_ids += 1
-            return "req_%06d" % self._request_ids
-
-    def _take_scripted(self, method: str, path: str) -> Optional[_Scripted]:
-        with self._lock:
-            for index, scripted in enumerate(self._scripted):
-                if scripted.matches(method, path):
-                    return self._scripted.pop(index)
-        return None
-
-    def _track(self, sock: socket.socket, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._open_sockets.add(sock)
-                self._connections += 1
-            else:
-                self._open_sockets.discard(sock)
+        with self.lock:
+            return self.connections
 
 
 _Answer = Tuple[int, bytes, str, Dict[str, str]]  # status, body, content type, extra headers

@@ -116,14 +116,12 @@ import hashlib
 import json
 import random
 import re
-import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
-from replica_http import ReplicaHandler
+from replica_http import ReplicaHandler, ReplicaServer
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 __all__ = [
@@ -583,21 +581,6 @@ class ReceivedRequest:
         return out
 
 
-@dataclass
-class _Scripted:
-    status: int
-    body: bytes
-    content_type: str
-    headers: Dict[str, str] = field(default_factory=dict)
-    method: Optional[str] = None
-    path_contains: Optional[str] = None
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path_contains is None or self.path_contains in path
-        )
-
-
 class _Answer(Exception):
     """A response raised from inside a route: ``raise _Answer(404, {"error": ...})``."""
 
@@ -708,12 +691,11 @@ _DC = r"/v1/connect/" + _PID + r"/deployed-triggers/(?P<dc>[^/]+)"
 _ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 
-class PipedreamReplica(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that answers like the Pipedream Connect API."""
+class PipedreamReplica(ReplicaServer):
+    """A server that answers like the Pipedream Connect API."""
 
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+    thread_name = "pipedream-replica"
+    poll_interval = 0.01  # stop() waits up to one interval, once per test
     request_queue_size = 128  # tests open 50 connections at once
 
     def __init__(
@@ -730,7 +712,7 @@ class PipedreamReplica(ThreadingHTTPServer):
         seed: int = 0,
         verbose: bool = False,
     ) -> None:
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, verbose)
         self.client_id = client_id
         self.client_secret = client_secret
         self.project_id = project_id
@@ -738,17 +720,9 @@ class PipedreamReplica(ThreadingHTTPServer):
         self.environments = tuple(environments)
         self.page_size = page_size
         self.clock = clock or time.time
-        self.verbose = verbose
-        self.lock = threading.RLock()
         self._rng = random.Random(seed)
-        self._thread: Optional[threading.Thread] = None
-        self._open_sockets: "set[socket.socket]" = set()
-        self._requests: List[ReceivedRequest] = []
-        self._request_ids = 0
-        self._scripted: List[_Scripted] = []
         self.counts: "collections.Counter[Tuple[str, str]]" = collections.Counter()
         self.token_requests = 0
-        self.connections = 0
         self.tokens: Dict[str, float] = {}  # issued access token -> expiry (clock time)
         self.revoked: "set[str]" = set()
         self.assertion_ids: "set[str]" = set()  # client assertions' jti seen, each usable once
@@ -791,21 +765,6 @@ class PipedreamReplica(ThreadingHTTPServer):
         """A URL of the echoing workflow endpoint, e.g. ``workflow_url("orders?x=1")``."""
         return self.base_url + "/wf/" + path.lstrip("/")
 
-    @property
-    def request_count(self) -> int:
-        with self.lock:
-            return len(self._requests)
-
-    @property
-    def requests(self) -> List[ReceivedRequest]:
-        with self.lock:
-            return list(self._requests)
-
-    @property
-    def last_request(self) -> ReceivedRequest:
-        with self.lock:
-            return self._requests[-1]
-
     def count(self, method: str, path: str) -> int:
         """Requests received for ``method`` and raw (percent-encoded) ``path``."""
         with self.lock:
@@ -820,59 +779,9 @@ class PipedreamReplica(ThreadingHTTPServer):
         """Forget received requests, counters and scripted responses; request ids restart at 1.
         Data and issued tokens are kept."""
         with self.lock:
-            self._requests.clear()
-            self._scripted.clear()
-            self._request_ids = 0
+            super().reset()
             self.counts.clear()
             self.token_requests = 0
-            self.connections = 0
-
-    def fail_next(
-        self,
-        status: int,
-        body: Union[str, bytes, Dict[str, Any], List[Any]] = b"",
-        *,
-        content_type: Optional[str] = None,
-        headers: Optional[Dict[str, str]] = None,
-        method: Optional[str] = None,
-        path_contains: Optional[str] = None,
-    ) -> None:
-        """Answer the next request (matching ``method`` / ``path_contains`` if given) with this
-        response instead of the normal one."""
-        if isinstance(body, (dict, list)):
-            raw = json.dumps(body).encode()
-            content_type = content_type or "application/json"
-        else:
-            raw = body.encode() if isinstance(body, str) else body
-            content_type = content_type or "text/plain; charset=utf-8"
-        with self.lock:
-            self._scripted.append(_Scripted(status, raw, content_type, dict(headers or {}), method, path_contains))
-
-    def start_background(self) -> "PipedreamReplica":
-        # A short poll interval: stop() (shutdown) waits up to one interval, once per test.
-        self._thread = threading.Thread(
-            target=self.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name="pipedream-replica:%d" % self.server_address[1],
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close the listening socket and every kept-alive connection. Idempotent."""
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join()
-            self._thread = None
-        self.server_close()
-        with self.lock:
-            sockets, self._open_sockets = list(self._open_sockets), set()
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -883,25 +792,8 @@ class PipedreamReplica(ThreadingHTTPServer):
 
     def _record(self, request: ReceivedRequest) -> str:
         with self.lock:
-            self._requests.append(request)
             self.counts[(request.method, request.path)] += 1
-            self._request_ids += 1
-            return "req_%06d" % self._request_ids
-
-    def _take_scripted(self, method: str, path: str) -> Optional[_Scripted]:
-        with self.lock:
-            for index, scripted in enumerate(self._scripted):
-                if scripted.matches(method, path):
-                    return self._scripted.pop(index)
-        return None
-
-    def _track(self, sock: socket.socket, add: bool) -> None:
-        with self.lock:
-            if add:
-                self._open_sockets.add(sock)
-                self.connections += 1
-            else:
-                self._open_sockets.discard(sock)
+            return super()._record(request)
 
     def _build_routes(self) -> List[Tuple["re.Pattern[str]", Dict[str, Callable[[_Call], Any]], bool]]:
         """(path pattern, {method: handler}, needs auth) in match order."""
