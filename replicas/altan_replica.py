@@ -48,10 +48,9 @@ import argparse
 import hashlib
 import json
 import sys
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
-from replica_http import ReplicaHandler, ReplicaServer
+from replica_http import ReplicaHandler, ReplicaServer, StartedReplicas
 from urllib.parse import parse_qsl, unquote
 
 __all__ = ["AltanReplica", "ReceivedRequest", "start", "stop", "main", "DEFAULT_API_KEY", "DEFAULT_PREFIX"]
@@ -393,8 +392,7 @@ def _match_route(segments: List[str]) -> Optional[Tuple[str, str]]:
 # start / stop / command line
 # ---------------------------------------------------------------------------------------------
 
-_started: List[AltanReplica] = []
-_started_lock = threading.Lock()
+_started = StartedReplicas()
 
 
 def start(
@@ -412,20 +410,12 @@ def start(
     """
     keys = [api_key] if isinstance(api_key, str) else list(api_key)
     server = AltanReplica((host, port), keys, prefix, verbose).start_background()
-    with _started_lock:
-        _started.append(server)
-    return server, server.base_url
+    return _started.add(server), server.base_url
 
 
 def stop(server: Optional[AltanReplica] = None) -> None:
     """Stop ``server``, or every replica started by ``start()`` if none is given."""
-    with _started_lock:
-        servers = [server] if server is not None else list(_started)
-        for s in servers:
-            if s in _started:
-                _started.remove(s)
-    for s in servers:
-        s.stop()
+    _started.stop(server)
 
 
 def export_line(server: AltanReplica) -> str:
@@ -450,18 +440,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     server = AltanReplica(
         (args.host, args.port), args.api_keys or [DEFAULT_API_KEY], args.prefix, verbose=not args.quiet
     )
-    print(
+    server.serve_until_interrupted(
         "Altan replica listening on %s (API key%s: %s); Ctrl-C to stop"
         % (server.base_url, "s" if len(server.api_keys) > 1 else "", ", ".join(sorted(server.api_keys))),
-        flush=True,
+        export_line(server),
     )
-    print("  " + export_line(server), flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
     return 0
 
 

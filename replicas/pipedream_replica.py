@@ -117,11 +117,10 @@ import json
 import random
 import re
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
-from replica_http import ReplicaHandler, ReplicaServer
+from replica_http import ReplicaHandler, ReplicaServer, StartedReplicas
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 __all__ = [
@@ -2095,8 +2094,7 @@ class _Handler(ReplicaHandler):
 # start / stop / command line
 # ---------------------------------------------------------------------------------------------
 
-_started: List[PipedreamReplica] = []
-_started_lock = threading.Lock()
+_started = StartedReplicas()
 
 
 def start(
@@ -2130,20 +2128,12 @@ def start(
         seed=seed,
         verbose=verbose,
     ).start_background()
-    with _started_lock:
-        _started.append(server)
-    return server, server.base_url
+    return _started.add(server), server.base_url
 
 
 def stop(server: Optional[PipedreamReplica] = None) -> None:
     """Stop ``server``, or every replica started by ``start()`` if none is given."""
-    with _started_lock:
-        servers = [server] if server is not None else list(_started)
-        for s in servers:
-            if s in _started:
-                _started.remove(s)
-    for s in servers:
-        s.stop()
+    _started.stop(server)
 
 
 def export_line(server: PipedreamReplica, environment: str = "development") -> str:
@@ -2178,18 +2168,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         expires_in=args.expires_in,
         verbose=not args.quiet,
     )
-    print(
+    server.serve_until_interrupted(
         "Pipedream Connect replica listening on %s (client %s, project %s); workflows under %s; Ctrl-C to stop"
         % (server.base_url, server.client_id, server.project_id, server.workflow_url()),
-        flush=True,
+        export_line(server),
     )
-    print("  " + export_line(server), flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
     return 0
 
 

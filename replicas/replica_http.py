@@ -126,6 +126,18 @@ class ReplicaServer(ThreadingHTTPServer):
             except OSError:
                 pass
 
+    def serve_until_interrupted(self, banner: str, export_line: str) -> None:
+        """The command line of both replicas: print what is listening where and the shell line
+        that points the clients at it, serve in this thread until Ctrl-C, then stop."""
+        print(banner, flush=True)
+        print("  " + export_line, flush=True)
+        try:
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def _record(self, request: Any) -> str:
         """Keep ``request``; its request id."""
         with self.lock:
@@ -224,3 +236,27 @@ class ReplicaHandler(BaseHTTPRequestHandler):
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
+
+
+class StartedReplicas:
+    """The replicas a module's ``start()`` started, so that its ``stop()`` without an argument
+    stops them all."""
+
+    def __init__(self) -> None:
+        self._servers: List[ReplicaServer] = []
+        self._lock = threading.Lock()
+
+    def add(self, server: _S) -> _S:
+        with self._lock:
+            self._servers.append(server)
+        return server
+
+    def stop(self, server: Optional[ReplicaServer] = None) -> None:
+        """Stop ``server``, or every replica started if none is given."""
+        with self._lock:
+            servers = [server] if server is not None else list(self._servers)
+            for s in servers:
+                if s in self._servers:
+                    self._servers.remove(s)
+        for s in servers:
+            s.stop()

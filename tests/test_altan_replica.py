@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import altan_replica
+from replica_http import StartedReplicas
 import demo
 from altan import AltanActionsClient
 from altan_vcr import TEST_API_KEY
@@ -294,7 +295,7 @@ def test_stop_closes_kept_alive_connections_and_is_idempotent() -> None:
 
 
 def test_module_stop_stops_every_started_replica(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(altan_replica, "_started", [])  # leave the session's replica alone
+    monkeypatch.setattr(altan_replica, "_started", StartedReplicas())  # leave the session's replica alone
     servers = [altan_replica.start(api_key=TEST_API_KEY)[0] for _ in range(2)]
     altan_replica.stop()
     for server in servers:
