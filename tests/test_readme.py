@@ -15,6 +15,9 @@ namespace, each block's output and error reported apart (``run_python``).
   and its data include the README's ids (``abc123``, ``send-email``, ``connection-id``,
   ``action-type-id``). Its two ``bash`` blocks (``pip install``) are checked against the
   packaging instead of being run.
+- The usage example of the Pipedream SDK README this client implements (verbatim below, as
+  ``PIPEDREAM_SDK_USAGE``): run against the Pipedream replica with its ``PD_*`` variables set,
+  with a wrong secret, and with none.
 """
 
 from __future__ import annotations
@@ -439,3 +442,100 @@ def test_the_install_blocks_match_the_packaging() -> None:
     assert project["project"]["optional-dependencies"]["async"] == []
     assert "altan" in project["tool"]["setuptools"]["py-modules"]
     assert project["project"]["dependencies"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The usage example of the Pipedream SDK README this client implements, as written
+# ---------------------------------------------------------------------------------------------
+
+# Verbatim from that README ("Usage"), with its PD_* variable names.
+PIPEDREAM_SDK_USAGE = """
+import asyncio
+import os
+from .pipedream import PipedreamClient, PipedreamAuthError, PipedreamApiError
+
+async def run():
+    client_id = os.environ.get("PD_CLIENT_ID")
+    client_secret = os.environ.get("PD_CLIENT_SECRET")
+    project_id = os.environ.get("PD_PROJECT_ID")
+    external_user_id = "some-unique-user-id"
+
+    if not all([client_id, client_secret, project_id]):
+        print("Set PD_CLIENT_ID, PD_CLIENT_SECRET, PD_PROJECT_ID env vars")
+        return
+
+    try:
+        # Note: environment parameter is required
+        async with PipedreamClient(client_id, client_secret, project_id, environment="development") as client:
+            # Call API methods
+            token_info = await client.create_connect_token(external_user_id=external_user_id)
+            print(f"Token: {token_info['token']}")
+
+            accounts = await client.get_accounts(external_user_id=external_user_id, limit=10)
+            print(f"Found {len(accounts['data'])} accounts.")
+
+            # ... other method calls
+
+    except PipedreamAuthError as e:
+        print(f"Authentication Error: {e}")
+    except PipedreamApiError as e:
+        print(f"API Error: {e}")
+
+if __name__ == "__main__":
+    asyncio.run(run())
+"""
+
+
+PIPEDREAM_SDK_BLOCK = Block("python", PIPEDREAM_SDK_USAGE, "Usage")
+
+
+def run_pipedream_sdk_usage(workdir: pathlib.Path, **settings: str) -> str:
+    """The example in a fresh interpreter with ``settings`` as its only client settings; what it
+    printed. The only adaptation: an absolute import (the README imports from its own package)."""
+    code = PIPEDREAM_SDK_USAGE.replace("from .pipedream import", "from pipedream import")
+    report = run_python([PIPEDREAM_SDK_BLOCK], codes=[code], env=clean_environment(**settings), workdir=workdir)
+    (run,) = report["runs"]
+    assert run.error is None, run.error
+    return run.stdout
+
+
+def pipedream_sdk_settings(replica: Any, secret: str) -> Dict[str, str]:
+    """The PD_* variables set to the replica's credentials, and the replica's URL in
+    PIPEDREAM_BASE_URL, which the client reads when it is constructed."""
+    return {
+        "PD_CLIENT_ID": replica.client_id,
+        "PD_CLIENT_SECRET": secret,
+        "PD_PROJECT_ID": replica.project_id,
+        "PIPEDREAM_BASE_URL": replica.base_url,
+    }
+
+
+def test_pipedream_sdk_readme_example_runs_as_written(pipedream_replica: Any, tmp_path: pathlib.Path) -> None:
+    replica = pipedream_replica
+    output = run_pipedream_sdk_usage(tmp_path, **pipedream_sdk_settings(replica, replica.client_secret))
+    lines = output.splitlines()
+    assert lines[0].startswith("Token: ctok_") and lines[1] == "Found 1 accounts.", output
+    assert [(r.method, r.path) for r in replica.requests] == [
+        ("POST", "/v1/oauth/token"),
+        ("POST", "/v1/connect/proj_demo/tokens"),
+        ("GET", "/v1/connect/proj_demo/accounts"),
+    ]
+    assert replica.requests[1].json() == {"external_user_id": "some-unique-user-id"}
+    assert replica.requests[2].query == [("external_user_id", "some-unique-user-id"), ("limit", "10")]
+
+
+def test_pipedream_sdk_readme_example_reports_an_auth_error_without_the_secret(
+    pipedream_replica: Any, tmp_path: pathlib.Path
+) -> None:
+    secret = "wrong-secret-5f2c1d"
+    output = run_pipedream_sdk_usage(tmp_path, **pipedream_sdk_settings(pipedream_replica, secret))
+    assert output.startswith("Authentication Error: get OAuth token failed: HTTP 401"), output
+    assert "Client authentication failed" in output and secret not in output
+
+
+def test_pipedream_sdk_readme_example_without_variables_prints_a_hint(
+    pipedream_replica: Any, tmp_path: pathlib.Path
+) -> None:
+    output = run_pipedream_sdk_usage(tmp_path)  # no PD_* variable set
+    assert output == "Set PD_CLIENT_ID, PD_CLIENT_SECRET, PD_PROJECT_ID env vars\n"
+    assert pipedream_replica.request_count == 0
