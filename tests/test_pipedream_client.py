@@ -1000,6 +1000,24 @@ def test_a_401_relayed_by_the_proxy_is_raised_without_refresh_or_resend(
     assert replica.token_requests == 1
 
 
+def test_a_401_from_the_storage_host_of_a_download_is_raised_without_refresh_or_resend(
+    client: SyncPipedreamClient, replica: Any, tmp_path: Any
+) -> None:
+    replica.fail_next(401, {"error": "signature expired"}, path_contains="/stash-objects/")
+    with pytest.raises(PipedreamApiError) as caught:
+        client.download_file("redirect/stash/demo/report.csv", tmp_path / "report.csv")
+    assert not isinstance(caught.value, PipedreamAuthError) and caught.value.status_code == 401
+    assert sum(1 for r in replica.requests if "/stash-objects/" in r.path) == 1
+    assert replica.token_requests == 1 and not (tmp_path / "report.csv").exists()
+
+
+def test_a_download_on_a_closed_client_sends_nothing(client: SyncPipedreamClient, replica: Any, tmp_path: Any) -> None:
+    client.close()
+    with pytest.raises(RuntimeError, match="this client is closed"):
+        client.download_file("report.csv", tmp_path / "report.csv")
+    assert replica.request_count == 0 and replica.token_requests == 0
+
+
 def test_workflow_urls_must_be_https_except_on_loopback(replica: Any) -> None:
     with SyncPipedreamClient(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", base_url=replica.base_url) as c:
         with pytest.raises(ValueError, match="https"):
