@@ -393,6 +393,7 @@ if not TYPE_CHECKING:
                 "Optional",
                 "Sequence",
                 "Tuple",
+                "Type",
                 "Union",
             )
         }
