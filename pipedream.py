@@ -490,8 +490,10 @@ class _TokenProvider:
         if not isinstance(token, str) or not token:
             raise PipedreamAuthError("get OAuth token failed: the response has no access_token")
         client._transport.add_secret(token, rotating=True)
-        if not (token.isascii() and token.isprintable()) or " " in token:  # as _credential checks
-            raise PipedreamAuthError("get OAuth token failed: the access_token cannot be sent in a header")
+        try:
+            _credential("access_token", token)  # else every call would fail half-way through sending it
+        except ValueError:
+            raise PipedreamAuthError("get OAuth token failed: the access_token cannot be sent in a header") from None
         expires_in = data.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
         # Short-lived tokens keep half their life as margin rather than expiring at once.
@@ -747,8 +749,8 @@ def _encode_body(
     return None
 
 
-def _with_query(url: str, query: Mapping[str, Any]) -> str:
-    encoded = _query(query)
+def _with_query(url: str, query: Optional[Mapping[str, Any]]) -> str:
+    encoded = _query(query) if query else ""
     return url + ("&" if "?" in url else "?") + encoded if encoded else url
 
 
@@ -1363,7 +1365,7 @@ class SyncPipedreamClient:
         (a download); ``deadline`` is given when the call is one step of a longer one."""
         if deadline is None:
             deadline = self._start()
-        url = _with_query(self.base_url + path, dict(query or {}, **self._query))
+        url = _with_query(self.base_url + path, dict(query or {}, **self._query) if self._query else query)
         headers = dict(self._headers)
         raw_body = None
         if body is not None:
@@ -1452,7 +1454,7 @@ class SyncPipedreamClient:
         request twice. ``sink`` and ``deadline`` as for ``_api_call``."""
         if deadline is None:
             deadline = self._start()
-        url = _with_query(url, query or {})
+        url = _with_query(url, query)
         headers = dict(headers)
         _check_request(method, headers)
         if bearer:
