@@ -1011,6 +1011,17 @@ def test_a_401_from_the_storage_host_of_a_download_is_raised_without_refresh_or_
     assert replica.token_requests == 1 and not (tmp_path / "report.csv").exists()
 
 
+@pytest.mark.parametrize("token", ["two words", "caf\u00e9-token", "line\nbreak"])
+def test_an_access_token_that_cannot_be_sent_in_a_header_is_an_auth_error(
+    client: SyncPipedreamClient, replica: Any, token: str
+) -> None:
+    replica.fail_next(200, {"access_token": token, "expires_in": 3600}, path_contains="/oauth/token")
+    with pytest.raises(PipedreamAuthError, match="access_token cannot be sent in a header") as caught:
+        client.get_project_info()
+    assert token not in str(caught.value) + repr(caught.value.__dict__)
+    assert client.token_requests == 1 and [r.path for r in replica.requests] == ["/v1/oauth/token"]  # no API call
+
+
 def test_a_download_on_a_closed_client_sends_nothing(client: SyncPipedreamClient, replica: Any, tmp_path: Any) -> None:
     client.close()
     with pytest.raises(RuntimeError, match="this client is closed"):
