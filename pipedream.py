@@ -2559,11 +2559,11 @@ class SyncPipedreamClient:
 
     def iter_apps_v2(self, **filters: Any) -> Iterator[Dict[str, Any]]:
         """Every app matching ``get_apps_v2`` filters, page after page (by number), fetched as needed."""
-        return _paginate_by_number(self.get_apps_v2, filters)
+        return _paginate(self.get_apps_v2, filters, _by_number)
 
     def iter_components_v2(self, **filters: Any) -> Iterator[Dict[str, Any]]:
         """Every component matching ``get_components_v2`` filters, fetched page by page."""
-        return _paginate_by_number(self.get_components_v2, filters)
+        return _paginate(self.get_components_v2, filters, _by_number)
 
 
 def _next_cursor(page: JSON, previous: Optional[str]) -> Optional[str]:
@@ -2588,17 +2588,6 @@ def _page_items(page: Any) -> Tuple[Any, List[Any]]:
     return body, items
 
 
-def _paginate(fetch: Callable[..., Any], filters: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
-    filters = dict(filters)
-    while True:
-        page, items = _page_items(fetch(**filters))
-        yield from items
-        cursor = _next_cursor(page, filters.get("after"))
-        if cursor is None:
-            return
-        filters["after"] = cursor
-
-
 def _next_page_number(page: JSON, items: List[Any], filters: Mapping[str, Any]) -> Optional[int]:
     """The number of the page after ``page`` (fetched with ``filters``), or None at the end:
     an empty page, a short one (fewer items than ``per_page``, or than the ``limit`` asked
@@ -2619,15 +2608,33 @@ def _next_page_number(page: JSON, items: List[Any], filters: Mapping[str, Any]) 
     return current + 1 if current + 1 > asked else None
 
 
-def _paginate_by_number(fetch: Callable[..., Any], filters: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
-    filters = dict(filters)
-    while True:
-        page, items = _page_items(fetch(**filters))
+# How the page after ``page`` is asked for, as the filters to fetch it with (None at the end):
+# the v1 lists by cursor (``after``), the v2 catalogue by page number (``page``).
+
+
+def _by_cursor(page: JSON, items: List[Any], filters: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    cursor = _next_cursor(page, filters.get("after"))
+    return None if cursor is None else dict(filters, after=cursor)
+
+
+def _by_number(page: JSON, items: List[Any], filters: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    number = _next_page_number(page, items, filters)
+    return None if number is None else dict(filters, page=number)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    _NextFilters = Callable[[JSON, List[Any], Dict[str, Any]], Optional[Dict[str, Any]]]
+
+
+def _paginate(
+    fetch: Callable[..., Any], filters: Dict[str, Any], next_filters: _NextFilters = _by_cursor
+) -> Iterator[Dict[str, Any]]:
+    """The items of every page, each page fetched when the previous one is used up."""
+    following: Optional[Dict[str, Any]] = dict(filters)
+    while following is not None:
+        page, items = _page_items(fetch(**following))
         yield from items
-        number = _next_page_number(page, items, filters)
-        if number is None:
-            return
-        filters["page"] = number
+        following = next_filters(page, items, following)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2785,27 +2792,17 @@ class PipedreamClient:
         return self.sync.token_requests
 
     # Positional-only name: a filter may be called anything.
-    async def _iterate(self, method_name: str, /, *args: Any, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+    async def _iterate(
+        self, method_name: str, next_filters: _NextFilters, /, *args: Any, **filters: Any
+    ) -> AsyncIterator[Dict[str, Any]]:
+        """``_paginate``, each page fetched in a thread of the pool."""
         fetch = getattr(self.sync, method_name)
-        while True:
-            page, items = _page_items(await self._runner.run(fetch, *args, **filters))
+        following: Optional[Dict[str, Any]] = filters
+        while following is not None:
+            page, items = _page_items(await self._runner.run(fetch, *args, **following))
             for item in items:
                 yield item
-            cursor = _next_cursor(page, filters.get("after"))
-            if cursor is None:
-                return
-            filters["after"] = cursor
-
-    async def _iterate_by_number(self, method_name: str, /, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        fetch = getattr(self.sync, method_name)
-        while True:
-            page, items = _page_items(await self._runner.run(fetch, **filters))
-            for item in items:
-                yield item
-            number = _next_page_number(page, items, filters)
-            if number is None:
-                return
-            filters["page"] = number
+            following = next_filters(page, items, following)
 
     # Every API method of SyncPipedreamClient, as a coroutine with the same arguments,
     # return value and docstring (see _coroutine).
@@ -2898,37 +2895,37 @@ class PipedreamClient:
 
     def iter_apps(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         """``async for app in client.iter_apps(q="slack")``: pages fetched as needed."""
-        return self._iterate("get_apps", **filters)
+        return self._iterate("get_apps", _by_cursor, **filters)
 
     def iter_accounts(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate("get_accounts", **filters)
+        return self._iterate("get_accounts", _by_cursor, **filters)
 
     def iter_components(self, component_type: str, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         _component_path(component_type)
-        return self._iterate("get_components", component_type, **filters)
+        return self._iterate("get_components", _by_cursor, component_type, **filters)
 
     def iter_deployed_triggers(self, external_user_id: str, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         _required("external_user_id", external_user_id)
-        return self._iterate("get_deployed_triggers", external_user_id, **filters)
+        return self._iterate("get_deployed_triggers", _by_cursor, external_user_id, **filters)
 
     def iter_users(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate("get_users", **filters)
+        return self._iterate("get_users", _by_cursor, **filters)
 
     def iter_projects(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate("get_projects", **filters)
+        return self._iterate("get_projects", _by_cursor, **filters)
 
     def iter_app_overrides(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate("get_app_overrides", **filters)
+        return self._iterate("get_app_overrides", _by_cursor, **filters)
 
     def iter_oauth_apps(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate("get_oauth_apps", **filters)
+        return self._iterate("get_oauth_apps", _by_cursor, **filters)
 
     def iter_apps_v2(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         """``async for app in client.iter_apps_v2(q="slack")``: pages fetched by number as needed."""
-        return self._iterate_by_number("get_apps_v2", **filters)
+        return self._iterate("get_apps_v2", _by_number, **filters)
 
     def iter_components_v2(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate_by_number("get_components_v2", **filters)
+        return self._iterate("get_components_v2", _by_number, **filters)
 
 
 # ---------------------------------------------------------------------------------------------
