@@ -1411,7 +1411,7 @@ class SyncPipedreamClient:
         secrets: Sequence[str] = (),
     ) -> JSON:
         """``POST /v1/oauth/token`` with the client credentials in ``body``; returns the JSON
-        answer. No bearer token and no rate-limit token (that one counts API calls); the
+        answer. No bearer token and no rate-limit token (it limits Connect API calls); the
         body never appears in an error; a failure is a ``PipedreamAuthError``.
         ``idempotent=False`` for a single-use client assertion, which must not be re-sent."""
         if deadline is None:
