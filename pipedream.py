@@ -2642,7 +2642,7 @@ def _paginate(
 # ---------------------------------------------------------------------------------------------
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (mypy targets 3.10); never imported at run time
-    from typing import Concatenate, Coroutine, ParamSpec, TypeVar  # novm
+    from typing import Concatenate, Coroutine, ParamSpec  # novm
 
     _P = ParamSpec("_P")
     _R = TypeVar("_R")
