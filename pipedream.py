@@ -1518,6 +1518,12 @@ class SyncPipedreamClient:
         )
         return result
 
+    def _call_no_content(self, endpoint: str, *path_arguments: str, **options: Any) -> None:
+        """``_call`` for an endpoint that answers 204 No Content, as its method declares.
+        Should a server send a body anyway, it is returned like any other answer."""
+        answer: None = self._call(endpoint, *path_arguments, **options)
+        return answer
+
     # -- Projects ----------------------------------------------------------------------------
 
     def get_project_info(self) -> Dict[str, Any]:
@@ -1576,12 +1582,12 @@ class SyncPipedreamClient:
 
     def delete_project(self, project_id: str) -> None:
         """``DELETE /v1/connect/projects/{project_id}``."""
-        return self._call("delete_project", project_id)  # type: ignore[return-value]
+        return self._call_no_content("delete_project", project_id)
 
     def update_project_logo(self, project_id: str, logo: str) -> None:
         """``POST /v1/connect/projects/{project_id}/logo`` with ``{"logo": <data URI>}``, e.g.
         ``"data:image/png;base64,iVBORw0..."``."""
-        return self._call("update_project_logo", project_id, body={"logo": _required("logo", logo)})  # type: ignore[return-value]
+        return self._call_no_content("update_project_logo", project_id, body={"logo": _required("logo", logo)})
 
     def get_project_webhook(self) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/webhook``: ``{"data": {"id", "url", "signing_key_set",
@@ -1595,7 +1601,7 @@ class SyncPipedreamClient:
 
     def delete_project_webhook(self) -> None:
         """``DELETE /v1/connect/{project_id}/webhook``."""
-        return self._call("delete_project_webhook")  # type: ignore[return-value]
+        return self._call_no_content("delete_project_webhook")
 
     def regenerate_project_webhook_signing_key(self) -> Dict[str, Any]:
         """``POST /v1/connect/{project_id}/webhook/regenerate_signing_key``: ``{"data": Webhook}``
@@ -1693,7 +1699,7 @@ class SyncPipedreamClient:
 
     def delete_app_override(self, app_override_id: str) -> None:
         """``DELETE /v1/connect/{project_id}/app_overrides/{id}``."""
-        return self._call("delete_app_override", app_override_id)  # type: ignore[return-value]
+        return self._call_no_content("delete_app_override", app_override_id)
 
     def get_oauth_apps(
         self,
@@ -1764,7 +1770,7 @@ class SyncPipedreamClient:
 
     def delete_oauth_app(self, oauth_app_id: str) -> None:
         """``DELETE /v1/connect/{project_id}/oauth_apps/{id}``."""
-        return self._call("delete_oauth_app", oauth_app_id)  # type: ignore[return-value]
+        return self._call_no_content("delete_oauth_app", oauth_app_id)
 
     # -- Tokens ------------------------------------------------------------------------------
 
@@ -1938,16 +1944,16 @@ class SyncPipedreamClient:
     def delete_account(self, account_id: str, external_user_id: Optional[str] = None) -> None:
         """``DELETE /v1/connect/{project_id}/accounts/{account_id}``. ``external_user_id`` is
         accepted for the original client's signature; the API does not take it."""
-        return self._call("delete_account", account_id)  # type: ignore[return-value]
+        return self._call_no_content("delete_account", account_id)
 
     def delete_accounts_by_app(self, app_id: str, external_user_id: Optional[str] = None) -> None:
         """``DELETE /v1/connect/{project_id}/apps/{app_id}/accounts``: every account of an app.
         ``external_user_id`` is accepted for the original client's signature; the API does not take it."""
-        return self._call("delete_accounts_by_app", app_id)  # type: ignore[return-value]
+        return self._call_no_content("delete_accounts_by_app", app_id)
 
     def delete_external_user(self, external_user_id: str) -> None:
         """``DELETE /v1/connect/{project_id}/users/{external_user_id}``: the user and all its data."""
-        return self._call("delete_external_user", external_user_id)  # type: ignore[return-value]
+        return self._call_no_content("delete_external_user", external_user_id)
 
     # -- Components --------------------------------------------------------------------------
 
@@ -2182,7 +2188,7 @@ class SyncPipedreamClient:
     ) -> None:
         """``DELETE .../deployed-triggers/{id}``."""
         query = _user_query(external_user_id, ignore_hook_errors=_flag(ignore_hook_errors))
-        return self._call("delete_deployed_trigger", deployed_component_id, query=query)  # type: ignore[return-value]
+        return self._call_no_content("delete_deployed_trigger", deployed_component_id, query=query)
 
     def update_deployed_trigger(
         self,
