@@ -15,7 +15,7 @@ import json
 import threading
 import time as _time
 from contextlib import redirect_stdout
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -679,6 +679,42 @@ def test_proxy_post_without_body_sends_empty_object_and_text_comes_back_as_text(
         )
     assert caught.value.status_code == 502 and caught.value.detail == "upstream answered 502"
     assert replica.count("POST", replica.last_request.path) == 1  # a proxied write is not retried
+
+
+@pytest.mark.parametrize(
+    "json_value, data, form, headers, body, content_type",
+    [
+        ({"a": 1}, None, False, {}, b'{"a":1}', "application/json"),
+        (None, [1, 2], False, {}, b"[1,2]", "application/json"),  # the proxy sends a list as JSON
+        (None, {"a": "1 2"}, False, {}, b'{"a":"1 2"}', "application/json"),
+        (None, {"a": "1 2"}, True, {}, b"a=1%202", "application/x-www-form-urlencoded"),  # a workflow form
+        (None, {"a": "b"}, True, {"Content-Type": "x/y"}, b"a=b", "x/y"),  # a form keeps the caller's type
+        ({"a": 1}, None, True, {"Content-Type": "x/y"}, b'{"a":1}', "application/json"),  # JSON is JSON
+        (None, "caf\u00e9", False, {}, "caf\u00e9".encode(), None),
+        (None, bytearray(b"\x00\x01"), True, {}, b"\x00\x01", None),
+        (None, None, False, {}, None, None),
+    ],
+)
+def test_one_body_encoding_for_the_proxy_and_workflows(
+    json_value: Any, data: Any, form: bool, headers: Dict[str, str], body: Optional[bytes], content_type: Optional[str]
+) -> None:
+    headers = dict(headers)
+    assert pipedream._encode_body(headers, json_value, data, "json", "body", form=form) == body
+    assert headers.get("Content-Type") == content_type
+
+
+@pytest.mark.parametrize(
+    "json_value, data, form, message",
+    [
+        ({"a": 1}, "x", False, "pass json or body, not both"),
+        (None, 12, False, "body must be a mapping, list, str or bytes"),
+        (None, [1], True, "body must be a mapping, str or bytes"),
+        ({"a": {1, 2}}, None, False, "json is not JSON-serialisable"),
+    ],
+)
+def test_a_body_that_cannot_be_encoded_is_a_value_error(json_value: Any, data: Any, form: bool, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        pipedream._encode_body({}, json_value, data, "json", "body", form=form)
 
 
 # ---------------------------------------------------------------------------------------------
