@@ -158,7 +158,11 @@ def test_a_slow_token_endpoint_is_asked_once_by_many_waiting_calls(http_server, 
             for thread in threads:
                 thread.join(30)
             results = threads_results
-        assert len(results) == (200 if is_async else 30) and all(r["method"] == "GET" for r in results)
+        calls = 200 if is_async else 30
+        assert len(results) == calls and all(r["method"] == "GET" for r in results)
+        # every call got its own answer, and the server answered each once
+        assert sorted(r["path"] for r in results) == sorted("/v1/connect/apps/a%d" % i for i in range(calls))
+        assert all(http_server.count("/v1/connect/apps/a%d" % i) == 1 for i in range(calls))
         assert api.tokens.requests == 1
     finally:
         api.close()
