@@ -45,7 +45,7 @@ import ssl
 import sys
 import time
 from collections.abc import Mapping as _Mapping  # for isinstance; annotations: typing.Mapping
-from urllib.parse import quote, quote_plus, unquote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urljoin, urlsplit
 
 # typing is imported for type checkers only: at run time it would add about a tenth to the
 # cold start (import and construct a client), the number Lambda authors compare.
@@ -363,17 +363,20 @@ class AltanActionsClient:
 
     def list_connections(self, *, timeout: Optional[float] = None) -> ConnectionList:
         """``GET /connection``: the connections of the API key's account, ``{"data": [...]}``."""
-        return self._call("GET", "/connection", "list connections", timeout=timeout)  # type: ignore[no-any-return]
+        result: ConnectionList = self._call("GET", "/connection", "list connections", timeout=timeout)
+        return result
 
     def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Connection:
         """``GET /connection/{connection_id}``: one connection."""
         path = "/connection/" + _segment("connection_id", connection_id)
-        return self._call("GET", path, "get connection", timeout=timeout)  # type: ignore[no-any-return]
+        result: Connection = self._call("GET", path, "get connection", timeout=timeout)
+        return result
 
     def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
         """``GET /connection/{connection_id}/actions``: the action types of a connection."""
         path = "/connection/%s/actions" % _segment("connection_id", connection_id)
-        return self._call("GET", path, "list action types", timeout=timeout)  # type: ignore[no-any-return]
+        result: ActionTypeList = self._call("GET", path, "list action types", timeout=timeout)
+        return result
 
     def get_action_type(
         self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None
@@ -384,7 +387,8 @@ class AltanActionsClient:
             _segment("connection_id", connection_id),
             _segment("action_type_id", action_type_id),
         )
-        return self._call("GET", path, "get action type", timeout=timeout)  # type: ignore[no-any-return]
+        result: ActionType = self._call("GET", path, "get action type", timeout=timeout)
+        return result
 
     def execute_action(
         self,
@@ -409,12 +413,17 @@ class AltanActionsClient:
             payload = {}
         if not isinstance(payload, _Mapping):
             raise ValueError("payload must be a mapping of parameter names to values, got %s" % type(payload).__name__)
-        result = self._call("POST", path, "execute action", body={"payload": dict(payload)}, timeout=timeout)
+        result: ExecuteResult = self._call(
+            "POST", path, "execute action", body={"payload": dict(payload)}, timeout=timeout
+        )
         if isinstance(result, dict) and isinstance(result.get("success"), bool) and "status" not in result:
-            result["status"] = "success" if result["success"] else "error"
-            key = "result" if result["success"] else "error"
-            result.setdefault(key, result.get("data"))
-        return result  # type: ignore[no-any-return]
+            if result["success"]:
+                result["status"] = "success"
+                result.setdefault("result", result.get("data"))
+            else:
+                result["status"] = "error"
+                result.setdefault("error", result.get("data"))
+        return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,20 +508,18 @@ class AsyncAltanActionsClient:
         return view
 
     async def list_connections(self, *, timeout: Optional[float] = None) -> ConnectionList:
-        return await self._runner.run(self._client.list_connections, timeout=timeout)  # type: ignore[no-any-return]
+        return await self._runner.run(self._client.list_connections, timeout=timeout)
 
     async def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Connection:
-        return await self._runner.run(self._client.get_connection, connection_id, timeout=timeout)  # type: ignore[no-any-return]
+        return await self._runner.run(self._client.get_connection, connection_id, timeout=timeout)
 
     async def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
-        return await self._runner.run(self._client.list_action_types, connection_id, timeout=timeout)  # type: ignore[no-any-return]
+        return await self._runner.run(self._client.list_action_types, connection_id, timeout=timeout)
 
     async def get_action_type(
         self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None
     ) -> ActionType:
-        return await self._runner.run(  # type: ignore[no-any-return]
-            self._client.get_action_type, connection_id, action_type_id, timeout=timeout
-        )
+        return await self._runner.run(self._client.get_action_type, connection_id, action_type_id, timeout=timeout)
 
     async def execute_action(
         self,
@@ -522,7 +529,7 @@ class AsyncAltanActionsClient:
         *,
         timeout: Optional[float] = None,
     ) -> ExecuteResult:
-        return await self._runner.run(  # type: ignore[no-any-return]
+        return await self._runner.run(
             self._client.execute_action, connection_id, action_type_id, payload, timeout=timeout
         )
 
@@ -949,9 +956,11 @@ def _parse_status_line(line: bytes) -> Tuple[int, int, str]:
         raise http.client.BadStatusLine(text)
     if version in ("HTTP/1.1", "HTTP/1.0"):  # the usual case first
         number = 11 if version == "HTTP/1.1" else 10
-    elif len(version) == 8 and version.startswith("HTTP/") and version[5::2].isdigit() and version[6] == ".":
-        if version[5] != "1":
-            raise http.client.UnknownProtocol(version)  # HTTP/2 and /3 do not answer an HTTP/1 request
+    elif not version.startswith("HTTP/"):
+        raise http.client.BadStatusLine(text)
+    elif not version.startswith("HTTP/1."):
+        raise http.client.UnknownProtocol(version)  # HTTP/2 and /3 do not answer an HTTP/1 request
+    elif len(version) == 8 and version[7].isdigit() and version.isascii():
         number = 11  # HTTP/1.x: a later minor version is compatible with 1.1 (RFC 9110 section 2.5)
     else:
         raise http.client.BadStatusLine(text)
@@ -1618,8 +1627,7 @@ class _Transport:
     def _checkout(
         self, origin: Tuple[str, str, int], idempotent: bool, fresh: bool = False
     ) -> Tuple[http.client.HTTPConnection, bool]:
-        """Connect, step 1: a connection to ``origin`` and whether it was used before
-        (reused). A pooled one is skipped (closed) if the server has dropped it or, for a
+        """A connection to ``origin`` and whether it was used before (reused). A pooled one is skipped (closed) if the server has dropped it or, for a
         request that is not idempotent, if it idled past the time it may carry one (see
         ``_WRITE_IDLE_CAP``). A new one if there is none, or if ``fresh``."""
         now = _clock.monotonic()
@@ -1732,9 +1740,11 @@ class _Transport:
         reused: bool,
         sink: Optional[Callable[[bytes], None]],
     ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
-        """One request and its response on ``conn``: connect, send, read the status and
-        headers, read or stream the body, then return the connection to the pool. Raises
-        ``_Failure`` if no complete response came."""
+        """One request and its response on ``conn``, in steps: connect (``_connect``), send
+        the request and read the status and headers (``_send``), read the body
+        (``_read_body``) or stream it to ``sink`` (``_stream_body``), then return the
+        connection to the pool (``_release``). Raises ``_Failure`` if no complete response
+        came."""
         response: Optional[_DeadlineResponse] = None
         try:
             self._connect(conn, origin, deadline, reused)
@@ -1762,7 +1772,7 @@ class _Transport:
     def _connect(
         self, conn: http.client.HTTPConnection, origin: Tuple[str, str, int], deadline: float, reused: bool
     ) -> None:
-        """Connect, step 2: open ``conn`` if it is new (TCP, a proxy's CONNECT, TLS) and give
+        """Open ``conn`` if it is new (TCP, a proxy's CONNECT, TLS) and give
         its socket the time left until ``deadline``."""
         # The response class reads within the deadline; it also reads a proxy's answer to
         # CONNECT, so it is set before connecting.
@@ -1836,8 +1846,8 @@ class _Transport:
     def _release(
         self, origin: Tuple[str, str, int], conn: http.client.HTTPConnection, response: _DeadlineResponse
     ) -> None:
-        """Return to the pool, step 5: the connection goes back unless the server closes it,
-        or sent bytes beyond the response (the next call would read them as its answer)."""
+        """Put the connection back in the pool, unless the server closes it or sent bytes
+        beyond the response (the next call would read them as its answer)."""
         if response.will_close or response.surplus:
             conn.close()
         else:
@@ -2155,17 +2165,6 @@ def _encode_json(name: str, value: Any) -> bytes:
         raise ValueError("%s is not JSON-serialisable: %s" % (name, exc)) from None
 
 
-def _query(params: Mapping[str, Any]) -> str:
-    """A query string: None dropped, booleans as true/false, lists as repeated keys."""
-    pairs: List[Tuple[str, str]] = []
-    for key, value in params.items():
-        if value is None:
-            continue
-        for item in value if isinstance(value, (list, tuple)) else (value,):
-            pairs.append((key, "true" if item is True else "false" if item is False else str(item)))
-    return urlencode(pairs, quote_via=quote) if pairs else ""
-
-
 def _check_url(name: str, url: str) -> "SplitResult":
     """``url`` split, if it is an http:// or https:// URL with a host, a port from 1 to 65535
     if any, no user info (not even an empty user name) and no blank or control character.
@@ -2253,6 +2252,12 @@ def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -
     return merged
 
 
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from typing import TypeVar
+
+    _T = TypeVar("_T")  # what a call run in a thread returns
+
+
 class _AsyncRunner:
     """Runs blocking calls in threads owned by one async client. A private pool, not the
     loop's default executor: that one has min(32, cpu + 4) threads (6 on a 2-core Lambda)
@@ -2276,7 +2281,7 @@ class _AsyncRunner:
         self._in_flight = set()
         self._lock = _thread.allocate_lock()
 
-    async def run(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # "/": any keyword may pass
+    async def run(self, function: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:  # "/": any keyword may pass
         import asyncio
 
         if self.closed:

@@ -663,6 +663,17 @@ def _is_endpoint_id(value: str) -> bool:
     return len(value) > 2 and value[:2] in ("en", "eo") and set(value[2:]) <= _ENDPOINT_ID_CHARS
 
 
+def _query(params: Mapping[str, Any]) -> str:
+    """A query string: None dropped, booleans as true/false, lists as repeated keys."""
+    pairs: List[Tuple[str, str]] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            pairs.append((key, "true" if item is True else "false" if item is False else str(item)))
+    return urlencode(pairs, quote_via=quote) if pairs else ""
+
+
 def _required(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("%s must be a non-empty string, got %r" % (name, value))
@@ -3367,9 +3378,11 @@ def _parse_status_line(line: bytes) -> Tuple[int, int, str]:
         raise http.client.BadStatusLine(text)
     if version in ("HTTP/1.1", "HTTP/1.0"):  # the usual case first
         number = 11 if version == "HTTP/1.1" else 10
-    elif len(version) == 8 and version.startswith("HTTP/") and version[5::2].isdigit() and version[6] == ".":
-        if version[5] != "1":
-            raise http.client.UnknownProtocol(version)  # HTTP/2 and /3 do not answer an HTTP/1 request
+    elif not version.startswith("HTTP/"):
+        raise http.client.BadStatusLine(text)
+    elif not version.startswith("HTTP/1."):
+        raise http.client.UnknownProtocol(version)  # HTTP/2 and /3 do not answer an HTTP/1 request
+    elif len(version) == 8 and version[7].isdigit() and version.isascii():
         number = 11  # HTTP/1.x: a later minor version is compatible with 1.1 (RFC 9110 section 2.5)
     else:
         raise http.client.BadStatusLine(text)
@@ -4036,8 +4049,7 @@ class _Transport:
     def _checkout(
         self, origin: Tuple[str, str, int], idempotent: bool, fresh: bool = False
     ) -> Tuple[http.client.HTTPConnection, bool]:
-        """Connect, step 1: a connection to ``origin`` and whether it was used before
-        (reused). A pooled one is skipped (closed) if the server has dropped it or, for a
+        """A connection to ``origin`` and whether it was used before (reused). A pooled one is skipped (closed) if the server has dropped it or, for a
         request that is not idempotent, if it idled past the time it may carry one (see
         ``_WRITE_IDLE_CAP``). A new one if there is none, or if ``fresh``."""
         now = _clock.monotonic()
@@ -4150,9 +4162,11 @@ class _Transport:
         reused: bool,
         sink: Optional[Callable[[bytes], None]],
     ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
-        """One request and its response on ``conn``: connect, send, read the status and
-        headers, read or stream the body, then return the connection to the pool. Raises
-        ``_Failure`` if no complete response came."""
+        """One request and its response on ``conn``, in steps: connect (``_connect``), send
+        the request and read the status and headers (``_send``), read the body
+        (``_read_body``) or stream it to ``sink`` (``_stream_body``), then return the
+        connection to the pool (``_release``). Raises ``_Failure`` if no complete response
+        came."""
         response: Optional[_DeadlineResponse] = None
         try:
             self._connect(conn, origin, deadline, reused)
@@ -4180,7 +4194,7 @@ class _Transport:
     def _connect(
         self, conn: http.client.HTTPConnection, origin: Tuple[str, str, int], deadline: float, reused: bool
     ) -> None:
-        """Connect, step 2: open ``conn`` if it is new (TCP, a proxy's CONNECT, TLS) and give
+        """Open ``conn`` if it is new (TCP, a proxy's CONNECT, TLS) and give
         its socket the time left until ``deadline``."""
         # The response class reads within the deadline; it also reads a proxy's answer to
         # CONNECT, so it is set before connecting.
@@ -4254,8 +4268,8 @@ class _Transport:
     def _release(
         self, origin: Tuple[str, str, int], conn: http.client.HTTPConnection, response: _DeadlineResponse
     ) -> None:
-        """Return to the pool, step 5: the connection goes back unless the server closes it,
-        or sent bytes beyond the response (the next call would read them as its answer)."""
+        """Put the connection back in the pool, unless the server closes it or sent bytes
+        beyond the response (the next call would read them as its answer)."""
         if response.will_close or response.surplus:
             conn.close()
         else:
@@ -4573,17 +4587,6 @@ def _encode_json(name: str, value: Any) -> bytes:
         raise ValueError("%s is not JSON-serialisable: %s" % (name, exc)) from None
 
 
-def _query(params: Mapping[str, Any]) -> str:
-    """A query string: None dropped, booleans as true/false, lists as repeated keys."""
-    pairs: List[Tuple[str, str]] = []
-    for key, value in params.items():
-        if value is None:
-            continue
-        for item in value if isinstance(value, (list, tuple)) else (value,):
-            pairs.append((key, "true" if item is True else "false" if item is False else str(item)))
-    return urlencode(pairs, quote_via=quote) if pairs else ""
-
-
 def _check_url(name: str, url: str) -> "SplitResult":
     """``url`` split, if it is an http:// or https:// URL with a host, a port from 1 to 65535
     if any, no user info (not even an empty user name) and no blank or control character.
@@ -4671,6 +4674,12 @@ def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -
     return merged
 
 
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from typing import TypeVar
+
+    _T = TypeVar("_T")  # what a call run in a thread returns
+
+
 class _AsyncRunner:
     """Runs blocking calls in threads owned by one async client. A private pool, not the
     loop's default executor: that one has min(32, cpu + 4) threads (6 on a 2-core Lambda)
@@ -4694,7 +4703,7 @@ class _AsyncRunner:
         self._in_flight = set()
         self._lock = _thread.allocate_lock()
 
-    async def run(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # "/": any keyword may pass
+    async def run(self, function: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:  # "/": any keyword may pass
         import asyncio
 
         if self.closed:
