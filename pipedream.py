@@ -391,6 +391,7 @@ if not TYPE_CHECKING:
                 "Optional",
                 "Sequence",
                 "Tuple",
+                "Type",
                 "Union",
             )
         }
