@@ -4050,9 +4050,10 @@ class _Transport:
     def _checkout(
         self, origin: Tuple[str, str, int], idempotent: bool, fresh: bool = False
     ) -> Tuple[http.client.HTTPConnection, bool]:
-        """A connection to ``origin`` and whether it was used before (reused). A pooled one is skipped (closed) if the server has dropped it or, for a
-        request that is not idempotent, if it idled past the time it may carry one (see
-        ``_WRITE_IDLE_CAP``). A new one if there is none, or if ``fresh``."""
+        """A connection to ``origin`` and whether it was used before (reused). A pooled one
+        is skipped (closed) if the server has dropped it or, for a request that is not
+        idempotent, if it idled past the time it may carry one (see ``_WRITE_IDLE_CAP``). A
+        new one if there is none, or if ``fresh``."""
         now = _clock.monotonic()
         while True:
             with self._lock:
