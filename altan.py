@@ -837,11 +837,12 @@ class _ResponseFile(io.BufferedReader):
     server sent more than it announced, and the connection must not carry another request,
     whose caller would read them as its answer."""
 
+    raw: _DeadlineReader
     surplus = False
 
     def close(self) -> None:
         if not self.closed:
-            self.raw.nonblocking = True  # type: ignore[attr-defined]  # a _DeadlineReader
+            self.raw.nonblocking = True
             try:
                 self.surplus = bool(self.peek(1))
             except (OSError, ValueError):
@@ -853,14 +854,15 @@ class _DeadlineSocket:
     """What ``_DeadlineResponse`` hands to HTTPResponse, whose only use of its socket is
     ``makefile("rb")``: that file is the deadline reader (no plain file made, then closed)."""
 
-    __slots__ = ("_sock", "_deadline")
+    __slots__ = ("_sock", "_deadline", "file")
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self._sock = sock
         self._deadline = deadline
 
     def makefile(self, mode: str) -> io.BufferedReader:
-        return _ResponseFile(_DeadlineReader(self._sock, self._deadline))
+        self.file = _ResponseFile(_DeadlineReader(self._sock, self._deadline))
+        return self.file
 
 
 class _ProtocolError(http.client.HTTPException):
@@ -887,8 +889,9 @@ class _DeadlineResponse(http.client.HTTPResponse):
         *,
         deadline: float,
     ) -> None:
-        super().__init__(_DeadlineSocket(sock, deadline), debuglevel, method, url)  # type: ignore[arg-type]
-        self._file: _ResponseFile = self.fp  # type: ignore[assignment]  # http.client drops fp at the end
+        source = _DeadlineSocket(sock, deadline)
+        super().__init__(source, debuglevel, method, url)  # type: ignore[arg-type]  # it only calls makefile
+        self._file = source.file  # kept: http.client drops its fp at the end of the body
 
     @property
     def surplus(self) -> bool:

@@ -555,6 +555,53 @@ def test_backoff_is_capped_and_jittered(mod):
     assert len(set(waits)) > 1
 
 
+def _failure(mod, *, sent, retryable=True):
+    return mod._Failure("reset", ConnectionResetError(), sent=sent, before_response=True, retryable=retryable)
+
+
+@pytest.mark.parametrize(
+    "idempotent, status, hint, expected",
+    [
+        (True, 500, None, True),
+        (True, 404, None, False),
+        (True, 408, None, True),
+        (False, 500, None, False),  # a write that reached the server is not sent again...
+        (False, 503, None, False),
+        (False, 503, 2.0, True),  # ...unless the server says it did not process it
+        (False, 429, None, True),
+        (False, 502, 2.0, False),
+        (True, 200, None, False),
+    ],
+)
+def test_the_retry_rule_for_a_status(mod, idempotent, status, hint, expected):
+    assert mod._should_retry(1, 2, idempotent, status=status, hint=hint) is expected
+    assert mod._should_retry(3, 2, idempotent, status=status, hint=hint) is False  # retries used up
+
+
+@pytest.mark.parametrize(
+    "idempotent, sent, retryable, expected",
+    [
+        (True, True, True, True),
+        (False, False, True, True),  # the write never left: safe to send again
+        (False, True, True, False),  # it may have been processed
+        (True, True, False, False),  # a timeout (the deadline passed) or a certificate error
+    ],
+)
+def test_the_retry_rule_for_a_failure(mod, idempotent, sent, retryable, expected):
+    failure = _failure(mod, sent=sent, retryable=retryable)
+    assert mod._should_retry(1, 1, idempotent, failure=failure) is expected
+    assert mod._should_retry(2, 1, idempotent, failure=failure) is False
+
+
+def test_the_sleep_time_takes_the_hint_up_to_its_cap_and_draws_jitter_from_the_clock(mod, clock):
+    assert mod._sleep_time(1, hint=2.5) == 2.5
+    assert mod._sleep_time(1, hint=10_000.0) == mod._MAX_RETRY_WAIT
+    clock.random = lambda: 0.0
+    assert [mod._sleep_time(attempt) for attempt in (1, 2, 3, 10)] == [0.25, 0.5, 1.0, mod._BACKOFF_CAP / 2]
+    clock.random = lambda: 1.0
+    assert [mod._sleep_time(attempt) for attempt in (1, 2, 3, 10)] == [0.5, 1.0, 2.0, mod._BACKOFF_CAP]
+
+
 @pytest.mark.parametrize(
     "response",
     [
