@@ -3322,7 +3322,15 @@ class _DeadlineResponse(http.client.HTTPResponse):
 
     def begin(self) -> None:
         """Read the status line and the header block, and work out how the body is framed
-        (RFC 9112 section 6.3), setting what http.client's reading of the body uses."""
+        (RFC 9112 section 6.3), setting what http.client's reading of the body uses:
+
+        - 1xx: interim, skipped with its headers (100 Continue, 102, 103 Early Hints...),
+          except 101 Switching Protocols, refused: this client never asks for an upgrade;
+        - 204, 304, and any answer to HEAD: no body, whatever the headers announce;
+        - Transfer-Encoding chunked: chunks to the last one (closed after, if a
+          Content-Length came too); any other coding is refused;
+        - Content-Length: that many bytes (the same value repeated is one length);
+        - neither: the body ends when the server closes the connection."""
         if self.headers is not None:  # http.client calls begin() once; a second call is a no-op
             return
         while True:
