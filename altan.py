@@ -1868,8 +1868,6 @@ class _Transport:
 
     # -- the request -------------------------------------------------------------------------
 
-    _backoff = staticmethod(_sleep_time)  # the name pipedream's token requests use
-
     def request(
         self,
         method: str,

@@ -521,11 +521,17 @@ class _TokenProvider:
                 return single_attempts._token_call("get OAuth token", body, deadline=deadline)
             except PipedreamApiError as error:
                 failed = error
+            # The transport's rule for an idempotent request: each attempt carries a new
+            # assertion, so sending again cannot reuse one. A failure without a status (a
+            # timeout, a network error) is retried like the transport retries it.
             status = failed.status_code
-            hint = _retry_hint(failed.headers or {}) if status in (429, 503) else None
-            wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else _Transport._backoff(attempt)
-            retryable = status is None or status in _RETRY_STATUSES or status >= 500
-            if not retryable or attempt > client.max_retries or _clock.monotonic() + wait >= deadline:
+            hint = _retry_hint(failed.headers or {}) if status is not None else None
+            if status is None:
+                retry = attempt <= client.max_retries
+            else:
+                retry = _should_retry(attempt, client.max_retries, True, status=status, hint=hint)
+            wait = _sleep_time(attempt, hint)
+            if not retry or _clock.monotonic() + wait >= deadline:
                 raise failed
             _clock.sleep(wait)
 
@@ -4361,8 +4367,6 @@ class _Transport:
             self._checkin(origin, conn, response.getheader("keep-alive"))
 
     # -- the request -------------------------------------------------------------------------
-
-    _backoff = staticmethod(_sleep_time)  # the name pipedream's token requests use
 
     def request(
         self,
