@@ -165,15 +165,19 @@ def cassette(vcr):
 
 @pytest.fixture
 def make_api():
-    """Factory: ``make_api(flavour, server, **options)``, an ``Api`` (tests/reliability.py: one
-    of the four public clients, sync or async, behind one interface) closed at teardown."""
+    """Factory: ``make_api(flavour, server, warm=False, **options)``, an ``Api``
+    (tests/reliability.py: one of the four public clients, sync or async, behind one interface)
+    closed at teardown; ``warm=True`` makes one read first, so that a connection is pooled (and
+    a Pipedream token cached)."""
     from reliability import Api
 
     made = []
 
-    def make(flavour, server, **options):
+    def make(flavour, server, warm=False, **options):
         api = Api(flavour, server, **options)
         made.append(api)
+        if warm:
+            api.warm()
         return api
 
     yield make

@@ -147,9 +147,8 @@ def test_a_post_redirect_get_server_runs_a_write_once(make_api, prg_server, flav
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_a_redirect_loop_sends_a_write_at_most_twice(make_api, http_server, flavour, status):
-    op = write(module_of(flavour))
-    api = make_api(flavour, http_server, max_retries=3)
-    api.warm()
+    api = make_api(flavour, http_server, warm=True, max_retries=3)
+    op = write(api.module_name)
     http_server.route(op.path, Response(status, headers={"Location": op.path}), method=op.http)
     with pytest.raises(api.error) as caught:
         api.op(op)
@@ -162,9 +161,8 @@ def test_a_redirect_loop_sends_a_write_at_most_twice(make_api, http_server, flav
 @pytest.mark.parametrize("status", [307, 308])
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_a_write_follows_one_307_or_308_with_its_method_and_body(make_api, http_server, flavour, status):
-    op = write(module_of(flavour))
-    api = make_api(flavour, http_server, max_retries=0)
-    api.warm()
+    api = make_api(flavour, http_server, warm=True, max_retries=0)
+    op = write(api.module_name)
     http_server.add(op.path, Response(status, headers={"Location": "/moved"}), method=op.http)
     http_server.add("/moved", Response(status, headers={"Location": "/moved-again"}))
     with pytest.raises(api.error):
@@ -177,9 +175,8 @@ def test_a_write_follows_one_307_or_308_with_its_method_and_body(make_api, http_
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_a_read_still_follows_up_to_five_redirects(make_api, http_server, flavour, status):
-    op = read(module_of(flavour))
-    api = make_api(flavour, http_server, max_retries=0)
-    api.warm()
+    api = make_api(flavour, http_server, warm=True, max_retries=0)
+    op = read(api.module_name)
     http_server.add(op.path, *[Response(status, headers={"Location": op.path}) for _ in range(5)])
     assert api.op(op)["path"] == op.path
     http_server.route(op.path, Response(status, headers={"Location": op.path}))
@@ -338,9 +335,8 @@ def test_an_invalid_redirect_location_is_the_modules_error(make_api, http_server
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_a_non_ascii_redirect_location_is_followed_percent_encoded(make_api, http_server, flavour):
-    op = read(module_of(flavour))
-    api = make_api(flavour, http_server, max_retries=0)
-    api.warm()
+    api = make_api(flavour, http_server, warm=True, max_retries=0)
+    op = read(api.module_name)
     # Header values are Latin-1 on the wire: "café" sent as UTF-8 arrives as "cafÃ©".
     http_server.add(op.path, Response(302, headers={"Location": "/caf\u00c3\u00a9?q=\u00c3\u00a9"}))
     http_server.route("/caf%C3%A9", Response(200, json={"path": "/café"}))
