@@ -1968,12 +1968,7 @@ class _Transport:
             if not idempotent and response.status in (301, 302, 303):
                 why += "; the request may have been processed"
             raise self.http_error(error_class, operation, response, True, summary=why)
-        old, new = urlsplit(response.url), urlsplit(target)
-        same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
-            new.hostname,
-            new.port or (443 if new.scheme == "https" else 80),
-        )
-        upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
+        kind = _redirect_kind(response.url, target)
         if not idempotent and response.status in (301, 302, 303):
             # A write answered 301/302/303 was processed, as a Post/Redirect/Get server does,
             # before pointing at its result (often the same URL). Sending it again could run it
@@ -1985,10 +1980,12 @@ class _Transport:
             why = "%s after a redirect: the request may have been processed; not sent again to %s" % (status, target)
         elif redirects >= _MAX_REDIRECTS:
             why = "more than %d redirects" % _MAX_REDIRECTS
-        elif new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
-            why = "redirect from %s to %s refused" % (old.scheme, new.scheme or "another scheme")
-        elif not (same_host or upgrade):
-            why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
+        elif kind == "insecure":
+            schemes = urlsplit(response.url).scheme, urlsplit(target).scheme or "another scheme"
+            why = "redirect from %s to %s refused" % schemes
+        elif kind == "other host":
+            hosts = urlsplit(target).hostname, urlsplit(response.url).hostname
+            why = "redirect to another host (%s) not followed: credentials stay with %s" % hosts
         else:
             return target
         raise self.http_error(error_class, operation, response, True, summary=why)
@@ -2125,6 +2122,21 @@ def _redirect_url(url: str, location: str) -> Optional[str]:
     if any(c <= " " or c == "\x7f" for c in target):  # blanks and controls: not a URL
         return None
     return target
+
+
+def _redirect_kind(url: str, target: str) -> str:
+    """What a redirect from ``url`` to ``target`` is: "insecure" (to a scheme other than http
+    and https, or from https down to http), "other host" (credentials must not follow it), or
+    "same origin" (the same host and port, or the same host upgraded from http to https)."""
+    old, new = urlsplit(url), urlsplit(target)
+    if new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
+        return "insecure"
+    same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
+        new.hostname,
+        new.port or (443 if new.scheme == "https" else 80),
+    )
+    upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
+    return "same origin" if same_host or upgrade else "other host"
 
 
 def _describe(exc: BaseException, where: str = "") -> str:
