@@ -2181,17 +2181,23 @@ class _AsyncRunner:
 
         if self.closed:
             raise RuntimeError("this client is closed")
-        with self._lock:
-            if self._executor is None:
-                from concurrent.futures import ThreadPoolExecutor
+        executor = self._executor
+        if executor is None:
+            with self._lock:
+                if self._executor is None:
+                    from concurrent.futures import ThreadPoolExecutor
 
-                self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._prefix)
-        future = asyncio.get_running_loop().run_in_executor(
-            self._executor, functools.partial(function, *args, **kwargs)
-        )
-        self._in_flight.add(future)
-        future.add_done_callback(self._in_flight.discard)
-        return await future
+                    self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._prefix)
+                executor = self._executor
+        future = asyncio.get_running_loop().run_in_executor(executor, functools.partial(function, *args, **kwargs))
+        # Removed when this coroutine resumes (or is cancelled), not by a done callback:
+        # a callback is one more turn of the event loop for every call.
+        in_flight = self._in_flight
+        in_flight.add(future)
+        try:
+            return await future
+        finally:
+            in_flight.discard(future)
 
     async def close(self) -> None:
         """Wait for calls in flight (each bounded by its timeout), then stop the threads."""
