@@ -452,7 +452,12 @@ def coldcall(spec: Dict[str, Any]) -> Dict[str, Any]:
     def fresh(name: str) -> Dict[str, Any]:
         code = peers.cold_call_code(name, spec["origin"])
         done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, cwd=spec["cwd"], timeout=120
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=spec["cwd"],
+            timeout=120,
+            env=dict(os.environ, SSL_CERT_FILE=spec["ca_file"], REQUESTS_CA_BUNDLE=spec["ca_file"]),
         )
         if done.returncode != 0:
             raise RuntimeError("cold call of %s failed:\n%s" % (name, done.stderr[-3000:]))
