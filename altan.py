@@ -216,7 +216,8 @@ if not TYPE_CHECKING:
         import typing
 
         names = {
-            n: getattr(typing, n) for n in ("Any", "Callable", "Dict", "List", "Mapping", "Optional", "Tuple", "Union")
+            n: getattr(typing, n)
+            for n in ("Any", "Callable", "Dict", "List", "Mapping", "Optional", "Tuple", "Type", "Union")
         }
         names.update(JSON=typing.Any, logging=logging, threading=threading)
         for type_name, (annotations, total) in _TYPE_SHAPES.items():

@@ -74,11 +74,13 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only, never a
         Sequence,
         Tuple,
         Type,
+        TypeVar,
         Union,
     )
     from urllib.parse import SplitResult
 
     JSON = Any  # a value decoded from JSON: dict, list, str, int, float, bool or None
+    _Returned = TypeVar("_Returned")  # what an API method declares it returns: see _call
 
 __all__ = [
     "PipedreamClient",
@@ -391,6 +393,7 @@ if not TYPE_CHECKING:
                 "Optional",
                 "Sequence",
                 "Tuple",
+                "Type",
                 "Union",
             )
         }
@@ -404,6 +407,7 @@ if not TYPE_CHECKING:
 # Token
 # ---------------------------------------------------------------------------------------------
 
+_TOKEN_PATH = "/v1/oauth/token"
 _TOKEN_MARGIN = 120.0  # refresh two minutes before expiry, as the official SDK does
 _JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 client authentication
 _ASSERTION_LIFETIME = 60  # seconds: an assertion only has to outlive one token request
@@ -479,15 +483,17 @@ class _TokenProvider:
                 "client_secret": self._client_secret,
                 "grant_type": "client_credentials",
             }
-            data = self._post(client, body, deadline)
+            data = client._token_call("get OAuth token", body, deadline=deadline)
         else:
             data = self._post_with_assertions(client, deadline)
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             raise PipedreamAuthError("get OAuth token failed: the response has no access_token")
         client._transport.add_secret(token, rotating=True)
-        if not (token.isascii() and token.isprintable()) or " " in token:  # as _credential checks
-            raise PipedreamAuthError("get OAuth token failed: the access_token cannot be sent in a header")
+        try:
+            _credential("access_token", token)  # else every call would fail half-way through sending it
+        except ValueError:
+            raise PipedreamAuthError("get OAuth token failed: the access_token cannot be sent in a header") from None
         expires_in = data.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
         # Short-lived tokens keep half their life as margin rather than expiring at once.
@@ -495,22 +501,6 @@ class _TokenProvider:
         self._expires_at = started + lifetime - margin
         self._token = token
         return token
-
-    @staticmethod
-    def _post(client: "SyncPipedreamClient", body: Dict[str, str], deadline: float) -> JSON:
-        headers = {k: v for k, v in client._headers.items() if k.lower() != "x-pd-rate-limit"}
-        return client._request(
-            "POST",
-            "/v1/oauth/token",
-            "get OAuth token",
-            body=body,
-            headers=headers,
-            auth=False,
-            idempotent=True,
-            sensitive=True,
-            error_class=PipedreamAuthError,
-            deadline=deadline,
-        )
 
     def _post_with_assertions(self, client: "SyncPipedreamClient", deadline: float) -> JSON:
         """The token request, each attempt with a new assertion: the server refuses one it
@@ -528,7 +518,7 @@ class _TokenProvider:
             }
             failed: Optional[PipedreamApiError] = None
             try:
-                return self._post(single_attempts, body, deadline)
+                return single_attempts._token_call("get OAuth token", body, deadline=deadline)
             except PipedreamApiError as error:
                 failed = error
             status = failed.status_code
@@ -717,9 +707,6 @@ def _env_or(value: Optional[str], variable: str) -> Optional[str]:
     return value if value is not None else (os.environ.get(variable) or None)
 
 
-_JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523
-
-
 class _Unset:
     """The default of an argument whose ``None`` means "send null" (e.g. to clear a field)."""
 
@@ -730,10 +717,58 @@ class _Unset:
 _UNSET: Any = _Unset()
 
 
-def _count(name: str, value: Any, minimum: int = 0) -> int:
+def _count(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError("%s must be an integer >= %d, got %r" % (name, minimum, value))
     return value
+
+
+def _encode_body(
+    headers: Dict[str, str], json_value: Any, data: Any, json_name: str, data_name: str, *, form: bool = False
+) -> Optional[bytes]:
+    """The body of a call to someone else (the proxy's target, a workflow), given as JSON
+    (``json_value``) or as ``data``: a str (sent as UTF-8), bytes, or a mapping, sent as a
+    form with ``form`` and as JSON otherwise (a list too). Sets the Content-Type of what
+    it encodes in ``headers``; a form keeps a Content-Type the caller gave (its charset)."""
+    if json_value is not None and data is not None:
+        raise ValueError("pass %s or %s, not both" % (json_name, data_name))
+    if form and isinstance(data, _Mapping):
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return _query(data).encode("ascii")
+    if json_value is None and isinstance(data, (_Mapping, list)) and not form:
+        json_value, json_name = data, data_name
+    if json_value is not None:
+        headers["Content-Type"] = "application/json"
+        return _encode_json(json_name, json_value)
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    if data is not None:
+        raise ValueError("%s must be a mapping, %sstr or bytes" % (data_name, "" if form else "list, "))
+    return None
+
+
+def _with_query(url: str, query: Optional[Mapping[str, Any]]) -> str:
+    encoded = _query(query) if query else ""
+    return url + ("&" if "?" in url else "?") + encoded if encoded else url
+
+
+def _content(response: "_Response") -> JSON:
+    """The body of an answer from someone else, as its content type says: parsed JSON, text
+    (text/*, or no content type) or bytes; None when empty. JSON that does not parse is
+    returned as text: the answer is theirs to make, not an error of this client."""
+    if response.status == 204 or not response.body.strip():
+        return None
+    content_type = response.headers.get("content-type", "")
+    if "json" in content_type:
+        try:
+            return json.loads(response.body)
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
+            pass
+    elif content_type and not content_type.startswith("text/"):
+        return response.body
+    return response.body.decode("utf-8", "replace")
 
 
 def _credential_values(cfmap_json: str) -> List[str]:
@@ -850,8 +885,8 @@ _ENDPOINTS: Dict[str, Tuple[str, str, str]] = {
     "update_deployed_trigger_workflows": ("PUT", _DT + "/pipelines", "update deployed trigger workflows"),
     # rate limits (documented, not in the official SDK)
     "create_rate_limit": ("POST", "/v1/connect/rate_limits", "create rate limit"),
-    # the OAuth token call itself (the client's own token is fetched by _TokenProvider)
-    "create_oauth_token": ("POST", "/v1/oauth/token", "create OAuth token"),
+    # the OAuth token call itself, sent by _token_call (the client's own token: _TokenProvider)
+    "create_oauth_token": ("POST", _TOKEN_PATH, "create OAuth token"),
     # the v2 catalogue (official TypeScript SDK v3: client.v2.apps, client.v2.components)
     "get_apps_v2": ("GET", "{project_v2}/apps", "list apps (v2)"),
     "get_app_facets_v2": ("GET", "{project_v2}/apps/facets", "get app facets (v2)"),
@@ -905,7 +940,7 @@ _NOT_RAW = frozenset(("close", "with_options", "with_raw_response"))
 
 class _RawView:
     """``client.with_raw_response``: the client's API methods, each returning a
-    ``RawResponse``. One wrapper for every method: ``_request`` records each response of a
+    ``RawResponse``. One wrapper for every method: ``_send`` records each response of a
     call made through this view in a thread-local slot, and the wrapper pairs the last one
     with the method's return value. Iterators (``iter_*``) yield items as usual."""
 
@@ -1062,7 +1097,7 @@ class SyncPipedreamClient:
     Thread-safe; use ``with`` or call ``close()`` to release connections.
     """
 
-    # Set on the views made by ``with_raw_response`` only: where ``_request`` records the
+    # Set on the views made by ``with_raw_response`` only: where ``_send`` records the
     # response of the call in progress, per thread.
     _capture: Optional[threading.local] = None
 
@@ -1245,96 +1280,187 @@ class SyncPipedreamClient:
         """How many OAuth token requests this client has sent."""
         return self._tokens.requests
 
-    # -- the one request function ------------------------------------------------------------
+    # -- Sending: three kinds of call, one send ----------------------------------------------
+    #
+    # A call is one of three kinds, and each kind has its own method:
+    #   _api_call      a Pipedream API endpoint: bearer token, this client's headers and
+    #                  with_options query, JSON back; a 401 means Pipedream refused the token,
+    #                  so a new one is fetched and the call sent once more;
+    #   _token_call    the OAuth token request: no bearer token, credentials in the body,
+    #                  failures raised as PipedreamAuthError;
+    #   _foreign_call  a call answered by someone else (an app behind the proxy, a workflow,
+    #                  a storage host): a 401 is theirs, not about our token, and the body is
+    #                  returned as its content type says (JSON, text or bytes).
+    # All three send through _send, within one deadline for the whole call.
 
-    def _request(
+    def _start(self) -> float:
+        """The deadline of a new call: its token request, retries, a retry after a 401 and
+        a storage redirect all fit in one ``timeout``."""
+        if self._transport.closed:
+            raise RuntimeError("this client is closed")
+        return _clock.monotonic() + self.timeout
+
+    def _send(
         self,
         method: str,
-        path_or_url: str,
+        url: str,
+        operation: str,
+        headers: Mapping[str, str],
+        body: Optional[bytes],
+        deadline: float,
+        *,
+        idempotent: Optional[bool] = None,
+        sensitive: bool = False,
+        error_class: Callable[..., Exception] = PipedreamApiError,
+        sink: Optional[Callable[[bytes], None]] = None,
+        secrets: Sequence[str] = (),
+    ) -> _Response:
+        """One request through the transport, by ``deadline``. ``secrets`` (a Connect token in
+        the path, an account's credentials in the body) are redacted from its errors. The
+        response is recorded for ``with_raw_response``."""
+        if _clock.monotonic() >= deadline:  # e.g. the token request took the whole timeout
+            raise self._transport.error(
+                error_class,
+                "%s failed: timed out after %g s [%s %s]" % (operation, self.timeout, method, url),
+                _call_secrets(secrets, headers),
+                method=method,
+                url=url,
+            )
+        response = self._transport.request(
+            method,
+            url,
+            operation=operation,
+            headers=headers,
+            body=body,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            idempotent=idempotent,
+            sensitive=sensitive,
+            error_class=error_class,
+            sink=sink,
+            deadline=deadline,
+            secrets=secrets,
+        )
+        if self._capture is not None:
+            self._capture.response = response
+        return response
+
+    def _api_call(
+        self,
+        method: str,
+        path: str,
         operation: str,
         *,
         query: Optional[Mapping[str, Any]] = None,
         body: JSON = None,
-        raw_body: Optional[bytes] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        auth: bool = True,
         idempotent: Optional[bool] = None,
         sensitive: bool = False,
-        error_class: Optional[Callable[..., Exception]] = None,
-        parse: str = "json",
-        pipedream_api: bool = True,
         sink: Optional[Callable[[bytes], None]] = None,
         deadline: Optional[float] = None,
         secrets: Sequence[str] = (),
     ) -> JSON:
-        """Send one call and return its decoded body: parsed JSON (``None`` when empty),
-        or with ``parse="auto"`` JSON, text or bytes by content type. ``pipedream_api`` is
-        False where a 401 may come from someone else (an app behind the proxy, a workflow).
-        ``sink`` receives a 2xx body in chunks instead (the call then returns None).
-        ``secrets`` (a Connect token in the path, an account's credentials in the body) are
-        redacted from the call's errors. The call, its token request and a retry after a 401
-        all fit in one ``timeout``; the method and headers are checked before either."""
-        if deadline is None:  # a new call (a token request is a step of one)
-            if self._transport.closed:
-                raise RuntimeError("this client is closed")
-            deadline = _clock.monotonic() + self.timeout
-        url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
-        if self._query and auth and pipedream_api:
-            query = dict(query or {}, **self._query)
-        if query:
-            encoded = _query(query)
-            if encoded:
-                url += ("&" if "?" in url else "?") + encoded
-        request_headers = dict(self._headers) if headers is None else dict(headers)
+        """A Pipedream API call; returns its JSON body (None when empty). ``body`` is sent as
+        JSON; ``sensitive`` keeps it out of error messages; ``idempotent`` (default: by
+        method) lets a retry send it again; ``sink`` receives a 2xx body in chunks instead
+        (a download); ``deadline`` is given when the call is one step of a longer one."""
+        if deadline is None:
+            deadline = self._start()
+        url = _with_query(self.base_url + path, dict(query or {}, **self._query) if self._query else query)
+        headers = dict(self._headers)
+        raw_body = None
         if body is not None:
             raw_body = _encode_json("request body", body)
-            request_headers["Content-Type"] = "application/json"
-        _check_request(method, request_headers)
-        for attempt in (1, 2):
-            token = None
-            if auth:
-                token = self._token(deadline, secrets)
-                request_headers["Authorization"] = "Bearer " + token
-            if _clock.monotonic() >= deadline:
-                raise self._transport.error(
-                    error_class or PipedreamApiError,
-                    "%s failed: timed out after %g s [%s %s]" % (operation, self.timeout, method, url),
-                    _call_secrets(secrets, request_headers),
-                    method=method,
-                    url=url,
-                )
-            refused: Optional[PipedreamApiError] = None
+            headers["Content-Type"] = "application/json"
+        _check_request(method, headers)  # before the token request: a bad header costs none
+        refreshed = False
+        while True:
+            token = self._token(deadline, secrets)
+            headers["Authorization"] = "Bearer " + token
             try:
-                response = self._transport.request(
+                response = self._send(
                     method,
                     url,
-                    operation=operation,
-                    headers=request_headers,
-                    body=raw_body,
-                    timeout=self.timeout,
-                    max_retries=self.max_retries,
+                    operation,
+                    headers,
+                    raw_body,
+                    deadline,
                     idempotent=idempotent,
                     sensitive=sensitive,
-                    error_class=error_class,
                     sink=sink,
-                    deadline=deadline,
                     secrets=secrets,
                 )
             except PipedreamApiError as error:
-                # Pipedream's 401 means it refused the token before anything ran: get a new
-                # token and send once more. A 401 relayed from an app or a workflow says nothing
-                # about our token, and sending again could run the request twice.
-                if error.status_code != 401 or token is None or not pipedream_api:
+                if error.status_code != 401:
                     raise
                 refused = error
-            if refused is not None and token is not None:  # out of the except block: it chains nothing
-                if attempt == 1 and self._tokens.invalidate(token):
-                    continue
+            else:
+                return self._json(response, operation, PipedreamApiError)
+            # Pipedream's 401 means it refused the token before anything ran: get a new token
+            # and send once more. Raised here, out of the except block: it chains nothing.
+            if refreshed or not self._tokens.invalidate(token):
                 raise refused.copy(PipedreamAuthError)
-            if self._capture is not None:
-                self._capture.response = response
-            return self._decode(response, operation, parse, error_class or PipedreamApiError)
-        raise AssertionError("unreachable")
+            refreshed = True
+
+    def _token_call(
+        self,
+        operation: str,
+        body: Mapping[str, str],
+        *,
+        idempotent: bool = True,
+        deadline: Optional[float] = None,
+        secrets: Sequence[str] = (),
+    ) -> JSON:
+        """``POST /v1/oauth/token`` with the client credentials in ``body``; returns the JSON
+        answer. No bearer token and no rate-limit token (it limits Connect API calls); the
+        body never appears in an error; a failure is a ``PipedreamAuthError``.
+        ``idempotent=False`` for a single-use client assertion, which must not be re-sent."""
+        if deadline is None:
+            deadline = self._start()
+        headers = {k: v for k, v in self._headers.items() if k.lower() != "x-pd-rate-limit"}
+        headers["Content-Type"] = "application/json"
+        url = self.base_url + _TOKEN_PATH
+        _check_request("POST", headers)
+        response = self._send(
+            "POST",
+            url,
+            operation,
+            headers,
+            _encode_json("request body", body),
+            deadline,
+            idempotent=idempotent,
+            sensitive=True,
+            error_class=PipedreamAuthError,
+            secrets=secrets,
+        )
+        return self._json(response, operation, PipedreamAuthError)
+
+    def _foreign_call(
+        self,
+        method: str,
+        url: str,
+        operation: str,
+        headers: Mapping[str, str],
+        body: Optional[bytes] = None,
+        *,
+        bearer: bool = False,
+        query: Optional[Mapping[str, Any]] = None,
+        sink: Optional[Callable[[bytes], None]] = None,
+        deadline: Optional[float] = None,
+    ) -> JSON:
+        """A call answered by someone else; returns its body as its content type says: parsed
+        JSON, text, bytes, or None when empty. ``headers`` are sent as given; ``bearer`` adds
+        this client's token (the proxy and ``auth_type="oauth"`` workflows need it). A 401 is
+        raised as it is: it says nothing about our token, and sending again could run the
+        request twice. ``sink`` and ``deadline`` as for ``_api_call``."""
+        if deadline is None:
+            deadline = self._start()
+        url = _with_query(url, query)
+        headers = dict(headers)
+        _check_request(method, headers)
+        if bearer:
+            headers["Authorization"] = "Bearer " + self._token(deadline, ())
+        response = self._send(method, url, operation, headers, body, deadline, sink=sink)
+        return _content(response)
 
     def _token(self, deadline: float, secrets: Sequence[str]) -> str:
         """The access token. If getting it fails, the error is redacted of the secrets of the
@@ -1361,33 +1487,25 @@ class SyncPipedreamClient:
             headers=failed.headers,
         ) from cause
 
-    def _decode(
-        self,
-        response: "_Response",
-        operation: str,
-        parse: str,
-        error_class: Callable[..., Exception] = PipedreamApiError,
-    ) -> JSON:
+    def _json(self, response: "_Response", operation: str, error_class: Callable[..., Exception]) -> JSON:
+        """The JSON body of a Pipedream answer, None when empty. Anything else (an HTML
+        error page from a load balancer with status 200) is an error of ``error_class``."""
         if response.status == 204 or not response.body.strip():
             return None
-        if parse == "auto":
-            content_type = response.headers.get("content-type", "")
-            if "json" not in content_type:
-                if content_type.startswith("text/") or not content_type:
-                    return response.body.decode("utf-8", "replace")
-                return response.body
         try:
             return json.loads(response.body)
         except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             pass  # handled below, outside this block: the decoding error holds the whole body
-        if parse == "auto":
-            return response.body.decode("utf-8", "replace")
         content_type = response.headers.get("content-type", "") or "a body without a content type"
         raise self._transport.http_error(error_class, operation, response, summary="expected JSON, got " + content_type)
 
-    def _call(self, endpoint: str, *path_arguments: str, **options: Any) -> Any:
+    def _call(self, endpoint: str, *path_arguments: str, **options: Any) -> _Returned:  # type: ignore[type-var]
         """Call one endpoint of ``_ENDPOINTS``: the path arguments fill its path in order,
-        each as one percent-encoded segment; ``options`` go to ``_request``."""
+        each as one percent-encoded segment; ``options`` go to ``_api_call``.
+
+        Returns the decoded JSON, typed as whatever the calling method declares (the
+        endpoint's documented answer): like ``Any``, nothing checks it at run time, but the
+        public methods need no cast each."""
         method, template, operation = _ENDPOINTS[endpoint]
         names = _PATH_ARGUMENTS[endpoint]
         if len(path_arguments) != len(names):  # pragma: no cover - a mistake in this module
@@ -1395,13 +1513,22 @@ class SyncPipedreamClient:
         segments = {name: _segment(name, value) for name, value in zip(names, path_arguments)}
         project_v2 = "/v2" + self._project_path[len("/v1") :]
         path = template.format(project=self._project_path, project_v2=project_v2, **segments)
-        return self._request(method, path, operation.format(**dict(zip(names, path_arguments))), **options)
+        result: _Returned = self._api_call(
+            method, path, operation.format(**dict(zip(names, path_arguments))), **options
+        )
+        return result
+
+    def _call_no_content(self, endpoint: str, *path_arguments: str, **options: Any) -> None:
+        """``_call`` for an endpoint that answers 204 No Content, as its method declares.
+        Should a server send a body anyway, it is returned like any other answer."""
+        answer: None = self._call(endpoint, *path_arguments, **options)
+        return answer
 
     # -- Projects ----------------------------------------------------------------------------
 
     def get_project_info(self) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/projects/info``: ``{"apps": [{"id", "name_slug"}]}``."""
-        return self._call("get_project_info")  # type: ignore[no-any-return]
+        return self._call("get_project_info")
 
     def get_projects(
         self,
@@ -1411,7 +1538,7 @@ class SyncPipedreamClient:
         before: Optional[str] = None,
     ) -> Dict[str, Any]:
         """``GET /v1/connect/projects``: ``{"data": [Project], "page_info"}``; ``q`` matches names."""
-        return self._call("get_projects", query=dict(after=after, before=before, limit=limit, q=q))  # type: ignore[no-any-return]
+        return self._call("get_projects", query=dict(after=after, before=before, limit=limit, q=q))
 
     def create_project(
         self,
@@ -1429,11 +1556,11 @@ class SyncPipedreamClient:
             support_email=support_email,
             connect_require_key_auth_test=connect_require_key_auth_test,
         )
-        return self._call("create_project", body=body)  # type: ignore[no-any-return]
+        return self._call("create_project", body=body)
 
     def get_project(self, project_id: str) -> Dict[str, Any]:
         """``GET /v1/connect/projects/{project_id}``: the Project."""
-        return self._call("get_project", project_id)  # type: ignore[no-any-return]
+        return self._call("get_project", project_id)
 
     def update_project(
         self,
@@ -1451,42 +1578,42 @@ class SyncPipedreamClient:
             support_email=support_email,
             connect_require_key_auth_test=connect_require_key_auth_test,
         )
-        return self._call("update_project", project_id, body=body)  # type: ignore[no-any-return]
+        return self._call("update_project", project_id, body=body)
 
     def delete_project(self, project_id: str) -> None:
         """``DELETE /v1/connect/projects/{project_id}``."""
-        return self._call("delete_project", project_id)  # type: ignore[no-any-return]
+        return self._call_no_content("delete_project", project_id)
 
     def update_project_logo(self, project_id: str, logo: str) -> None:
         """``POST /v1/connect/projects/{project_id}/logo`` with ``{"logo": <data URI>}``, e.g.
         ``"data:image/png;base64,iVBORw0..."``."""
-        return self._call("update_project_logo", project_id, body={"logo": _required("logo", logo)})  # type: ignore[no-any-return]
+        return self._call_no_content("update_project_logo", project_id, body={"logo": _required("logo", logo)})
 
     def get_project_webhook(self) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/webhook``: ``{"data": {"id", "url", "signing_key_set",
         "created_at", "updated_at"} or null}``."""
-        return self._call("get_project_webhook")  # type: ignore[no-any-return]
+        return self._call("get_project_webhook")
 
     def update_project_webhook(self, url: str) -> Dict[str, Any]:
         """``PUT /v1/connect/{project_id}/webhook`` with ``{"url"}``: ``{"data": Webhook}``, with
         ``signing_key`` when the webhook is created."""
-        return self._call("update_project_webhook", body={"url": _required("url", url)})  # type: ignore[no-any-return]
+        return self._call("update_project_webhook", body={"url": _required("url", url)})
 
     def delete_project_webhook(self) -> None:
         """``DELETE /v1/connect/{project_id}/webhook``."""
-        return self._call("delete_project_webhook")  # type: ignore[no-any-return]
+        return self._call_no_content("delete_project_webhook")
 
     def regenerate_project_webhook_signing_key(self) -> Dict[str, Any]:
         """``POST /v1/connect/{project_id}/webhook/regenerate_signing_key``: ``{"data": Webhook}``
         with the new ``signing_key``."""
-        return self._call("regenerate_project_webhook_signing_key")  # type: ignore[no-any-return]
+        return self._call("regenerate_project_webhook_signing_key")
 
     def get_usage(self, start_ts: int, end_ts: int) -> Dict[str, Any]:
         """``GET /v1/connect/usage?start_ts=&end_ts=`` (epoch seconds): ``{"data": [{"credits_used",
         "action_run_credits_used", "proxy_credits_used", "source_emit_credits_used",
         "usage_start_ts", "usage_end_ts"}]}``."""
-        query = dict(start_ts=_count("start_ts", start_ts), end_ts=_count("end_ts", end_ts))
-        return self._call("get_usage", query=query)  # type: ignore[no-any-return]
+        query = dict(start_ts=_count("start_ts", start_ts, 0), end_ts=_count("end_ts", end_ts, 0))
+        return self._call("get_usage", query=query)
 
     # -- Apps --------------------------------------------------------------------------------
 
@@ -1517,19 +1644,19 @@ class SyncPipedreamClient:
             sort_direction=sort_direction,
             category_ids=_string_list("category_ids", category_ids),
         )
-        return self._call("get_apps", query=query)  # type: ignore[no-any-return]
+        return self._call("get_apps", query=query)
 
     def get_app(self, app_id_or_slug: str) -> AppResponse:
         """``GET /v1/connect/apps/{app_id}``: ``{"data": App}``."""
-        return self._call("get_app", app_id_or_slug)  # type: ignore[no-any-return]
+        return self._call("get_app", app_id_or_slug)
 
     def get_app_categories(self) -> List[Dict[str, Any]]:
         """``GET /v1/connect/app_categories``: ``[{"id", "name", "description"}]`` (not paginated)."""
-        return self._call("get_app_categories")  # type: ignore[no-any-return]
+        return self._call("get_app_categories")
 
     def get_app_category(self, category_id: str) -> Dict[str, Any]:
         """``GET /v1/connect/app_categories/{id}``: ``{"id", "name", "description"}``."""
-        return self._call("get_app_category", category_id)  # type: ignore[no-any-return]
+        return self._call("get_app_category", category_id)
 
     def get_app_overrides(
         self,
@@ -1541,7 +1668,7 @@ class SyncPipedreamClient:
         """``GET /v1/connect/{project_id}/app_overrides``: ``{"data": [AppOverride], "page_info"}``.
         ``app_filter`` is sent as ``app``."""
         query = dict(after=after, before=before, limit=limit, app=app_filter)
-        return self._call("get_app_overrides", query=query)  # type: ignore[no-any-return]
+        return self._call("get_app_overrides", query=query)
 
     def create_app_override(
         self, app: str, name: str, *, oauth_app_id: Optional[str] = None, cfmap: Optional[Mapping[str, Any]] = None
@@ -1549,11 +1676,11 @@ class SyncPipedreamClient:
         """``POST /v1/connect/{project_id}/app_overrides``: the AppOverride ``{"id", "name", "app",
         "oauth_app_id", "cfmap", "owner_id", "created_at", "updated_at"}``."""
         body = _compact(app=_required("app", app), name=_required("name", name), oauth_app_id=oauth_app_id, cfmap=cfmap)
-        return self._call("create_app_override", body=body, sensitive=True)  # type: ignore[no-any-return]
+        return self._call("create_app_override", body=body, sensitive=True)
 
     def get_app_override(self, app_override_id: str) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/app_overrides/{id}``: the AppOverride."""
-        return self._call("get_app_override", app_override_id)  # type: ignore[no-any-return]
+        return self._call("get_app_override", app_override_id)
 
     def update_app_override(
         self,
@@ -1568,11 +1695,11 @@ class SyncPipedreamClient:
         body = _compact(name=name, cfmap=cfmap)
         if oauth_app_id is not _UNSET:
             body["oauth_app_id"] = oauth_app_id
-        return self._call("update_app_override", app_override_id, body=body, sensitive=True)  # type: ignore[no-any-return]
+        return self._call("update_app_override", app_override_id, body=body, sensitive=True)
 
     def delete_app_override(self, app_override_id: str) -> None:
         """``DELETE /v1/connect/{project_id}/app_overrides/{id}``."""
-        return self._call("delete_app_override", app_override_id)  # type: ignore[no-any-return]
+        return self._call_no_content("delete_app_override", app_override_id)
 
     def get_oauth_apps(
         self,
@@ -1585,7 +1712,7 @@ class SyncPipedreamClient:
         """``GET /v1/connect/{project_id}/oauth_apps``: ``{"data": [OauthApp], "page_info"}``.
         ``app_filter`` is sent as ``app``."""
         query = dict(after=after, before=before, limit=limit, app=app_filter, q=q)
-        return self._call("get_oauth_apps", query=query)  # type: ignore[no-any-return]
+        return self._call("get_oauth_apps", query=query)
 
     def create_oauth_app(
         self,
@@ -1611,11 +1738,11 @@ class SyncPipedreamClient:
             additional_scopes=_string_list("additional_scopes", additional_scopes),
         )
         secrets = [client_secret] if client_secret else []  # the call's own: the registered set stays bounded
-        return self._call("create_oauth_app", body=body, sensitive=True, secrets=secrets)  # type: ignore[no-any-return]
+        return self._call("create_oauth_app", body=body, sensitive=True, secrets=secrets)
 
     def get_oauth_app(self, oauth_app_id: str) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/oauth_apps/{id}``: the OauthApp."""
-        return self._call("get_oauth_app", oauth_app_id)  # type: ignore[no-any-return]
+        return self._call("get_oauth_app", oauth_app_id)
 
     def update_oauth_app(
         self,
@@ -1639,11 +1766,11 @@ class SyncPipedreamClient:
             additional_scopes=_string_list("additional_scopes", additional_scopes),
         )
         secrets = [client_secret] if client_secret else []
-        return self._call("update_oauth_app", oauth_app_id, body=body, sensitive=True, secrets=secrets)  # type: ignore[no-any-return]
+        return self._call("update_oauth_app", oauth_app_id, body=body, sensitive=True, secrets=secrets)
 
     def delete_oauth_app(self, oauth_app_id: str) -> None:
         """``DELETE /v1/connect/{project_id}/oauth_apps/{id}``."""
-        return self._call("delete_oauth_app", oauth_app_id)  # type: ignore[no-any-return]
+        return self._call_no_content("delete_oauth_app", oauth_app_id)
 
     # -- Tokens ------------------------------------------------------------------------------
 
@@ -1674,7 +1801,7 @@ class SyncPipedreamClient:
             app_id=app_id,
             oauth_app_id=oauth_app_id,
         )
-        return self._call("create_connect_token", body=body)  # type: ignore[no-any-return]
+        return self._call("create_connect_token", body=body)
 
     def validate_connect_token(
         self,
@@ -1688,7 +1815,7 @@ class SyncPipedreamClient:
         """``GET /v1/connect/tokens/{token}/validate``: ``{"success", "error", "app",
         "project_id", "project_environment", "project_app_name", "oauth_app_id", ...}``."""
         query = dict(app_id=app_id, account_id=account_id, oauth_app_id=oauth_app_id, app_override_id=app_override_id)
-        return self._call("validate_connect_token", token, query=query, secrets=(token,))  # type: ignore[no-any-return]
+        return self._call("validate_connect_token", token, query=query, secrets=(token,))
 
     def create_oauth_token(
         self,
@@ -1714,7 +1841,7 @@ class SyncPipedreamClient:
             raise ValueError("pass client_secret or client_assertion (exactly one)")
         if client_assertion is not None:
             _required("client_assertion", client_assertion)
-            client_assertion_type = client_assertion_type or _JWT_BEARER_ASSERTION
+            client_assertion_type = client_assertion_type or _JWT_BEARER
         elif client_assertion_type is not None:
             raise ValueError("client_assertion_type goes with client_assertion")
         else:
@@ -1727,16 +1854,13 @@ class SyncPipedreamClient:
             scope=scope,
             grant_type="client_credentials",
         )
-        return self._call(  # type: ignore[no-any-return]
-            "create_oauth_token",
-            body=body,
-            headers={k: v for k, v in self._headers.items() if k.lower() != "x-pd-rate-limit"},
-            auth=False,
+        result: OAuthToken = self._token_call(
+            "create OAuth token",
+            body,
             idempotent=client_assertion is None,  # an assertion is single-use: never re-sent
-            sensitive=True,
-            error_class=PipedreamAuthError,
             secrets=tuple(secret for secret in (client_secret, client_assertion) if secret is not None),
         )
+        return result
 
     # -- Users and accounts ------------------------------------------------------------------
 
@@ -1749,7 +1873,7 @@ class SyncPipedreamClient:
     ) -> Dict[str, Any]:
         """``GET /v1/connect/{project_id}/users``: ``{"data": [{"id", "external_id", "created_at",
         "updated_at"}], "page_info"}``; ``q`` matches part of an external id."""
-        return self._call("get_users", query=dict(after=after, before=before, limit=limit, q=q))  # type: ignore[no-any-return]
+        return self._call("get_users", query=dict(after=after, before=before, limit=limit, q=q))
 
     def get_accounts(
         self,
@@ -1772,7 +1896,7 @@ class SyncPipedreamClient:
             app=app_filter,
             include_credentials=_flag(include_credentials),
         )
-        return self._call("get_accounts", query=query)  # type: ignore[no-any-return]
+        return self._call("get_accounts", query=query)
 
     def get_accounts_by_external_user(
         self, external_user_id: str, app_filter: Optional[str] = None, include_credentials: bool = False
@@ -1780,7 +1904,7 @@ class SyncPipedreamClient:
         """``GET /v1/connect/{project_id}/users/{external_user_id}/accounts``: a list of Account
         (not paginated). ``app_filter`` is sent as ``app``."""
         query = dict(include_credentials=_flag(include_credentials), app=app_filter)
-        return self._call("get_accounts_by_external_user", external_user_id, query=query)  # type: ignore[no-any-return]
+        return self._call("get_accounts_by_external_user", external_user_id, query=query)
 
     def create_account(
         self,
@@ -1807,7 +1931,7 @@ class SyncPipedreamClient:
             app_override_id=app_override_id,
         )
         secrets = [body["connect_token"], body["cfmap_json"]] + _credential_values(body["cfmap_json"])
-        return self._call("create_account", query=query, body=body, sensitive=True, secrets=secrets)  # type: ignore[no-any-return]
+        return self._call("create_account", query=query, body=body, sensitive=True, secrets=secrets)
 
     def get_account_by_id(
         self, account_id: str, external_user_id: Optional[str] = None, include_credentials: bool = False
@@ -1815,21 +1939,21 @@ class SyncPipedreamClient:
         """``GET /v1/connect/{project_id}/accounts/{account_id}``: the Account.
         ``external_user_id`` is accepted for the original client's signature; the API does not take it."""
         query = dict(include_credentials=_flag(include_credentials))
-        return self._call("get_account_by_id", account_id, query=query)  # type: ignore[no-any-return]
+        return self._call("get_account_by_id", account_id, query=query)
 
     def delete_account(self, account_id: str, external_user_id: Optional[str] = None) -> None:
         """``DELETE /v1/connect/{project_id}/accounts/{account_id}``. ``external_user_id`` is
         accepted for the original client's signature; the API does not take it."""
-        return self._call("delete_account", account_id)  # type: ignore[no-any-return]
+        return self._call_no_content("delete_account", account_id)
 
     def delete_accounts_by_app(self, app_id: str, external_user_id: Optional[str] = None) -> None:
         """``DELETE /v1/connect/{project_id}/apps/{app_id}/accounts``: every account of an app.
         ``external_user_id`` is accepted for the original client's signature; the API does not take it."""
-        return self._call("delete_accounts_by_app", app_id)  # type: ignore[no-any-return]
+        return self._call_no_content("delete_accounts_by_app", app_id)
 
     def delete_external_user(self, external_user_id: str) -> None:
         """``DELETE /v1/connect/{project_id}/users/{external_user_id}``: the user and all its data."""
-        return self._call("delete_external_user", external_user_id)  # type: ignore[no-any-return]
+        return self._call_no_content("delete_external_user", external_user_id)
 
     # -- Components --------------------------------------------------------------------------
 
@@ -1860,13 +1984,13 @@ class SyncPipedreamClient:
             registry=registry,
             component_type=type_filter,
         )
-        return self._call("get_components", _component_path(component_type), query=query)  # type: ignore[no-any-return]
+        return self._call("get_components", _component_path(component_type), query=query)
 
     def get_component(
         self, component_type: str, component_key: str, *, version: Optional[str] = None
     ) -> ComponentResponse:
         """``GET /v1/connect/{project_id}/{components|actions|triggers}/{key}``: ``{"data": Component}``."""
-        return self._call(  # type: ignore[no-any-return]
+        return self._call(
             "get_component",
             _component_path(component_type),
             component_key,
@@ -1903,7 +2027,7 @@ class SyncPipedreamClient:
             query=query,
         )
         # Reads options without changing anything, so it may be retried like a GET.
-        return self._call(  # type: ignore[no-any-return]
+        return self._call(
             "configure_component",
             _component_path(component_type),
             body=body,
@@ -1932,7 +2056,7 @@ class SyncPipedreamClient:
             dynamic_props_id=dynamic_props_id,
         )
         # Computes props without changing anything, so it may be retried like a GET.
-        return self._call(  # type: ignore[no-any-return]
+        return self._call(
             "reload_component_props",
             _component_path(component_type),
             body=body,
@@ -1961,7 +2085,7 @@ class SyncPipedreamClient:
             dynamic_props_id=dynamic_props_id,
             stash_id=stash_id,
         )
-        return self._call("run_action", body=body)  # type: ignore[no-any-return]
+        return self._call("run_action", body=body)
 
     def download_file(self, s3_key: str, destination: Union[str, bytes, "os.PathLike[str]", BinaryIO]) -> int:
         """``GET /v1/connect/{project_id}/file_stash/download?s3_key=``: a File Stash file,
@@ -1975,7 +2099,7 @@ class SyncPipedreamClient:
         followed without this client's credentials, within the same ``timeout``."""
         query = dict(s3_key=_required("s3_key", s3_key))
         sink = _FileSink(destination)
-        deadline = _clock.monotonic() + self.timeout  # the storage request included
+        deadline = self._start()  # the storage request included
         try:
             try:
                 self._call("download_file", query=query, sink=sink.write, deadline=deadline)
@@ -1983,16 +2107,8 @@ class SyncPipedreamClient:
                 target = self._storage_redirect(error)
                 if target is None:
                     raise
-                self._request(
-                    "GET",
-                    target,
-                    "download file",
-                    headers={"User-Agent": self._headers["User-Agent"]},
-                    auth=False,
-                    pipedream_api=False,
-                    sink=sink.write,
-                    deadline=deadline,
-                )
+                headers = {"User-Agent": self._headers["User-Agent"]}  # none of this client's credentials
+                self._foreign_call("GET", target, "download file", headers, sink=sink.write, deadline=deadline)
             return sink.finish()
         except BaseException:
             sink.discard()
@@ -2039,7 +2155,7 @@ class SyncPipedreamClient:
             webhook_url=_either("webhookUrl", webhookUrl, "webhook_url", webhook_url),
             emit_on_deploy=emit_on_deploy,
         )
-        return self._call("deploy_trigger", body=body)  # type: ignore[no-any-return]
+        return self._call("deploy_trigger", body=body)
 
     # -- Deployed triggers -------------------------------------------------------------------
 
@@ -2060,19 +2176,19 @@ class SyncPipedreamClient:
             external_user_id=_required("external_user_id", external_user_id),
             emitter_type=emitter_type,
         )
-        return self._call("get_deployed_triggers", query=query)  # type: ignore[no-any-return]
+        return self._call("get_deployed_triggers", query=query)
 
     def get_deployed_trigger(self, deployed_component_id: str, external_user_id: str) -> DeployedTriggerResponse:
         """``GET .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
         query = _user_query(external_user_id)
-        return self._call("get_deployed_trigger", deployed_component_id, query=query)  # type: ignore[no-any-return]
+        return self._call("get_deployed_trigger", deployed_component_id, query=query)
 
     def delete_deployed_trigger(
         self, deployed_component_id: str, external_user_id: str, ignore_hook_errors: bool = False
     ) -> None:
         """``DELETE .../deployed-triggers/{id}``."""
         query = _user_query(external_user_id, ignore_hook_errors=_flag(ignore_hook_errors))
-        return self._call("delete_deployed_trigger", deployed_component_id, query=query)  # type: ignore[no-any-return]
+        return self._call_no_content("delete_deployed_trigger", deployed_component_id, query=query)
 
     def update_deployed_trigger(
         self,
@@ -2087,7 +2203,7 @@ class SyncPipedreamClient:
         """``PUT .../deployed-triggers/{id}``: ``{"data": Emitter}``."""
         query = _user_query(external_user_id)
         body = _compact(active=active, configured_props=configured_props, name=name, emit_on_deploy=emit_on_deploy)
-        return self._call(  # type: ignore[no-any-return]
+        return self._call(
             "update_deployed_trigger",
             deployed_component_id,
             query=query,
@@ -2099,12 +2215,12 @@ class SyncPipedreamClient:
     ) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/events``: ``{"data": [{"e", "k", "ts", "id", "sum"}]}``."""
         query = _user_query(external_user_id, n=n)
-        return self._call("get_deployed_trigger_events", deployed_component_id, query=query)  # type: ignore[no-any-return]
+        return self._call("get_deployed_trigger_events", deployed_component_id, query=query)
 
     def get_deployed_trigger_webhooks(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/webhooks``: ``{"webhook_urls": [...], "webhooks": [...]}``."""
         query = _user_query(external_user_id)
-        return self._call("get_deployed_trigger_webhooks", deployed_component_id, query=query)  # type: ignore[no-any-return]
+        return self._call("get_deployed_trigger_webhooks", deployed_component_id, query=query)
 
     def update_deployed_trigger_webhooks(
         self,
@@ -2119,7 +2235,7 @@ class SyncPipedreamClient:
         if urls is None:
             raise ValueError("webhookUrls (or webhook_urls) is required")
         query = _user_query(external_user_id)
-        return self._call(  # type: ignore[no-any-return]
+        return self._call(
             "update_deployed_trigger_webhooks",
             deployed_component_id,
             query=query,
@@ -2133,7 +2249,7 @@ class SyncPipedreamClient:
         "signing_key", "signing_key_set", "active", "delivery_backend", "delivery_state",
         "created_at", "updated_at"}}``."""
         query = _user_query(external_user_id)
-        return self._call(  # type: ignore[no-any-return]
+        return self._call(
             "get_deployed_trigger_webhook",
             deployed_component_id,
             webhook_id,
@@ -2146,7 +2262,7 @@ class SyncPipedreamClient:
         """``POST .../webhooks/{webhook_id}/reset_delivery_state``: the webhook, as above,
         delivering again (``delivery_state.state`` ``"happy"``)."""
         query = _user_query(external_user_id)
-        return self._call(  # type: ignore[no-any-return]
+        return self._call(
             "reset_deployed_trigger_webhook_delivery_state",
             deployed_component_id,
             webhook_id,
@@ -2159,7 +2275,7 @@ class SyncPipedreamClient:
         """``POST .../webhooks/{webhook_id}/regenerate_signing_key``: the webhook, as above,
         with its new ``signing_key``. Never sent twice by a retry."""
         query = _user_query(external_user_id)
-        return self._call(  # type: ignore[no-any-return]
+        return self._call(
             "regenerate_deployed_trigger_webhook_signing_key",
             deployed_component_id,
             webhook_id,
@@ -2169,7 +2285,7 @@ class SyncPipedreamClient:
     def get_deployed_trigger_workflows(self, deployed_component_id: str, external_user_id: str) -> Dict[str, Any]:
         """``GET .../deployed-triggers/{id}/pipelines``: ``{"workflow_ids": [...]}``."""
         query = _user_query(external_user_id)
-        return self._call("get_deployed_trigger_workflows", deployed_component_id, query=query)  # type: ignore[no-any-return]
+        return self._call("get_deployed_trigger_workflows", deployed_component_id, query=query)
 
     def update_deployed_trigger_workflows(
         self,
@@ -2184,7 +2300,7 @@ class SyncPipedreamClient:
         if ids is None:
             raise ValueError("workflowIds (or workflow_ids) is required")
         query = _user_query(external_user_id)
-        return self._call(  # type: ignore[no-any-return]
+        return self._call(
             "update_deployed_trigger_workflows",
             deployed_component_id,
             query=query,
@@ -2222,17 +2338,17 @@ class SyncPipedreamClient:
             has_triggers=has_triggers,
             has_private_components=has_private_components,
         )
-        return self._call("get_apps_v2", query=query)  # type: ignore[no-any-return]
+        return self._call("get_apps_v2", query=query)
 
     def get_app_facets_v2(self) -> Facets:
         """``GET /v2/connect/{project_id}/apps/facets``: ``{"data": {"category_name": [{"value",
         "count"}], "auth_type": [...]}}``."""
-        return self._call("get_app_facets_v2")  # type: ignore[no-any-return]
+        return self._call("get_app_facets_v2")
 
     def get_app_v2(self, app_id_or_slug: str) -> AppDocumentResponse:
         """``GET /v2/connect/{project_id}/apps/{id}`` (``app_...`` id or name slug):
         ``{"data": AppDocument}``; 404 if unknown."""
-        return self._call("get_app_v2", app_id_or_slug)  # type: ignore[no-any-return]
+        return self._call("get_app_v2", app_id_or_slug)
 
     def get_components_v2(
         self,
@@ -2249,17 +2365,17 @@ class SyncPipedreamClient:
         ``"action"`` or ``"trigger"`` (plurals accepted); ``app``: comma-separated app name
         slugs (not ids); ``registry``: ``"public"`` (the API's default), ``"private"`` or ``"all"``."""
         query = dict(q=q, limit=limit, page=page, component_type=component_type, app=app, registry=registry)
-        return self._call("get_components_v2", query=query)  # type: ignore[no-any-return]
+        return self._call("get_components_v2", query=query)
 
     def get_component_facets_v2(self, registry: Optional[str] = None) -> Facets:
         """``GET /v2/connect/{project_id}/components/facets``: ``{"data": {"component_type":
         [{"value", "count"}], "app_name_slug": [...]}}``."""
-        return self._call("get_component_facets_v2", query=dict(registry=registry))  # type: ignore[no-any-return]
+        return self._call("get_component_facets_v2", query=dict(registry=registry))
 
     def get_component_v2(self, component_id: str, registry: Optional[str] = None) -> ComponentDocumentResponse:
         """``GET /v2/connect/{project_id}/components/{id}`` (a ``pc_...`` id, not a key):
         ``{"data": ComponentDocument}``; 404 if unknown or not visible to the project."""
-        return self._call("get_component_v2", component_id, query=dict(registry=registry))  # type: ignore[no-any-return]
+        return self._call("get_component_v2", component_id, query=dict(registry=registry))
 
     # -- Rate limits -------------------------------------------------------------------------
 
@@ -2267,11 +2383,11 @@ class SyncPipedreamClient:
         """``POST /v1/connect/rate_limits``: ``{"token": ...}``. Send the token on later calls
         with ``client.with_options(rate_limit_token=result["token"])`` (header
         ``x-pd-rate-limit``)."""
-        for name, value in (("window_size_seconds", window_size_seconds), ("requests_per_window", requests_per_window)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError("%s must be a positive integer, got %r" % (name, value))
-        body = {"window_size_seconds": window_size_seconds, "requests_per_window": requests_per_window}
-        return self._call("create_rate_limit", body=body)  # type: ignore[no-any-return]
+        body = {
+            "window_size_seconds": _count("window_size_seconds", window_size_seconds, 1),
+            "requests_per_window": _count("requests_per_window", requests_per_window, 1),
+        }
+        return self._call("create_rate_limit", body=body)
 
     def _project(self, *segments: str) -> str:
         return self._project_path + "".join("/" + segment for segment in segments)
@@ -2305,39 +2421,22 @@ class SyncPipedreamClient:
         headers = _with_headers(
             self._headers, {"x-pd-proxy-" + str(name): value for name, value in upstream_headers.items()}
         )
-        json_body, body = options.get("json"), options.get("body")
-        if json_body is not None and body is not None:
-            raise ValueError("target_request takes body or json, not both")
-        raw: Optional[bytes] = None
-        if json_body is not None or isinstance(body, (_Mapping, list)):
-            raw = _encode_json("target_request body", json_body if json_body is not None else body)
-            headers["Content-Type"] = "application/json"
-        elif isinstance(body, str):
-            raw = body.encode("utf-8")
-        elif isinstance(body, (bytes, bytearray)):
-            raw = bytes(body)
-        elif body is not None:
-            raise ValueError("target_request body must be a mapping, list, str or bytes")
-        elif method in ("POST", "PUT", "PATCH"):
+        raw = _encode_body(
+            headers, options.get("json"), options.get("body"), "target_request['json']", "target_request['body']"
+        )
+        if raw is None and method in ("POST", "PUT", "PATCH"):
             raw = b"{}"  # the official SDK sends an empty JSON object when there is no body
             headers["Content-Type"] = "application/json"
         if raw is not None and not any(name.lower() == "content-type" for name in headers):
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = "application/json"  # as the official SDK, for a str or bytes body
         encoded_url = base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
         query = dict(
             external_user_id=_required("external_user_id", params.get("external_user_id")),
             account_id=_required("account_id", params.get("account_id")),
         )
-        return self._request(
-            method,
-            self._project("proxy", encoded_url),
-            "proxy request",
-            query=query,
-            raw_body=raw,
-            headers=headers,
-            parse="auto",
-            pipedream_api=False,
-        )
+        # The answer is the app's, not Pipedream's: a 401 there says nothing about our token.
+        path = self._project("proxy", encoded_url)
+        return self._foreign_call(method, self.base_url + path, "proxy request", headers, raw, bearer=True, query=query)
 
     # -- Workflows ---------------------------------------------------------------------------
 
@@ -2425,31 +2524,8 @@ class SyncPipedreamClient:
         if external_user_id is not None:
             request_headers["X-PD-External-User-ID"] = external_user_id
             request_headers["X-PD-Environment"] = self.environment
-        if json_data is not None and data is not None:
-            raise ValueError("pass json_data or data, not both")
-        raw: Optional[bytes] = None
-        if json_data is not None:
-            raw = _encode_json("json_data", json_data)
-            request_headers["Content-Type"] = "application/json"
-        elif isinstance(data, _Mapping):
-            raw = _query(data).encode("ascii")
-            request_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        elif isinstance(data, str):
-            raw = data.encode("utf-8")
-        elif isinstance(data, (bytes, bytearray)):
-            raw = bytes(data)
-        elif data is not None:
-            raise ValueError("data must be a mapping, str or bytes")
-        return self._request(
-            method,
-            url,
-            "invoke workflow",
-            raw_body=raw,
-            headers=request_headers,
-            auth=auth_type == "oauth",
-            parse="auto",
-            pipedream_api=False,
-        )
+        raw = _encode_body(request_headers, json_data, data, "json_data", "data", form=True)
+        return self._foreign_call(method, url, "invoke workflow", request_headers, raw, bearer=auth_type == "oauth")
 
     # -- Pagination --------------------------------------------------------------------------
 
@@ -2489,11 +2565,11 @@ class SyncPipedreamClient:
 
     def iter_apps_v2(self, **filters: Any) -> Iterator[Dict[str, Any]]:
         """Every app matching ``get_apps_v2`` filters, page after page (by number), fetched as needed."""
-        return _paginate_by_number(self.get_apps_v2, filters)
+        return _paginate(self.get_apps_v2, filters, _by_number)
 
     def iter_components_v2(self, **filters: Any) -> Iterator[Dict[str, Any]]:
         """Every component matching ``get_components_v2`` filters, fetched page by page."""
-        return _paginate_by_number(self.get_components_v2, filters)
+        return _paginate(self.get_components_v2, filters, _by_number)
 
 
 def _next_cursor(page: JSON, previous: Optional[str]) -> Optional[str]:
@@ -2518,17 +2594,6 @@ def _page_items(page: Any) -> Tuple[Any, List[Any]]:
     return body, items
 
 
-def _paginate(fetch: Callable[..., Any], filters: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
-    filters = dict(filters)
-    while True:
-        page, items = _page_items(fetch(**filters))
-        yield from items
-        cursor = _next_cursor(page, filters.get("after"))
-        if cursor is None:
-            return
-        filters["after"] = cursor
-
-
 def _next_page_number(page: JSON, items: List[Any], filters: Mapping[str, Any]) -> Optional[int]:
     """The number of the page after ``page`` (fetched with ``filters``), or None at the end:
     an empty page, a short one (fewer items than ``per_page``, or than the ``limit`` asked
@@ -2549,15 +2614,33 @@ def _next_page_number(page: JSON, items: List[Any], filters: Mapping[str, Any]) 
     return current + 1 if current + 1 > asked else None
 
 
-def _paginate_by_number(fetch: Callable[..., Any], filters: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
-    filters = dict(filters)
-    while True:
-        page, items = _page_items(fetch(**filters))
+# How the page after ``page`` is asked for, as the filters to fetch it with (None at the end):
+# the v1 lists by cursor (``after``), the v2 catalogue by page number (``page``).
+
+
+def _by_cursor(page: JSON, items: List[Any], filters: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    cursor = _next_cursor(page, filters.get("after"))
+    return None if cursor is None else dict(filters, after=cursor)
+
+
+def _by_number(page: JSON, items: List[Any], filters: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    number = _next_page_number(page, items, filters)
+    return None if number is None else dict(filters, page=number)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    _NextFilters = Callable[[JSON, List[Any], Dict[str, Any]], Optional[Dict[str, Any]]]
+
+
+def _paginate(
+    fetch: Callable[..., Any], filters: Dict[str, Any], next_filters: _NextFilters = _by_cursor
+) -> Iterator[Dict[str, Any]]:
+    """The items of every page, each page fetched when the previous one is used up."""
+    following: Optional[Dict[str, Any]] = dict(filters)
+    while following is not None:
+        page, items = _page_items(fetch(**following))
         yield from items
-        number = _next_page_number(page, items, filters)
-        if number is None:
-            return
-        filters["page"] = number
+        following = next_filters(page, items, following)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2565,7 +2648,7 @@ def _paginate_by_number(fetch: Callable[..., Any], filters: Dict[str, Any]) -> I
 # ---------------------------------------------------------------------------------------------
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (mypy targets 3.10); never imported at run time
-    from typing import Concatenate, Coroutine, ParamSpec, TypeVar  # novm
+    from typing import Concatenate, Coroutine, ParamSpec  # novm
 
     _P = ParamSpec("_P")
     _R = TypeVar("_R")
@@ -2715,27 +2798,17 @@ class PipedreamClient:
         return self.sync.token_requests
 
     # Positional-only name: a filter may be called anything.
-    async def _iterate(self, method_name: str, /, *args: Any, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
+    async def _iterate(
+        self, method_name: str, next_filters: _NextFilters, /, *args: Any, **filters: Any
+    ) -> AsyncIterator[Dict[str, Any]]:
+        """``_paginate``, each page fetched in a thread of the pool."""
         fetch = getattr(self.sync, method_name)
-        while True:
-            page, items = _page_items(await self._runner.run(fetch, *args, **filters))
+        following: Optional[Dict[str, Any]] = filters
+        while following is not None:
+            page, items = _page_items(await self._runner.run(fetch, *args, **following))
             for item in items:
                 yield item
-            cursor = _next_cursor(page, filters.get("after"))
-            if cursor is None:
-                return
-            filters["after"] = cursor
-
-    async def _iterate_by_number(self, method_name: str, /, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        fetch = getattr(self.sync, method_name)
-        while True:
-            page, items = _page_items(await self._runner.run(fetch, **filters))
-            for item in items:
-                yield item
-            number = _next_page_number(page, items, filters)
-            if number is None:
-                return
-            filters["page"] = number
+            following = next_filters(page, items, following)
 
     # Every API method of SyncPipedreamClient, as a coroutine with the same arguments,
     # return value and docstring (see _coroutine).
@@ -2828,37 +2901,37 @@ class PipedreamClient:
 
     def iter_apps(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         """``async for app in client.iter_apps(q="slack")``: pages fetched as needed."""
-        return self._iterate("get_apps", **filters)
+        return self._iterate("get_apps", _by_cursor, **filters)
 
     def iter_accounts(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate("get_accounts", **filters)
+        return self._iterate("get_accounts", _by_cursor, **filters)
 
     def iter_components(self, component_type: str, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         _component_path(component_type)
-        return self._iterate("get_components", component_type, **filters)
+        return self._iterate("get_components", _by_cursor, component_type, **filters)
 
     def iter_deployed_triggers(self, external_user_id: str, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         _required("external_user_id", external_user_id)
-        return self._iterate("get_deployed_triggers", external_user_id, **filters)
+        return self._iterate("get_deployed_triggers", _by_cursor, external_user_id, **filters)
 
     def iter_users(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate("get_users", **filters)
+        return self._iterate("get_users", _by_cursor, **filters)
 
     def iter_projects(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate("get_projects", **filters)
+        return self._iterate("get_projects", _by_cursor, **filters)
 
     def iter_app_overrides(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate("get_app_overrides", **filters)
+        return self._iterate("get_app_overrides", _by_cursor, **filters)
 
     def iter_oauth_apps(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate("get_oauth_apps", **filters)
+        return self._iterate("get_oauth_apps", _by_cursor, **filters)
 
     def iter_apps_v2(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
         """``async for app in client.iter_apps_v2(q="slack")``: pages fetched by number as needed."""
-        return self._iterate_by_number("get_apps_v2", **filters)
+        return self._iterate("get_apps_v2", _by_number, **filters)
 
     def iter_components_v2(self, **filters: Any) -> AsyncIterator[Dict[str, Any]]:
-        return self._iterate_by_number("get_components_v2", **filters)
+        return self._iterate("get_components_v2", _by_number, **filters)
 
 
 # ---------------------------------------------------------------------------------------------

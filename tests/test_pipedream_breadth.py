@@ -358,14 +358,16 @@ def test_a_redirect_to_a_storage_host_is_followed_without_credentials(
 def test_a_redirect_from_https_to_http_is_not_followed(client: SyncPipedreamClient) -> None:
     from pipedream import PipedreamApiError as Error
 
-    error = Error("download file failed")
-    error.status_code, error.url = 302, "https://api.pipedream.com/v1/connect/p/file_stash/download?s3_key=a"
-    error.headers = {"location": "http://storage.example.com/a"}
-    assert client._storage_redirect(error) is None
-    error.headers = {"location": "https://storage.example.com/a?sig=1"}
-    assert client._storage_redirect(error) == "https://storage.example.com/a?sig=1"
-    error.headers = {"location": "/elsewhere"}  # same host: the transport follows those itself
-    assert client._storage_redirect(error) is None
+    def refused(location: str) -> Error:  # the error the transport raises for a redirect it did not follow
+        url = "https://api.pipedream.com/v1/connect/p/file_stash/download?s3_key=a"
+        return Error("download file failed", status_code=302, url=url, headers={"location": location})
+
+    assert client._storage_redirect(refused("http://storage.example.com/a")) is None
+    assert (
+        client._storage_redirect(refused("https://storage.example.com/a?sig=1"))
+        == "https://storage.example.com/a?sig=1"
+    )
+    assert client._storage_redirect(refused("/elsewhere")) is None  # same host: the transport follows those itself
 
 
 def test_async_download(replica: Any, tmp_path: pathlib.Path) -> None:

@@ -15,7 +15,7 @@ import json
 import threading
 import time as _time
 from contextlib import redirect_stdout
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -681,6 +681,42 @@ def test_proxy_post_without_body_sends_empty_object_and_text_comes_back_as_text(
     assert replica.count("POST", replica.last_request.path) == 1  # a proxied write is not retried
 
 
+@pytest.mark.parametrize(
+    "json_value, data, form, headers, body, content_type",
+    [
+        ({"a": 1}, None, False, {}, b'{"a":1}', "application/json"),
+        (None, [1, 2], False, {}, b"[1,2]", "application/json"),  # the proxy sends a list as JSON
+        (None, {"a": "1 2"}, False, {}, b'{"a":"1 2"}', "application/json"),
+        (None, {"a": "1 2"}, True, {}, b"a=1%202", "application/x-www-form-urlencoded"),  # a workflow form
+        (None, {"a": "b"}, True, {"Content-Type": "x/y"}, b"a=b", "x/y"),  # a form keeps the caller's type
+        ({"a": 1}, None, True, {"Content-Type": "x/y"}, b'{"a":1}', "application/json"),  # JSON is JSON
+        (None, "caf\u00e9", False, {}, "caf\u00e9".encode(), None),
+        (None, bytearray(b"\x00\x01"), True, {}, b"\x00\x01", None),
+        (None, None, False, {}, None, None),
+    ],
+)
+def test_one_body_encoding_for_the_proxy_and_workflows(
+    json_value: Any, data: Any, form: bool, headers: Dict[str, str], body: Optional[bytes], content_type: Optional[str]
+) -> None:
+    headers = dict(headers)
+    assert pipedream._encode_body(headers, json_value, data, "json", "body", form=form) == body
+    assert headers.get("Content-Type") == content_type
+
+
+@pytest.mark.parametrize(
+    "json_value, data, form, message",
+    [
+        ({"a": 1}, "x", False, "pass json or body, not both"),
+        (None, 12, False, "body must be a mapping, list, str or bytes"),
+        (None, [1], True, "body must be a mapping, str or bytes"),
+        ({"a": {1, 2}}, None, False, "json is not JSON-serialisable"),
+    ],
+)
+def test_a_body_that_cannot_be_encoded_is_a_value_error(json_value: Any, data: Any, form: bool, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        pipedream._encode_body({}, json_value, data, "json", "body", form=form)
+
+
 # ---------------------------------------------------------------------------------------------
 # Workflows
 # ---------------------------------------------------------------------------------------------
@@ -998,6 +1034,35 @@ def test_a_401_relayed_by_the_proxy_is_raised_without_refresh_or_resend(
     assert not isinstance(caught.value, PipedreamAuthError) and caught.value.status_code == 401
     assert sum(1 for r in replica.requests if "/proxy/" in r.path) == 1
     assert replica.token_requests == 1
+
+
+def test_a_401_from_the_storage_host_of_a_download_is_raised_without_refresh_or_resend(
+    client: SyncPipedreamClient, replica: Any, tmp_path: Any
+) -> None:
+    replica.fail_next(401, {"error": "signature expired"}, path_contains="/stash-objects/")
+    with pytest.raises(PipedreamApiError) as caught:
+        client.download_file("redirect/stash/demo/report.csv", tmp_path / "report.csv")
+    assert not isinstance(caught.value, PipedreamAuthError) and caught.value.status_code == 401
+    assert sum(1 for r in replica.requests if "/stash-objects/" in r.path) == 1
+    assert replica.token_requests == 1 and not (tmp_path / "report.csv").exists()
+
+
+@pytest.mark.parametrize("token", ["two words", "caf\u00e9-token", "line\nbreak"])
+def test_an_access_token_that_cannot_be_sent_in_a_header_is_an_auth_error(
+    client: SyncPipedreamClient, replica: Any, token: str
+) -> None:
+    replica.fail_next(200, {"access_token": token, "expires_in": 3600}, path_contains="/oauth/token")
+    with pytest.raises(PipedreamAuthError, match="access_token cannot be sent in a header") as caught:
+        client.get_project_info()
+    assert token not in str(caught.value) + repr(caught.value.__dict__)
+    assert client.token_requests == 1 and [r.path for r in replica.requests] == ["/v1/oauth/token"]  # no API call
+
+
+def test_a_download_on_a_closed_client_sends_nothing(client: SyncPipedreamClient, replica: Any, tmp_path: Any) -> None:
+    client.close()
+    with pytest.raises(RuntimeError, match="this client is closed"):
+        client.download_file("report.csv", tmp_path / "report.csv")
+    assert replica.request_count == 0 and replica.token_requests == 0
 
 
 def test_workflow_urls_must_be_https_except_on_loopback(replica: Any) -> None:

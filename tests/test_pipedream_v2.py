@@ -280,7 +280,7 @@ def test_a_page_number_that_does_not_move_ends_the_iteration() -> None:
 
     import pipedream
 
-    assert [i["id"] for i in pipedream._paginate_by_number(stuck, {"limit": 1})] == [1, 2]
+    assert [i["id"] for i in pipedream._paginate(stuck, {"limit": 1}, pipedream._by_number)] == [1, 2]
     assert calls == [{"limit": 1}, {"limit": 1, "page": 2}]
 
 
