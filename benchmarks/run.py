@@ -1268,6 +1268,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="client-bench-") as workdir:
         certs = make_certificates(workdir)
         dirs = prepare_clients(clients_dir, workdir)
+        # Of the copies measured: the files in clients_dir may change during the run.
+        digests = {
+            name: hashlib.sha256(open(os.path.join(dirs["package"], name), "rb").read()).hexdigest()[:16]
+            for name in ("altan.py", "pipedream.py")
+        }
         runner = Runner(args, placement, certs[0], dirs["package"])
         runner.source_only = dirs["source-only"]
         slow: Optional[Process] = None  # the server taking 20 ms per call, shared by the fan-out measures
@@ -1325,10 +1330,7 @@ def main() -> int:
         "clients": {
             "directory": clients_dir,
             "label": args.label,
-            "sha256": {
-                name: hashlib.sha256(open(os.path.join(clients_dir, name), "rb").read()).hexdigest()[:16]
-                for name in ("altan.py", "pipedream.py")
-            },
+            "sha256": digests,
         },
         "peers": peers.DESCRIPTIONS,
         "results": {k: v for k, v in results.items() if not k.startswith("_")},
