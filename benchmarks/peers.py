@@ -41,8 +41,10 @@ DESCRIPTIONS = {
     "httpx": "httpx.Client().get()",
     "urllib": "urllib.request.urlopen() (a new connection per call)",
     "sdk": "official pipedream SDK: Pipedream().accounts.list()",
-    "raw-threads": "50 threads, one reused http.client connection each",
-    "raw-async": "raw http.client in an asyncio program (loop.run_in_executor)",
+    "raw-threads": "a thread pool, one reused http.client connection per thread (50 threads for fanout, 64 for "
+    "saturation)",
+    "raw-async": "raw http.client in an asyncio program through loop.run_in_executor (rss: one connection in the "
+    "default executor; saturation: one connection per thread of a 64-thread pool)",
     "altan-async": "altan.AsyncAltanActionsClient.list_connections()",
     "pipedream-async": "pipedream.PipedreamClient.get_accounts() (this repo)",
     "httpx-async": "httpx.AsyncClient().get()",
