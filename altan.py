@@ -45,7 +45,7 @@ import ssl
 import sys
 import time
 from collections.abc import Mapping as _Mapping  # for isinstance; annotations: typing.Mapping
-from urllib.parse import quote, quote_plus, unquote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urljoin, urlsplit
 
 # typing is imported for type checkers only: at run time it would add about a tenth to the
 # cold start (import and construct a client), the number Lambda authors compare.
@@ -364,17 +364,20 @@ class AltanActionsClient:
 
     def list_connections(self, *, timeout: Optional[float] = None) -> ConnectionList:
         """``GET /connection``: the connections of the API key's account, ``{"data": [...]}``."""
-        return self._call("GET", "/connection", "list connections", timeout=timeout)  # type: ignore[no-any-return]
+        result: ConnectionList = self._call("GET", "/connection", "list connections", timeout=timeout)
+        return result
 
     def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Connection:
         """``GET /connection/{connection_id}``: one connection."""
         path = "/connection/" + _segment("connection_id", connection_id)
-        return self._call("GET", path, "get connection", timeout=timeout)  # type: ignore[no-any-return]
+        result: Connection = self._call("GET", path, "get connection", timeout=timeout)
+        return result
 
     def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
         """``GET /connection/{connection_id}/actions``: the action types of a connection."""
         path = "/connection/%s/actions" % _segment("connection_id", connection_id)
-        return self._call("GET", path, "list action types", timeout=timeout)  # type: ignore[no-any-return]
+        result: ActionTypeList = self._call("GET", path, "list action types", timeout=timeout)
+        return result
 
     def get_action_type(
         self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None
@@ -385,7 +388,8 @@ class AltanActionsClient:
             _segment("connection_id", connection_id),
             _segment("action_type_id", action_type_id),
         )
-        return self._call("GET", path, "get action type", timeout=timeout)  # type: ignore[no-any-return]
+        result: ActionType = self._call("GET", path, "get action type", timeout=timeout)
+        return result
 
     def execute_action(
         self,
@@ -410,12 +414,17 @@ class AltanActionsClient:
             payload = {}
         if not isinstance(payload, _Mapping):
             raise ValueError("payload must be a mapping of parameter names to values, got %s" % type(payload).__name__)
-        result = self._call("POST", path, "execute action", body={"payload": dict(payload)}, timeout=timeout)
+        result: ExecuteResult = self._call(
+            "POST", path, "execute action", body={"payload": dict(payload)}, timeout=timeout
+        )
         if isinstance(result, dict) and isinstance(result.get("success"), bool) and "status" not in result:
-            result["status"] = "success" if result["success"] else "error"
-            key = "result" if result["success"] else "error"
-            result.setdefault(key, result.get("data"))
-        return result  # type: ignore[no-any-return]
+            if result["success"]:
+                result["status"] = "success"
+                result.setdefault("result", result.get("data"))
+            else:
+                result["status"] = "error"
+                result.setdefault("error", result.get("data"))
+        return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,20 +509,18 @@ class AsyncAltanActionsClient:
         return view
 
     async def list_connections(self, *, timeout: Optional[float] = None) -> ConnectionList:
-        return await self._runner.run(self._client.list_connections, timeout=timeout)  # type: ignore[no-any-return]
+        return await self._runner.run(self._client.list_connections, timeout=timeout)
 
     async def get_connection(self, connection_id: str, *, timeout: Optional[float] = None) -> Connection:
-        return await self._runner.run(self._client.get_connection, connection_id, timeout=timeout)  # type: ignore[no-any-return]
+        return await self._runner.run(self._client.get_connection, connection_id, timeout=timeout)
 
     async def list_action_types(self, connection_id: str, *, timeout: Optional[float] = None) -> ActionTypeList:
-        return await self._runner.run(self._client.list_action_types, connection_id, timeout=timeout)  # type: ignore[no-any-return]
+        return await self._runner.run(self._client.list_action_types, connection_id, timeout=timeout)
 
     async def get_action_type(
         self, connection_id: str, action_type_id: str, *, timeout: Optional[float] = None
     ) -> ActionType:
-        return await self._runner.run(  # type: ignore[no-any-return]
-            self._client.get_action_type, connection_id, action_type_id, timeout=timeout
-        )
+        return await self._runner.run(self._client.get_action_type, connection_id, action_type_id, timeout=timeout)
 
     async def execute_action(
         self,
@@ -523,7 +530,7 @@ class AsyncAltanActionsClient:
         *,
         timeout: Optional[float] = None,
     ) -> ExecuteResult:
-        return await self._runner.run(  # type: ignore[no-any-return]
+        return await self._runner.run(
             self._client.execute_action, connection_id, action_type_id, payload, timeout=timeout
         )
 
@@ -652,7 +659,7 @@ _clock = _Clock()
 class _Response:
     """A complete HTTP response: the body has been read and the connection released."""
 
-    __slots__ = ("status", "reason", "_message", "_headers", "body", "method", "url", "attempts", "_sent")
+    __slots__ = ("status", "reason", "_message", "_headers", "body", "method", "url", "_sent")
 
     def __init__(
         self,
@@ -662,7 +669,6 @@ class _Response:
         body: bytes,
         method: str,
         url: str,
-        attempts: int,
         sent: Tuple[Sequence[str], Mapping[str, str]] = ((), {}),
     ) -> None:
         self.status = status
@@ -672,7 +678,6 @@ class _Response:
         self.body = body
         self.method = method
         self.url = url
-        self.attempts = attempts
         self._sent = sent  # the call's own secrets and the headers sent: see secrets()
 
     @property
@@ -832,11 +837,12 @@ class _ResponseFile(io.BufferedReader):
     server sent more than it announced, and the connection must not carry another request,
     whose caller would read them as its answer."""
 
+    raw: _DeadlineReader
     surplus = False
 
     def close(self) -> None:
         if not self.closed:
-            self.raw.nonblocking = True  # type: ignore[attr-defined]  # a _DeadlineReader
+            self.raw.nonblocking = True
             try:
                 self.surplus = bool(self.peek(1))
             except (OSError, ValueError):
@@ -848,14 +854,15 @@ class _DeadlineSocket:
     """What ``_DeadlineResponse`` hands to HTTPResponse, whose only use of its socket is
     ``makefile("rb")``: that file is the deadline reader (no plain file made, then closed)."""
 
-    __slots__ = ("_sock", "_deadline")
+    __slots__ = ("_sock", "_deadline", "file")
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self._sock = sock
         self._deadline = deadline
 
     def makefile(self, mode: str) -> io.BufferedReader:
-        return _ResponseFile(_DeadlineReader(self._sock, self._deadline))
+        self.file = _ResponseFile(_DeadlineReader(self._sock, self._deadline))
+        return self.file
 
 
 class _ProtocolError(http.client.HTTPException):
@@ -863,14 +870,15 @@ class _ProtocolError(http.client.HTTPException):
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
-    """http.client's response, read within the call's deadline, its header block parsed by
-    ``_parse_header_lines`` instead of the email package: that parser alone is a third of a
-    request's CPU time (benchmarks/run.py, measure cpu). ``begin`` is http.client's own
-    (the same in Python 3.8 to 3.13), without the debuglevel prints, but for that parser
-    and stricter framing: every interim (1xx) response is skipped, not only 100 Continue,
-    and what RFC 9112 calls unrecoverable (101 to a request that asked for no upgrade, an
-    invalid or conflicting Content-Length, a transfer coding other than chunked) raises
-    ``_ProtocolError``, so that the connection is closed."""
+    """http.client's response, read within the call's deadline, with this module's own
+    reading of the status line and header block (``begin``). http.client's reads the header
+    block through the email package, which is a third of a request's CPU time
+    (benchmarks/run.py, measure cpu); the parser here is written from RFC 9112 and is also
+    stricter: every interim (1xx) response is skipped, not only 100 Continue, and what RFC
+    9112 calls unrecoverable (101 to a request that asked for no upgrade, an invalid or
+    conflicting Content-Length, a transfer coding other than chunked) raises
+    ``_ProtocolError``, so that the connection is closed. Reading the body is left to
+    http.client, from the attributes ``begin`` sets: ``length``, ``chunked``, ``will_close``."""
 
     def __init__(
         self,
@@ -881,8 +889,9 @@ class _DeadlineResponse(http.client.HTTPResponse):
         *,
         deadline: float,
     ) -> None:
-        super().__init__(_DeadlineSocket(sock, deadline), debuglevel, method, url)  # type: ignore[arg-type]
-        self._file: _ResponseFile = self.fp  # type: ignore[assignment]  # http.client drops fp at the end
+        source = _DeadlineSocket(sock, deadline)
+        super().__init__(source, debuglevel, method, url)  # type: ignore[arg-type]  # it only calls makefile
+        self._file = source.file  # kept: http.client drops its fp at the end of the body
 
     @property
     def surplus(self) -> bool:
@@ -890,59 +899,96 @@ class _DeadlineResponse(http.client.HTTPResponse):
         return self._file.surplus
 
     def begin(self) -> None:
-        if self.headers is not None:
+        """Read the status line and the header block, and work out how the body is framed
+        (RFC 9112 section 6.3), setting what http.client's reading of the body uses:
+
+        - 1xx: interim, skipped with its headers (100 Continue, 102, 103 Early Hints...),
+          except 101 Switching Protocols, refused: this client never asks for an upgrade;
+        - 204, 304, and any answer to HEAD: no body, whatever the headers announce;
+        - Transfer-Encoding chunked: chunks to the last one (closed after, if a
+          Content-Length came too); any other coding is refused;
+        - Content-Length: that many bytes (the same value repeated is one length);
+        - neither: the body ends when the server closes the connection."""
+        if self.headers is not None:  # http.client calls begin() once; a second call is a no-op
             return
-        while True:  # interim responses (1xx) are skipped: only the final one answers the request
-            version, status, reason = self._read_status()
+        while True:
+            # Interim responses (1xx, RFC 9110 section 15.2: 100 Continue, 102, 103 Early
+            # Hints...) precede the final one, which alone answers the request: skip them.
+            version, status, reason = _parse_status_line(self.fp.readline(_MAX_HEADER_LINE + 1))
             if status >= 200:
                 break
-            if status == http.client.SWITCHING_PROTOCOLS:
+            if status == 101:  # a protocol switch nobody asked for: the rest is not HTTP
                 raise _ProtocolError("HTTP 101 Switching Protocols to a request that asked for no upgrade")
             _read_header_lines(self.fp)
         self.code = self.status = status
-        self.reason = reason.strip()
-        if version in ("HTTP/1.0", "HTTP/0.9"):
-            self.version = 10
-        elif version.startswith("HTTP/1."):
-            self.version = 11
-        else:
-            raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = _parse_header_lines(_read_header_lines(self.fp))
-        transfer_encoding = self.headers.get("transfer-encoding")
-        self.chunked = transfer_encoding is not None
-        if self.chunked:
-            # No TE header is sent, so chunked is the only coding a server may use (RFC 9112 6.1).
-            if transfer_encoding.strip().lower() != "chunked" or len(self.headers.get_all("transfer-encoding")) > 1:
-                raise _ProtocolError("unsupported Transfer-Encoding %r" % transfer_encoding)
-            self.chunk_left = None
-        self.will_close = self._check_close()
+        self.reason = reason
+        self.version = version
+        self.headers = self.msg = headers = _parse_header_lines(_read_header_lines(self.fp))
         self.length = None
-        lengths = self.headers.get_all("content-length")
-        if lengths and self.chunked:
-            self.will_close = True  # framing that may be an attack (RFC 9112 6.3): chunked wins, then close
+        self.chunk_left = None
+        self.chunked = False
+        self.will_close = _will_close(version, headers.get("connection"), headers.get("keep-alive"))
+        if status in (204, 304) or self._method == "HEAD":
+            self.length = 0  # no body, whatever the headers say (RFC 9112 section 6.3, rule 1)
+            return
+        codings = headers.get_all("transfer-encoding")
+        lengths = headers.get_all("content-length")
+        if codings:
+            # No TE header is sent, so chunked is the only coding a server may use (RFC 9112
+            # section 6.1); the body ends with its last chunk.
+            if len(codings) > 1 or codings[0].strip().lower() != "chunked":
+                raise _ProtocolError("unsupported Transfer-Encoding %r" % ", ".join(codings))
+            self.chunked = True
+            if lengths:  # both: a message that may be an attack (request smuggling); chunked wins, then close
+                self.will_close = True
         elif lengths:
-            length = lengths[0]
-            if len(lengths) > 1 or not (length.isdigit() and length.isascii()):  # else the usual case
-                values = {value.strip() for line in lengths for value in line.split(",")}
-                length = values.pop()
-                if values or not (length.isdigit() and length.isascii()):
-                    raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths))
-            self.length = int(length)
-        no_body = (http.client.NO_CONTENT, http.client.NOT_MODIFIED)
-        if status in no_body or 100 <= status < 200 or self._method == "HEAD":
-            self.length = 0
-        if not self.will_close and not self.chunked and self.length is None:
-            self.will_close = True  # no length: the body ends when the server closes
+            self.length = _content_length(lengths)
+        else:
+            self.will_close = True  # no length: the body ends when the server closes the connection
+
+
+def _parse_status_line(line: bytes) -> Tuple[int, int, str]:
+    """(version, status, reason) of a status line (RFC 9112 section 4), ``HTTP/1.1 200 OK``:
+    the version as http.client counts it (10 for HTTP/1.0, 11 for HTTP/1.x), a status of
+    exactly three digits, and the reason, which may be empty. Words may be separated by more
+    than one blank, as RFC 9112 allows a recipient to accept. Raises what http.client raises:
+    RemoteDisconnected for no line at all (the server closed the connection, typically an idle
+    kept-alive one), LineTooLong, UnknownProtocol for another HTTP version, BadStatusLine for
+    anything else."""
+    if len(line) > _MAX_HEADER_LINE:
+        raise http.client.LineTooLong("status line")
+    if not line:
+        raise http.client.RemoteDisconnected("Remote end closed connection without response")
+    text = line.decode("iso-8859-1")
+    words = text.rstrip("\r\n").split(" ", 1)
+    version = words[0]
+    rest = words[1].lstrip(" ") if len(words) > 1 else ""
+    code, reason = rest[:3], rest[3:]
+    if not (code.isdigit() and code.isascii() and reason[:1] in ("", " ") and "100" <= code):
+        raise http.client.BadStatusLine(text)
+    if version in ("HTTP/1.1", "HTTP/1.0"):  # the usual case first
+        number = 11 if version == "HTTP/1.1" else 10
+    elif not version.startswith("HTTP/"):
+        raise http.client.BadStatusLine(text)
+    elif not version.startswith("HTTP/1."):
+        raise http.client.UnknownProtocol(version)  # HTTP/2 and /3 do not answer an HTTP/1 request
+    elif len(version) == 8 and version[7].isdigit() and version.isascii():
+        number = 11  # HTTP/1.x: a later minor version is compatible with 1.1 (RFC 9110 section 2.5)
+    else:
+        raise http.client.BadStatusLine(text)
+    return number, int(code), reason.strip(" \t")
 
 
 def _read_header_lines(fp: Any) -> List[bytes]:
-    """The header lines of a response, up to the blank line, with http.client's limits."""
+    """The header lines of a response, up to the blank line that ends them (RFC 9112
+    section 2.1); at most ``_MAX_HEADERS`` lines of ``_MAX_HEADER_LINE`` bytes, as http.client
+    allows, so that a hostile server cannot make us hold an endless header block."""
     lines: List[bytes] = []
     while True:
         line = fp.readline(_MAX_HEADER_LINE + 1)
         if len(line) > _MAX_HEADER_LINE:
             raise http.client.LineTooLong("header line")
-        if line in (b"\r\n", b"\n", b""):
+        if line in (b"\r\n", b"\n", b""):  # b"": the server closed; the body then has no length
             return lines
         lines.append(line)
         if len(lines) > _MAX_HEADERS:
@@ -950,16 +996,17 @@ def _read_header_lines(fp: Any) -> List[bytes]:
 
 
 def _parse_header_lines(lines: List[bytes]) -> http.client.HTTPMessage:
-    """The HTTPMessage the email package would make of these lines (the value after the
-    colon, leading blanks removed, a folded line kept with its line break), read through
-    the same ``get`` and ``items``. A line that is not a header is skipped, where the email
-    package would drop it and every header after it."""
+    """The header fields (RFC 9112 section 5) as the HTTPMessage http.client would give (so
+    that ``get``, ``get_all`` and ``items`` answer the same): the value after the colon
+    without its leading blanks, a folded line (obs-fold, a line starting with a blank) kept
+    with the line before it, line break included. A line that is not a field (no colon) is
+    skipped, where the email package would drop it and every field after it."""
     message = http.client.HTTPMessage()
     name: Optional[str] = None
     value = ""
     for raw in lines:
         line = raw.decode("iso-8859-1")
-        if line[:1] in (" ", "\t"):  # obs-fold: continues the header before it
+        if line[:1] in (" ", "\t"):  # obs-fold: continues the field before it
             if name is not None:
                 value += line
             continue
@@ -973,6 +1020,31 @@ def _parse_header_lines(lines: List[bytes]) -> http.client.HTTPMessage:
     if name is not None:
         message[name] = value.rstrip("\r\n")
     return message
+
+
+def _will_close(version: int, connection: Optional[str], keep_alive: Optional[str]) -> bool:
+    """Whether the server closes the connection after this response (RFC 9112 section 9.3):
+    an HTTP/1.1 one stays open unless it says ``Connection: close``; an HTTP/1.0 one closes
+    unless it says ``Connection: keep-alive`` (or sends a ``Keep-Alive`` header, as old
+    servers do). Doubtful words count as close: a needless new connection costs a handshake,
+    a wrong reuse loses a request."""
+    options = (connection or "").lower()
+    if version == 11:
+        return "close" in options
+    return "close" in options or not (keep_alive or "keep-alive" in options)
+
+
+def _content_length(lengths: List[str]) -> int:
+    """The body's length from its Content-Length field(s). Repeated identical values (a list
+    such as ``42, 42``) are one length; differing or invalid ones make the framing unknowable,
+    and the response is refused (RFC 9112 section 6.3, rule 5)."""
+    length = lengths[0]
+    if len(lengths) > 1 or not (length.isdigit() and length.isascii()):  # else the usual case
+        values = {value.strip() for line in lengths for value in line.split(",")}
+        length = values.pop()
+        if values or not (length.isdigit() and length.isascii()):
+            raise _ProtocolError("invalid Content-Length %r" % ", ".join(lengths))
+    return int(length)
 
 
 def _bounded(text: str) -> str:
@@ -1287,8 +1359,6 @@ def _connection_dropped(conn: http.client.HTTPConnection) -> bool:
     sock = conn.sock
     if sock is None:
         return True
-    if not isinstance(sock, socket.socket):  # a test double (vcrpy replays without a socket)
-        return False
     try:
         if hasattr(select, "poll"):  # select.select fails on descriptors above FD_SETSIZE
             poller = select.poll()
@@ -1306,6 +1376,95 @@ def _split_url(url: str) -> Tuple[Tuple[str, str, int], str, str]:
     port = parts.port or (443 if scheme == "https" else 80)
     target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
     return (scheme, parts.hostname or "", port), target, parts.netloc
+
+
+def _time_left(deadline: float) -> float:
+    """Seconds until ``deadline``; a timeout if it has passed."""
+    left = deadline - _clock.monotonic()
+    if left <= 0:
+        raise socket.timeout("timed out")
+    return left
+
+
+def _read_piece(response: http.client.HTTPResponse, amount: int, delivered: bool = False) -> bytes:
+    """Up to ``amount`` bytes of the body; b"" at its end. ``delivered``: part of the body
+    has gone to a sink already, so that the call cannot be sent again."""
+    try:
+        return response.read(amount)
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Failure(
+            _describe(exc, "while reading the response body"),
+            exc,
+            sent=True,
+            before_response=False,
+            retryable=not isinstance(exc, socket.timeout) and not delivered,
+        ) from exc
+
+
+def _stream_body(response: http.client.HTTPResponse, sink: Callable[[bytes], None]) -> bytes:
+    """Hand the body to ``sink`` in chunks of at most ``_STREAM_CHUNK`` bytes; once it has
+    taken one, the call cannot be sent again. Returns b"" (the body is the sink's)."""
+    delivered = False
+    while True:
+        chunk = _read_piece(response, _STREAM_CHUNK, delivered)
+        if not chunk:
+            break
+        sink(chunk)
+        delivered = True
+    _check_complete(response, delivered)
+    return b""
+
+
+def _check_complete(response: http.client.HTTPResponse, delivered: bool = False) -> None:
+    """Refuse a body that ended before its announced length: ``read(amount)`` returns b"" at
+    a premature end instead of raising IncompleteRead."""
+    missing = response.length
+    if missing:
+        raise _Failure(
+            "connection closed %d bytes before the end of the body" % missing,
+            http.client.IncompleteRead(b"", missing),
+            sent=True,
+            before_response=False,
+            retryable=not delivered,
+        )
+
+
+def _too_large(limit: int) -> _Failure:
+    reason = "response body larger than %d bytes (max_response_bytes)" % limit
+    return _Failure(reason, http.client.HTTPException(reason), sent=True, before_response=False, retryable=False)
+
+
+def _should_retry(
+    attempt: int,
+    max_retries: int,
+    idempotent: bool,
+    status: Optional[int] = None,
+    failure: Optional[_Failure] = None,
+    hint: Optional[float] = None,
+) -> bool:
+    """Whether attempt number ``attempt`` (from 1), which failed (``failure``) or was
+    answered ``status`` (with the server's retry ``hint`` in seconds, if any), may be sent
+    again. An idempotent request may always be retried after a retryable failure or status.
+    Any other (a write) only when the server cannot have processed it: a failure before the
+    whole request left, 429 (a rate limit refuses before doing anything), or 503 with a
+    retry hint (the server says it did not process it, and when to come back)."""
+    if attempt > max_retries:
+        return False
+    if failure is not None:
+        return failure.retryable and (idempotent or not failure.sent)
+    if status not in _RETRY_STATUSES:
+        return False
+    return idempotent or status == 429 or (status == 503 and hint is not None)
+
+
+def _sleep_time(attempt: int, hint: Optional[float] = None) -> float:
+    """Seconds to wait before sending attempt ``attempt + 1``: the server's ``hint`` (up to
+    ``_MAX_RETRY_WAIT``), else an exponential backoff with jitter, so that many clients
+    failing at once do not all come back in step."""
+    if hint is not None:
+        return min(hint, _MAX_RETRY_WAIT)
+    delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
+    return delay * (0.5 + _clock.random() / 2)
 
 
 class _Transport:
@@ -1428,16 +1587,28 @@ class _Transport:
             self._urls[url] = split
         return split
 
-    def log(self) -> Optional["logging.Logger"]:
-        # Importing logging costs more than importing this module, so it is not imported
-        # here: if the application never imported it, nothing can have been configured
-        # to receive our records.
-        if self._logger is None:
+    def _debug_logger(self) -> Optional["logging.Logger"]:
+        """The client's logger if it records debug messages, else None: callers build a
+        record's text (redacting it costs time) only when it will be recorded. The logging
+        module is not imported here: importing it costs more than importing this module, and
+        if the application never imported it, nothing can have been set up to receive records."""
+        logger = self._logger
+        if logger is None:
             logging = sys.modules.get("logging")
             if logging is None:
                 return None
-            self._logger = logging.getLogger(self._logger_name)
-        return self._logger
+            logger = self._logger = logging.getLogger(self._logger_name)
+        return logger if logger.isEnabledFor(10) else None  # 10: logging.DEBUG
+
+    def _log(self, method: str, url: str, sent: Tuple[Sequence[str], Mapping[str, str]], text: str, *args: Any) -> None:
+        """Log "METHOD URL" then ``text % args`` at debug level, the URL and every text
+        argument redacted with the call's secrets (``sent``: see ``_call_secrets``), as a URL
+        can hold a token too (in a query or a path)."""
+        logger = self._debug_logger()
+        if logger is not None:
+            secrets = _call_secrets(*sent)
+            shown = [_bounded(self.redact(arg, secrets)) if isinstance(arg, str) else arg for arg in args]
+            logger.debug("%s %s" + text, method, self.redact(url, secrets), *shown)
 
     def ssl_context(self) -> ssl.SSLContext:
         # Built on first use: loading the CA store costs tens of milliseconds of CPU.
@@ -1466,10 +1637,12 @@ class _Transport:
     # -- connections -------------------------------------------------------------------------
 
     def _checkout(
-        self, origin: Tuple[str, str, int], write: bool, fresh: bool = False
+        self, origin: Tuple[str, str, int], idempotent: bool, fresh: bool = False
     ) -> Tuple[http.client.HTTPConnection, bool]:
-        """A connection to ``origin`` and whether it was used before (reused); a new one
-        if ``fresh``."""
+        """A connection to ``origin`` and whether it was used before (reused). A pooled one
+        is skipped (closed) if the server has dropped it or, for a request that is not
+        idempotent, if it idled past the time it may carry one (see ``_WRITE_IDLE_CAP``). A
+        new one if there is none, or if ``fresh``."""
         now = _clock.monotonic()
         while True:
             with self._lock:
@@ -1477,7 +1650,7 @@ class _Transport:
                 if not stack:
                     break
                 pooled, writable_until = stack.pop()
-            if (write and now > writable_until) or _connection_dropped(pooled):
+            if (not idempotent and now > writable_until) or _connection_dropped(pooled):
                 pooled.close()
                 continue
             return pooled, True
@@ -1527,49 +1700,46 @@ class _Transport:
         headers: Dict[str, str],
         body: Optional[bytes],
         deadline: float,
-        write: bool,
-        sink: Optional[Callable[[bytes], None]] = None,
-        attempt: int = 1,
-        redact: Optional[Callable[[str], str]] = None,
+        idempotent: bool,
+        sink: Optional[Callable[[bytes], None]],
+        attempt: int,
+        sent: Tuple[Sequence[str], Mapping[str, str]],
     ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
-        """One attempt (and, on a stale kept-alive connection, its re-send). ``redact`` hides
-        the call's secrets in the log record of a re-send."""
-        redact = redact or self.redact
+        """One attempt (and, on a stale kept-alive connection, its re-send); ``sent`` is what
+        the log record of a re-send is redacted with (``_call_secrets``)."""
         origin, target, netloc = self.split(url)
         scheme = origin[0]
         proxy = self._proxy_for(*origin)
         if proxy and scheme == "http":  # plain http through a proxy: absolute-form target
             target = "%s://%s%s" % (scheme, netloc, target)
             headers = dict(headers, **proxy.headers)
-        for fresh_retry in (False, True):
-            conn, reused = self._checkout(origin, write, fresh=fresh_retry)
-            started = _clock.monotonic()
-            try:
-                result = self._exchange(conn, origin, method, target, headers, body, deadline, reused, sink)
-            except _Failure as failure:
-                # A kept-alive connection the server closed while it sat idle fails before
-                # any response byte arrives. The request was not processed if it failed while
-                # being sent; for a read it is harmless either way: try once more, at once, on
-                # a new connection (the other idle ones to this origin are likely stale too).
-                stale = reused and failure.before_response and (not failure.sent or not write)
-                if stale and not fresh_retry and _clock.monotonic() < deadline:
-                    log = self.log()
-                    if log is not None:
-                        log.debug(
-                            "%s %s failed on a reused connection: %s (attempt %d, %.1f ms); sending it again "
-                            "on a new connection",
-                            method,
-                            redact(url),
-                            _bounded(redact(failure.reason)),
-                            attempt,
-                            (_clock.monotonic() - started) * 1000,
-                        )
-                    continue
+        conn, reused = self._checkout(origin, idempotent)
+        started = _clock.monotonic()
+        try:
+            result = self._exchange(conn, origin, method, target, headers, body, deadline, reused, sink)
+        except _Failure as failure:
+            # A kept-alive connection the server closed while it sat idle fails before any
+            # response byte arrives. The request was not processed if it failed while being
+            # sent; for an idempotent one it is harmless either way: send it once more, at
+            # once, on a new connection (the other idle ones to this origin are likely stale
+            # too). This is no retry: the server never answered the first one.
+            stale = reused and failure.before_response and (idempotent or not failure.sent)
+            if not stale or _clock.monotonic() >= deadline:
                 raise
-            if result[0] == 407 and proxy and scheme == "http":  # https: the tunnel's 407 is in _exchange
-                raise _proxy_refusal(proxy, 407, http.client.HTTPException("HTTP 407 from the proxy"))
-            return result
-        raise AssertionError("unreachable")
+            self._log(
+                method,
+                url,
+                sent,
+                " failed on a reused connection: %s (attempt %d, %.1f ms); sending it again on a new connection",
+                failure.reason,
+                attempt,
+                (_clock.monotonic() - started) * 1000,
+            )
+            conn, reused = self._checkout(origin, idempotent, fresh=True)
+            result = self._exchange(conn, origin, method, target, headers, body, deadline, reused, sink)
+        if result[0] == 407 and proxy and scheme == "http":  # https: the tunnel's 407 is in _send
+            raise _proxy_refusal(proxy, 407, http.client.HTTPException("HTTP 407 from the proxy"))
+        return result
 
     def _exchange(
         self,
@@ -1581,126 +1751,120 @@ class _Transport:
         body: Optional[bytes],
         deadline: float,
         reused: bool,
-        sink: Optional[Callable[[bytes], None]] = None,
+        sink: Optional[Callable[[bytes], None]],
     ) -> Tuple[int, str, http.client.HTTPMessage, bytes]:
-        def remaining() -> float:
-            left = deadline - _clock.monotonic()
-            if left <= 0:
-                raise socket.timeout("timed out")
-            return left
+        """One request and its response on ``conn``, in steps: connect (``_connect``), send
+        the request and read the status and headers (``_send``), read the body
+        (``_read_body``) or stream it to ``sink`` (``_stream_body``), then return the
+        connection to the pool (``_release``). Raises ``_Failure`` if no complete response
+        came."""
+        response: Optional[_DeadlineResponse] = None
+        try:
+            self._connect(conn, origin, deadline, reused)
+            response = self._send(conn, origin, method, target, headers, body)
+            # A sink takes a successful body chunk by chunk (a download larger than memory);
+            # any other body is held in memory, so it is capped.
+            if sink is not None and 200 <= response.status < 300:
+                payload = _stream_body(response, sink)
+            else:
+                payload = self._read_body(response)
+        except BaseException:
+            # The one cleanup point. Whatever went wrong (a timeout, a broken answer, a body
+            # too large, a sink that raised, an interrupt), the connection is in an unknown
+            # state: part of the request may be unsent, part of the answer unread. Reused, it
+            # would hand those leftover bytes to the next call as its answer, so it is closed.
+            # After "Connection: close" the response alone holds the socket: it is closed
+            # too, now rather than whenever the traceback that references it is freed.
+            if response is not None:
+                response.close()
+            conn.close()
+            raise
+        self._release(origin, conn, response)
+        return response.status, response.reason, response.msg, payload
 
+    def _connect(
+        self, conn: http.client.HTTPConnection, origin: Tuple[str, str, int], deadline: float, reused: bool
+    ) -> None:
+        """Open ``conn`` if it is new (TCP, a proxy's CONNECT, TLS) and give
+        its socket the time left until ``deadline``."""
+        # The response class reads within the deadline; it also reads a proxy's answer to
+        # CONNECT, so it is set before connecting.
+        conn.response_class = functools.partial(_DeadlineResponse, deadline=deadline)  # type: ignore[assignment]
+        try:
+            if not reused:
+                conn.timeout = _time_left(deadline)
+                conn.connect()
+            conn.sock.settimeout(_time_left(deadline))  # what connecting left of it
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._failure(exc, origin, sent=False) from exc
+
+    def _send(
+        self,
+        conn: http.client.HTTPConnection,
+        origin: Tuple[str, str, int],
+        method: str,
+        target: str,
+        headers: Dict[str, str],
+        body: Optional[bytes],
+    ) -> _DeadlineResponse:
+        """Send the request, then read the status line and headers of the response."""
         sent = False
         try:
-            # The response class reads within the deadline; it also reads a proxy's answer
-            # to CONNECT, so it is set before connecting.
-            conn.response_class = functools.partial(_DeadlineResponse, deadline=deadline)  # type: ignore[assignment]
-            if not reused:
-                conn.timeout = remaining()
-                conn.connect()
-            if isinstance(conn.sock, socket.socket):
-                conn.sock.settimeout(remaining())
             conn.request(method, target, body=body, headers=headers)
             sent = True
-            response = conn.getresponse()
-        except ssl.SSLCertVerificationError as exc:
-            conn.close()
-            raise _Failure(
-                _describe_certificate_error(exc),
-                exc,
-                sent=False,
-                before_response=True,
-                retryable=False,
-            ) from exc
+            return conn.getresponse()  # type: ignore[return-value]  # a _DeadlineResponse: see _connect
         except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            proxy = None if sent or origin[0] != "https" else self._proxy_for(*origin)
-            refused = _tunnel_status(exc) if proxy else None
-            if proxy and refused is not None:
-                raise _proxy_refusal(proxy, refused, exc) from exc
-            # A timeout means the deadline has passed: there is no time left to retry.
-            raise _Failure(
-                _describe(exc), exc, sent=sent, before_response=True, retryable=not isinstance(exc, socket.timeout)
-            ) from exc
-        except BaseException:
-            conn.close()  # anything else (an interrupt...): the connection is in an unknown state
-            raise
-        # A sink takes a successful body chunk by chunk (a download larger than memory);
-        # once it has taken a chunk, the call cannot be retried. Any other body is held in
-        # memory, so it is capped: a body of announced length is refused before it is read
-        # if the length passes the cap, and read in one piece otherwise; a body of unknown
-        # length (chunked, or until the server closes) is read in pieces and refused as soon
-        # as it, or the chunk being read, would pass the cap.
-        streaming = sink is not None and 200 <= response.status < 300
+            raise self._failure(exc, origin, sent=sent) from exc
+
+    def _failure(self, exc: BaseException, origin: Tuple[str, str, int], *, sent: bool) -> _Failure:
+        """The ``_Failure`` for ``exc``, raised before any response: by connecting, sending
+        or reading the status and headers. ``sent``: the whole request had left."""
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return _Failure(_describe_certificate_error(exc), exc, sent=False, before_response=True, retryable=False)
+        proxy = None if sent or origin[0] != "https" else self._proxy_for(*origin)
+        refused = _tunnel_status(exc) if proxy else None
+        if proxy and refused is not None:  # the proxy refused to open the tunnel
+            return _proxy_refusal(proxy, refused, exc)
+        # A timeout means the deadline has passed: there is no time left to retry.
+        return _Failure(
+            _describe(exc), exc, sent=sent, before_response=True, retryable=not isinstance(exc, socket.timeout)
+        )
+
+    def _read_body(self, response: _DeadlineResponse) -> bytes:
+        """Read the body into memory, capped at ``max_response_bytes``: a body of announced
+        length is refused before it is read if the length passes the cap, and read in one
+        piece otherwise; a body of unknown length (chunked, or until the server closes) is
+        read in pieces and refused as soon as it, or the chunk being read, would pass it."""
         limit = self._max_response_bytes
-        announced = getattr(response, "length", None)  # vcrpy's replayed responses: the header's text
-        whole = not streaming and isinstance(announced, int)
-        if whole and (announced or 0) > limit:
-            raise self._too_large(response, conn, limit)
-        chunks: List[bytes] = []
-        received = 0
-        delivered = False
-        while True:
-            try:
-                chunk = response.read(announced if whole else _STREAM_CHUNK)
-            except (OSError, http.client.HTTPException) as exc:
-                # After "Connection: close" the response alone holds the socket: close it here,
-                # not when the traceback that references it is freed.
-                response.close()
-                conn.close()
-                raise _Failure(
-                    _describe(exc, "while reading the response body"),
-                    exc,
-                    sent=True,
-                    before_response=False,
-                    retryable=not isinstance(exc, socket.timeout) and not delivered,
-                ) from exc
-            except BaseException:
-                response.close()
-                conn.close()
-                raise
-            if streaming:
+        length = response.length
+        if length is not None:
+            if length > limit:
+                raise _too_large(limit)
+            body = _read_piece(response, length)
+        else:
+            chunks: List[bytes] = []
+            received = 0
+            while True:
+                chunk = _read_piece(response, _STREAM_CHUNK)
                 if not chunk:
                     break
-                try:
-                    sink(chunk)  # type: ignore[misc]
-                except BaseException:
-                    response.close()
-                    conn.close()
-                    raise
-                delivered = True
-                continue
-            chunks.append(chunk)
-            if whole or not chunk:  # a short whole read is a premature end: checked below
-                break
-            received += len(chunk)
-            chunk_left = getattr(response, "chunk_left", None)  # http.client's count of the current chunk
-            if received + (chunk_left if isinstance(chunk_left, int) else 0) > limit:
-                raise self._too_large(response, conn, limit)
-        missing = getattr(response, "length", None)
-        if isinstance(missing, int) and missing > 0:  # read(amount) returns b"" at a premature end, no IncompleteRead
-            conn.close()
-            raise _Failure(
-                "connection closed %d bytes before the end of the body" % missing,
-                http.client.IncompleteRead(b"", missing),
-                sent=True,
-                before_response=False,
-                retryable=not delivered,
-            )
-        payload = b"".join(chunks)
-        # vcrpy's replayed responses lack these attributes. Bytes beyond the response would be
-        # read by the next call as its answer: the connection is closed instead.
-        if getattr(response, "will_close", False) or getattr(response, "surplus", False):
+                chunks.append(chunk)
+                received += len(chunk)
+                if received + (response.chunk_left or 0) > limit:  # chunk_left: the rest of a chunk
+                    raise _too_large(limit)
+            body = b"".join(chunks)
+        _check_complete(response)
+        return body
+
+    def _release(
+        self, origin: Tuple[str, str, int], conn: http.client.HTTPConnection, response: _DeadlineResponse
+    ) -> None:
+        """Put the connection back in the pool, unless the server closes it or sent bytes
+        beyond the response (the next call would read them as its answer)."""
+        if response.will_close or response.surplus:
             conn.close()
         else:
             self._checkin(origin, conn, response.getheader("keep-alive"))
-        return response.status, response.reason, response.msg, payload
-
-    @staticmethod
-    def _too_large(response: http.client.HTTPResponse, conn: http.client.HTTPConnection, limit: int) -> _Failure:
-        response.close()
-        conn.close()
-        reason = "response body larger than %d bytes (max_response_bytes)" % limit
-        return _Failure(reason, http.client.HTTPException(reason), sent=True, before_response=False, retryable=False)
 
     # -- the request -------------------------------------------------------------------------
 
@@ -1741,96 +1905,52 @@ class _Transport:
         deadline = min(started + timeout, deadline) if deadline is not None else started + timeout
         headers = dict(headers)
         _check_request(method, headers)
+        sent = (secrets, headers)  # what a log record or an error of this call is redacted with
         attempt = 0
         redirects = 0
-        log = self.log()
         while True:
             attempt += 1
             attempt_started = _clock.monotonic()
             failure: Optional[_Failure] = None
             try:
                 status, reason, message, payload = self._send_once(
-                    method,
-                    url,
-                    headers,
-                    body,
-                    deadline,
-                    write=not idempotent,
-                    sink=sink,
-                    attempt=attempt,
-                    redact=lambda text: self.redact(text, _call_secrets(secrets, headers)),
+                    method, url, headers, body, deadline, idempotent, sink, attempt, sent
                 )
             except _Failure as caught:
                 failure = caught
             if failure is not None:  # handled here, not in the except block: see _RedactedCause
-                may_retry = failure.retryable and (idempotent or not failure.sent)
-                wait = self._backoff(attempt)
-                if log is not None:  # a URL can hold a secret too (a token in a query or path)
-                    log.debug(
-                        "%s %s failed: %s (attempt %d, %.1f ms)",
-                        method,
-                        self.redact(url, _call_secrets(secrets, headers)),
-                        _bounded(self.redact(failure.reason, _call_secrets(secrets, headers))),
-                        attempt,
-                        (_clock.monotonic() - attempt_started) * 1000,
-                    )
-                if may_retry and attempt <= max_retries and _clock.monotonic() + wait < deadline:
-                    _clock.sleep(wait)
-                    continue
+                elapsed = (_clock.monotonic() - attempt_started) * 1000
+                self._log(method, url, sent, " failed: %s (attempt %d, %.1f ms)", failure.reason, attempt, elapsed)
+                if _should_retry(attempt, max_retries, idempotent, failure=failure):
+                    wait = _sleep_time(attempt)
+                    if _clock.monotonic() + wait < deadline:
+                        _clock.sleep(wait)
+                        continue
+                call_secrets = _call_secrets(*sent)
                 error = self._failure_error(
-                    error_class,
-                    operation,
-                    method,
-                    url,
-                    failure,
-                    timeout,
-                    attempt,
-                    idempotent,
-                    _call_secrets(secrets, headers),
+                    error_class, operation, method, url, failure, timeout, attempt, idempotent, call_secrets
                 )
-                redact = functools.partial(self.redact, extra=_call_secrets(secrets, headers))
-                cause = _RedactedCause(failure.cause, redact)
+                cause = _RedactedCause(failure.cause, functools.partial(self.redact, extra=call_secrets))
                 del failure  # not left in this frame's locals either
                 raise error from cause
-            response = _Response(status, reason, message, payload, method, url, attempt, (secrets, headers))
-            if log is not None and log.isEnabledFor(10):  # 10: DEBUG
-                log.debug(
-                    "%s %s -> %d (attempt %d, %.1f ms)",
-                    method,
-                    self.redact(url, response.secrets()),
-                    status,
-                    attempt,
-                    (_clock.monotonic() - attempt_started) * 1000,
-                )
+            response = _Response(status, reason, message, payload, method, url, sent)
+            elapsed = (_clock.monotonic() - attempt_started) * 1000
+            self._log(method, url, sent, " -> %d (attempt %d, %.1f ms)", status, attempt, elapsed)
             if status in _REDIRECT_STATUSES and "location" in response.headers:
-                url = self._redirect_target(error_class, operation, response, redirects, not idempotent)
+                url = self._redirect_target(error_class, operation, response, redirects, idempotent)
                 redirects += 1
                 attempt -= 1  # a redirect is not a retry
                 continue
-            if status in _RETRY_STATUSES and attempt <= max_retries:
-                hint = _retry_hint(response.headers)
-                write_safe = status == 429 or (status == 503 and hint is not None)
-                if idempotent or write_safe:
-                    wait = min(hint, _MAX_RETRY_WAIT) if hint is not None else self._backoff(attempt)
-                    if _clock.monotonic() + wait < deadline:
-                        if log is not None:
-                            log.debug(
-                                "%s %s: retrying in %.2f s after %d",
-                                method,
-                                self.redact(url, response.secrets()),
-                                wait,
-                                status,
-                            )
-                        _clock.sleep(wait)
-                        continue
+            hint = _retry_hint(response.headers) if status in _RETRY_STATUSES else None
+            if _should_retry(attempt, max_retries, idempotent, status=status, hint=hint):
+                wait = _sleep_time(attempt, hint)
+                if _clock.monotonic() + wait < deadline:
+                    self._log(method, url, sent, ": retrying in %.2f s after %d", wait, status)
+                    _clock.sleep(wait)
+                    continue
             if status >= 300:
                 raise self.http_error(error_class, operation, response, sensitive)
             return response
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (attempt - 1))
-        return delay * (0.5 + _clock.random() / 2)  # jitter, so that many clients do not retry in step
 
     def _redirect_target(
         self,
@@ -1838,37 +1958,34 @@ class _Transport:
         operation: str,
         response: _Response,
         redirects: int,
-        write: bool = False,
+        idempotent: bool = True,
     ) -> str:
         location = response.headers["location"]
         status = "HTTP %d %s" % (response.status, response.reason)
         target = _redirect_url(response.url, location)
         if target is None:
             why = "%s with an invalid redirect Location %r, not followed" % (status, location)
-            if write and response.status in (301, 302, 303):
+            if not idempotent and response.status in (301, 302, 303):
                 why += "; the request may have been processed"
             raise self.http_error(error_class, operation, response, True, summary=why)
-        old, new = urlsplit(response.url), urlsplit(target)
-        same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
-            new.hostname,
-            new.port or (443 if new.scheme == "https" else 80),
-        )
-        upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
-        if write and response.status in (301, 302, 303):
+        kind = _redirect_kind(response.url, target)
+        if not idempotent and response.status in (301, 302, 303):
             # A write answered 301/302/303 was processed, as a Post/Redirect/Get server does,
             # before pointing at its result (often the same URL). Sending it again could run it
             # twice, and turning it into a GET would be another request: neither is done.
             why = "%s: the request may have been processed; not sent again to %s" % (status, target)
-        elif write and redirects >= 1:
+        elif not idempotent and redirects >= 1:
             # 307/308 ask for the same request elsewhere, so a write follows one; a second
             # means a loop, and the server may have run it already.
             why = "%s after a redirect: the request may have been processed; not sent again to %s" % (status, target)
         elif redirects >= _MAX_REDIRECTS:
             why = "more than %d redirects" % _MAX_REDIRECTS
-        elif new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
-            why = "redirect from %s to %s refused" % (old.scheme, new.scheme or "another scheme")
-        elif not (same_host or upgrade):
-            why = "redirect to another host (%s) not followed: credentials stay with %s" % (new.hostname, old.hostname)
+        elif kind == "insecure":
+            schemes = urlsplit(response.url).scheme, urlsplit(target).scheme or "another scheme"
+            why = "redirect from %s to %s refused" % schemes
+        elif kind == "other host":
+            hosts = urlsplit(target).hostname, urlsplit(response.url).hostname
+            why = "redirect to another host (%s) not followed: credentials stay with %s" % hosts
         else:
             return target
         raise self.http_error(error_class, operation, response, True, summary=why)
@@ -2007,6 +2124,21 @@ def _redirect_url(url: str, location: str) -> Optional[str]:
     return target
 
 
+def _redirect_kind(url: str, target: str) -> str:
+    """What a redirect from ``url`` to ``target`` is: "insecure" (to a scheme other than http
+    and https, or from https down to http), "other host" (credentials must not follow it), or
+    "same origin" (the same host and port, or the same host upgraded from http to https)."""
+    old, new = urlsplit(url), urlsplit(target)
+    if new.scheme not in ("http", "https") or (old.scheme == "https" and new.scheme != "https"):
+        return "insecure"
+    same_host = (old.hostname, old.port or (443 if old.scheme == "https" else 80)) == (
+        new.hostname,
+        new.port or (443 if new.scheme == "https" else 80),
+    )
+    upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
+    return "same origin" if same_host or upgrade else "other host"
+
+
 def _describe(exc: BaseException, where: str = "") -> str:
     if isinstance(exc, socket.timeout):
         text = "timed out"
@@ -2054,17 +2186,6 @@ def _encode_json(name: str, value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError("%s is not JSON-serialisable: %s" % (name, exc)) from None
-
-
-def _query(params: Mapping[str, Any]) -> str:
-    """A query string: None dropped, booleans as true/false, lists as repeated keys."""
-    pairs: List[Tuple[str, str]] = []
-    for key, value in params.items():
-        if value is None:
-            continue
-        for item in value if isinstance(value, (list, tuple)) else (value,):
-            pairs.append((key, "true" if item is True else "false" if item is False else str(item)))
-    return urlencode(pairs, quote_via=quote) if pairs else ""
 
 
 def _check_url(name: str, url: str) -> "SplitResult":
@@ -2154,6 +2275,12 @@ def _with_headers(base: Mapping[str, str], extra: Optional[Mapping[str, str]]) -
     return merged
 
 
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from typing import TypeVar
+
+    _T = TypeVar("_T")  # what a call run in a thread returns
+
+
 class _AsyncRunner:
     """Runs blocking calls in threads owned by one async client. A private pool, not the
     loop's default executor: that one has min(32, cpu + 4) threads (6 on a 2-core Lambda)
@@ -2177,7 +2304,7 @@ class _AsyncRunner:
         self._in_flight = set()
         self._lock = _thread.allocate_lock()
 
-    async def run(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # "/": any keyword may pass
+    async def run(self, function: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:  # "/": any keyword may pass
         import asyncio
 
         if self.closed:

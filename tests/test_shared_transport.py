@@ -30,6 +30,13 @@ def test_shared_transport_sections_are_identical():
         raise AssertionError("shared transport sections differ; copy one into the other:\n" + diff[:4000])
 
 
+def test_the_modules_hold_no_code_for_a_test_tool():
+    # vcrpy's replay objects are adapted on the test side (tests/vcr_safety.py: adapt_replays).
+    for module in ("altan.py", "pipedream.py"):
+        text = (ROOT / module).read_text(encoding="utf-8").lower()
+        assert "vcr" not in text and "test double" not in text, module
+
+
 def sync_from_altan() -> None:
     """Copy altan.py's shared section into pipedream.py."""
     target_path = ROOT / "pipedream.py"

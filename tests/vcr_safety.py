@@ -31,14 +31,16 @@ raises ``CassetteBypassError`` *before* a byte is sent.
 Only the connection set-up and vcrpy's bookkeeping are serialised; the clients' calls still
 overlap (``asyncio.gather`` really runs them in several threads).
 
-It also adds the one attribute the transport reads that vcrpy's response stub lacks
-(``VCRHTTPResponse.will_close``, see ``VCR_RESPONSE_SHIM``).
+Importing this module also gives vcrpy's replay objects what a real connection and response
+have and the clients' transport reads (``adapt_replays``), so that the clients hold no code
+for a test tool.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import socket
 import sys
 import threading
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
@@ -46,7 +48,54 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 import vcr.patch
 import vcr.stubs
 
-__all__ = ["CassetteBypassError", "ContentionLock", "thread_safe_cassette", "transports"]
+__all__ = ["CassetteBypassError", "ContentionLock", "adapt_replays", "thread_safe_cassette", "transports"]
+
+# A socket nothing is ever written to: what a replayed connection's descriptor is (see
+# adapt_replays). Opened once, kept for the life of the process.
+_QUIET: List[socket.socket] = []
+
+
+def adapt_replays() -> None:
+    """Make vcrpy's replay objects look, to the clients' transport, like the real ones they
+    stand for (idempotent; called on import):
+
+    - ``VCRHTTPResponse``: ``length`` is the number of body bytes left to read (an int, as
+      http.client keeps it; vcrpy stores the Content-Length header's text), ``chunk_left``
+      None (vcrpy drops Transfer-Encoding: the body is whole), ``will_close`` False and
+      ``surplus`` False (the recorded exchange ends with its body: the connection may be
+      pooled and reused, as it was when recording).
+    - ``VCRConnection``: a socket from ``connect()`` on, as a real connection has (vcrpy
+      defers connecting until the request is known), so the transport can set its timeout.
+    - ``VCRFakeSocket``: a descriptor that is never readable (vcrpy answers 0, standard
+      input), so that the pool's check for a connection the server dropped finds it alive.
+    """
+    response = vcr.stubs.VCRHTTPResponse
+    if "surplus" in vars(response):
+        return
+    response.length = property(  # type: ignore[assignment]
+        lambda self: self.length_remaining, lambda self, value: None, doc="body bytes left to read"
+    )
+    response.chunk_left = None
+    response.will_close = False
+    response.surplus = False
+
+    original_connect = vcr.stubs.VCRConnection.connect
+
+    @functools.wraps(original_connect)
+    def connect(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_connect(self, *args, **kwargs)
+        if self.sock is None:
+            self._sock = vcr.stubs.VCRFakeSocket()
+        return result
+
+    vcr.stubs.VCRConnection.connect = connect  # type: ignore[method-assign]
+
+    def fileno(self: Any) -> int:
+        if not _QUIET:
+            _QUIET.extend(socket.socketpair())
+        return _QUIET[0].fileno()
+
+    vcr.stubs.VCRFakeSocket.fileno = fileno  # type: ignore[method-assign]
 
 
 class CassetteBypassError(AssertionError):
@@ -159,3 +208,6 @@ def thread_safe_cassette(
                 setattr(target, name, value)
             else:
                 delattr(target, name)
+
+
+adapt_replays()
