@@ -36,6 +36,8 @@ What the client does for you (README.md has the details):
 from __future__ import annotations
 
 import _thread  # only its lock: importing threading adds ~3% to a cold start
+import _weakref  # not weakref: see _on_collect
+import atexit
 import base64
 import functools
 import http.client
@@ -60,7 +62,6 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type checkers only, never a
     import concurrent.futures
     import logging
     import threading
-    import weakref
     from typing import (
         Any,
         AsyncIterator,
@@ -3818,26 +3819,58 @@ def _close_idle(
         conn.close()
 
 
+# What weakref.finalize and weakref.WeakSet do, built on the C-level _weakref and atexit: the
+# weakref module's import alone is about 4% of a cold start (import and construct a client).
+# Each live weak reference, by id, with the cleanup to run once when its object is collected,
+# or at exit if it is still alive then.
+_CLEANUPS: Dict[int, Tuple["_weakref.ReferenceType[Any]", Callable[[], None]]] = {}
+
+
+def _run_cleanups_at_exit() -> None:
+    while _CLEANUPS:
+        _, (_, cleanup) = _CLEANUPS.popitem()
+        cleanup()
+
+
+def _on_collect(owner: Any, cleanup: Callable[[], None]) -> Callable[[], None]:
+    """Run ``cleanup`` once, when ``owner`` is collected or at exit; returns a function that
+    cancels it. ``cleanup`` must not refer to ``owner`` (it would keep it alive)."""
+    if not _CLEANUPS:
+        atexit.register(_run_cleanups_at_exit)  # registering twice is harmless: it finds none left
+
+    def collected(ref: "_weakref.ReferenceType[Any]") -> None:
+        entry = _CLEANUPS.pop(id(ref), None)
+        if entry is not None:
+            entry[1]()
+
+    def cancel() -> None:
+        _CLEANUPS.pop(id(ref), None)
+
+    ref = _weakref.ref(owner, collected)
+    _CLEANUPS[id(ref)] = (ref, cleanup)
+    return cancel
+
+
 # Objects whose state must not cross os.fork(): each has ``_after_fork``, run in the child.
-_FORK_AWARE: Optional["weakref.WeakSet[Any]"] = None
+_FORK_AWARE: Dict[int, "_weakref.ReferenceType[Any]"] = {}
 
 
 def _reset_after_fork() -> None:
-    for owner in list(_FORK_AWARE or ()):
-        owner._after_fork()
+    for ref in list(_FORK_AWARE.values()):
+        owner = ref()
+        if owner is not None:
+            owner._after_fork()
 
 
 def _watch_fork(owner: Any) -> None:
     """Have ``owner._after_fork()`` run in a child process after os.fork() (gunicorn
     --preload, Celery, multiprocessing), before any other code of the child runs."""
-    global _FORK_AWARE
-    if _FORK_AWARE is None:
-        import weakref
+    ref = _weakref.ref(owner, lambda ref: _FORK_AWARE.pop(id(ref), None))
+    _FORK_AWARE[id(ref)] = ref
 
-        _FORK_AWARE = weakref.WeakSet()
-        if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no os.fork
-            os.register_at_fork(after_in_child=_reset_after_fork)
-    _FORK_AWARE.add(owner)
+
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no os.fork
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _clear_url_caches() -> None:
@@ -4016,13 +4049,11 @@ class _Transport:
         self._urls: Dict[str, Tuple[Tuple[str, str, int], str, str]] = {}  # split URLs: see split
         # A client dropped without close(): its idle connections are closed when it is
         # collected (or at exit), not left to the sockets' finalizers (ResourceWarning).
-        import weakref
-
-        self._finalizer = weakref.finalize(self, _close_idle, self._idle, self._lock)
+        self._cancel_cleanup = _on_collect(self, functools.partial(_close_idle, self._idle, self._lock))
         _watch_fork(self)
         # urllib.parse keeps the URLs it split in a process-wide cache (Python 3.11+: the last
         # 128), tokens in paths included: a client takes its URLs away with it.
-        weakref.finalize(self, _clear_url_caches)
+        _on_collect(self, _clear_url_caches)
         self.closed = False
 
     def _after_fork(self) -> None:
@@ -4030,12 +4061,10 @@ class _Transport:
         other's answers), so the child forgets them, closing only its own copies of their
         descriptors (no TLS close_notify, no shutdown: the parent's stay intact); the lock is
         new, as another thread of the parent may have held it at the fork."""
-        import weakref
-
-        self._finalizer.detach()
+        self._cancel_cleanup()
         idle, self._idle = self._idle, {}
         self._lock = _thread.allocate_lock()
-        self._finalizer = weakref.finalize(self, _close_idle, self._idle, self._lock)
+        self._cancel_cleanup = _on_collect(self, functools.partial(_close_idle, self._idle, self._lock))
         for stack in idle.values():
             for conn, _ in stack:
                 conn.close()
@@ -4804,17 +4833,23 @@ class _AsyncRunner:
 
         if self.closed:
             raise RuntimeError("this client is closed")
-        with self._lock:
-            if self._executor is None:
-                from concurrent.futures import ThreadPoolExecutor
+        executor = self._executor
+        if executor is None:
+            with self._lock:
+                if self._executor is None:
+                    from concurrent.futures import ThreadPoolExecutor
 
-                self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._prefix)
-        future = asyncio.get_running_loop().run_in_executor(
-            self._executor, functools.partial(function, *args, **kwargs)
-        )
-        self._in_flight.add(future)
-        future.add_done_callback(self._in_flight.discard)
-        return await future
+                    self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._prefix)
+                executor = self._executor
+        future = asyncio.get_running_loop().run_in_executor(executor, functools.partial(function, *args, **kwargs))
+        # Removed when this coroutine resumes (or is cancelled), not by a done callback:
+        # a callback is one more turn of the event loop for every call.
+        in_flight = self._in_flight
+        in_flight.add(future)
+        try:
+            return await future
+        finally:
+            in_flight.discard(future)
 
     async def close(self) -> None:
         """Wait for calls in flight (each bounded by its timeout), then stop the threads."""

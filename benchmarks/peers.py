@@ -41,8 +41,10 @@ DESCRIPTIONS = {
     "httpx": "httpx.Client().get()",
     "urllib": "urllib.request.urlopen() (a new connection per call)",
     "sdk": "official pipedream SDK: Pipedream().accounts.list()",
-    "raw-threads": "50 threads, one reused http.client connection each",
-    "raw-async": "raw http.client in an asyncio program (loop.run_in_executor)",
+    "raw-threads": "a thread pool, one reused http.client connection per thread (50 threads for fanout, 64 for "
+    "saturation)",
+    "raw-async": "raw http.client in an asyncio program through loop.run_in_executor (rss: one connection in the "
+    "default executor; saturation: one connection per thread of a 64-thread pool)",
     "altan-async": "altan.AsyncAltanActionsClient.list_connections()",
     "pipedream-async": "pipedream.PipedreamClient.get_accounts() (this repo)",
     "httpx-async": "httpx.AsyncClient().get()",
@@ -242,7 +244,7 @@ def async_peer(name: str, origin: str) -> Tuple[Callable[[], Awaitable[Any]], Ca
 class RawThreadPool:
     """The fan-out floor: N threads, each with its own kept-alive http.client connection."""
 
-    def __init__(self, origin: str, threads: int) -> None:
+    def __init__(self, origin: str, threads: int, keep_answers: bool = True) -> None:
         import http.client
         import ssl
         import threading
@@ -254,6 +256,7 @@ class RawThreadPool:
         self._conns: list = []
         self._pool = ThreadPoolExecutor(threads)
         self._new = lambda: http.client.HTTPSConnection(host, int(port), context=self._context)
+        self._keep = keep_answers
 
     def _call(self) -> Any:
         conn = getattr(self._local, "conn", None)
@@ -265,15 +268,145 @@ class RawThreadPool:
         body = response.read()
         if response.status != 200:
             raise RuntimeError(response.status)
-        return json.loads(body)
+        answer = json.loads(body)
+        return answer if self._keep else None
 
     def run(self, calls: int) -> list:
         return [f.result() for f in [self._pool.submit(self._call) for _ in range(calls)]]
+
+    async def run_async(self, calls: int) -> list:
+        """The async floor: the same calls from an asyncio program, each through
+        ``loop.run_in_executor`` on this pool, all launched at once with ``asyncio.gather``."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        return await asyncio.gather(*[loop.run_in_executor(self._pool, self._call) for _ in range(calls)])
 
     def close(self) -> None:
         self._pool.shutdown()
         for conn in self._conns:
             conn.close()
+
+
+def saturation_peer(name: str, origin: str, threads: int, keep_answers: bool = True) -> Tuple[Any, Callable[[], Any]]:
+    """(fan_out, close) for the saturation measure: ``fan_out(calls)`` makes ``calls`` calls,
+    all launched at once, and returns when every answer is in; a coroutine function for the
+    async peers. ``threads``: the async clients' ``max_workers``, or the size of the thread
+    pool that shares one sync client (the floors: one kept-alive connection per thread).
+    Unless ``keep_answers``, each answer is dropped when it arrives (the memory measure: what
+    remains is what the calls in flight hold)."""
+    if name in ("raw-async", "raw-threads"):
+        pool = RawThreadPool(origin, threads, keep_answers)
+        if name == "raw-threads":
+            return pool.run, pool.close
+
+        async def close_pool() -> None:
+            pool.close()
+
+        return pool.run_async, close_pool
+    if name in ("altan-async", "pipedream-async"):
+        import asyncio
+
+        if name == "altan-async":
+            import altan
+
+            client: Any = altan.AsyncAltanActionsClient(API_KEY, origin + "/integration", max_workers=threads)
+            call = client.list_connections
+        else:
+            import pipedream
+
+            client = pipedream.PipedreamClient(
+                CLIENT_ID, CLIENT_SECRET, PROJECT, "development", base_url=origin, max_workers=threads
+            )
+            call = client.get_accounts
+        if not keep_answers:
+            answering = call
+
+            async def call() -> None:
+                await answering()
+
+        async def fan_out(calls: int) -> list:
+            return await asyncio.gather(*[call() for _ in range(calls)])
+
+        def close() -> Any:
+            return client.close()  # a coroutine: the caller awaits it
+
+        return fan_out, close
+    if name in ("altan", "pipedream"):
+        from concurrent.futures import ThreadPoolExecutor
+
+        sync_call, sync_close = sync_peer(name, origin)
+        if not keep_answers:
+            answering_sync = sync_call
+            sync_call = lambda: answering_sync() and None  # noqa: E731
+        executor = ThreadPoolExecutor(threads)
+
+        def fan_out_sync(calls: int) -> list:
+            return [f.result() for f in [executor.submit(sync_call) for _ in range(calls)]]
+
+        def close_sync() -> None:
+            executor.shutdown()
+            sync_close()
+
+        return fan_out_sync, close_sync
+    raise ValueError("no saturation peer %r" % name)
+
+
+# Cold call: a fresh process imports the module, builds a client and makes its first call,
+# every step of what a Lambda's first invocation pays. ``%(...)s`` fields are filled in by
+# the runner; each snippet ends with the decoded answer in ``_result``.
+COLD_CALL_SNIPPETS: Dict[str, str] = {
+    "stdlib": "import http.client, json, ssl",
+    "raw": (
+        "import http.client, json, ssl\n"
+        "_c = http.client.HTTPSConnection(%(host)r, %(port)d, context=ssl.create_default_context())\n"
+        "_c.request('GET', %(path)r, headers=%(headers)r)\n"
+        "_result = json.loads(_c.getresponse().read())"
+    ),
+    "altan": (
+        "import altan\n"
+        "_client = altan.AltanActionsClient(%(api_key)r, %(origin)r + '/integration')\n"
+        "_result = _client.list_connections()"
+    ),
+    "pipedream": (
+        "import pipedream\n"
+        "_client = pipedream.SyncPipedreamClient(%(client_id)r, %(client_secret)r, %(project)r, 'development', "
+        "base_url=%(origin)r)\n"
+        "_result = _client.get_accounts()"
+    ),
+    "sdk": (
+        "from pipedream import Pipedream\n"
+        "_client = Pipedream(client_id=%(client_id)r, client_secret=%(client_secret)r, project_id=%(project)r, "
+        "project_environment='development', base_url=%(origin)r)\n"
+        "_result = _client.accounts.list().items"
+    ),
+}
+# Round trips a first call cannot avoid: TCP, TLS 1.3, (the token,) the call.
+COLD_CALL_ROUND_TRIPS = {"raw": 3, "altan": 3, "pipedream": 4, "sdk": 4}
+
+
+def cold_call_code(name: str, origin: str) -> str:
+    """The code a fresh interpreter runs for ``name``: the snippet, timed from before its
+    first import to the decoded answer, then one JSON line on stdout."""
+    host, port = origin.split("://", 1)[1].rsplit(":", 1)
+    fields = {
+        "host": host,
+        "port": int(port),
+        "path": ACCOUNTS_PATH,
+        "headers": HEADERS,
+        "origin": origin,
+        "api_key": API_KEY,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "project": PROJECT,
+    }
+    return (
+        "import time\n_c0, _t0 = time.process_time(), time.perf_counter()\n%s\n"
+        "_c1, _t1 = time.process_time(), time.perf_counter()\n"
+        "import sys, json\n"
+        "print(json.dumps({'ms': (_t1 - _t0) * 1e3, 'cpu_ms': (_c1 - _c0) * 1e3, 'modules': len(sys.modules)}))\n"
+        % (COLD_CALL_SNIPPETS[name] % fields)
+    )
 
 
 # Cold start: what a Lambda's module scope runs, up to a client ready to send.

@@ -30,6 +30,17 @@ Measures (issue 5); every sample is a fresh process, every figure a median of sa
           already open (the budget); cold: from constructing the client (50 handshakes).
   rss     peak RSS (VmHWM) of a process making 1,000 calls, in MB; reference the SDK.
   token   OAuth token requests the server saw: concurrent first calls, then steady state.
+  saturation  1,000 and 5,000 calls all launched at once, the server taking 20 ms each,
+          connections warm, in ms and client CPU us per call; the async clients (64
+          workers, their default) against the async floor, raw http.client on as many
+          threads through loop.run_in_executor; the sync clients shared by 64 threads
+          against the raw 64-thread pool; and the async clients with other max_workers.
+  inflight  peak RSS of a process whose client has 1,000, then 5,000 calls in flight, in MB,
+          and the MB each 1,000 more calls in flight add.
+  coldcall  a Lambda's first invocation over the 20 ms RTT link: a fresh process imports
+          the module, builds a client and makes its first call (TCP, TLS, for Pipedream the
+          token, the call), in ms; floor: a fresh ``import http.client, json, ssl`` plus
+          3 round trips (4 with a token).
 
 cpu, link and fanout are paired: in each sample process the peer and its floor take turns
 (batch for batch, call for call), and the sample's ratio is theirs; the table's ratio is
@@ -72,7 +83,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Tuple
 
-MEASURES = ("cold", "cpu", "link", "idlewrite", "fanout", "rss", "token")
+MEASURES = ("cold", "cpu", "link", "idlewrite", "fanout", "rss", "token", "saturation", "inflight", "coldcall")
 THIRD_PARTY = ("requests", "httpx", "httpx-async", "sdk", "sdk-async")  # left out by --ours-only
 ONE_WAY_MS = 10.0  # 20 ms round trip
 FANOUT_DELAY_MS = 20.0
@@ -98,7 +109,17 @@ INFO = [
 ]
 
 # Sample counts: (full, quick).
-ROUNDS = {"cold": (25, 3), "cpu": (5, 1), "link": (3, 1), "idlewrite": (3, 1), "fanout": (4, 1), "rss": (3, 1)}
+ROUNDS = {
+    "cold": (25, 3),
+    "cpu": (5, 1),
+    "link": (3, 1),
+    "idlewrite": (3, 1),
+    "fanout": (4, 1),
+    "rss": (3, 1),
+    "saturation": (3, 1),
+    "inflight": (3, 1),
+    "coldcall": (7, 1),
+}
 CPU_CALLS = {"default": (2000, 200), "urllib": (100, 20)}
 CPU_BATCHES = (20, 4)
 FANOUT_REPEATS = (3, 1)
@@ -107,6 +128,11 @@ IDLE_WRITES = {"warm": (20, 5), "idle": (7, 2)}
 IDLE_GAP = 1.3  # seconds: past the clients' default write_idle_limit (1 s)
 RSS_CALLS = (1000, 100)
 TOKEN_CALLS = {"concurrent": (50, 20), "steady": (1000, 100)}
+SATURATION_CALLS = ((1000, 5000), (100, 300))  # all in flight at once
+SATURATION_THREADS = 64  # the async clients' default max_workers
+SATURATION_REPEATS = (2, 1)
+# max_workers for the async clients at 1,000 calls in flight (the default is SATURATION_THREADS).
+WORKER_SWEEP = ((16, 128, 256), (16,))
 
 
 def log(text: str) -> None:
@@ -606,6 +632,110 @@ def measure_token(runner: Runner, origin: str) -> Dict[str, Any]:
     }
 
 
+def measure_saturation(runner: Runner, origin: str) -> Dict[str, Any]:
+    """Rows "<peer> <calls>" (and "<peer> <calls> w<threads>" for other max_workers)."""
+    sizes = runner.full(SATURATION_CALLS)
+    repeats = runner.full(SATURATION_REPEATS)
+    names: List[str] = []
+    for calls in sizes:
+        for peer in ("raw-async", "altan-async", "pipedream-async", "raw-threads", "altan", "pipedream"):
+            names.append("%s %d" % (peer, calls))
+    for threads in runner.full(WORKER_SWEEP):
+        for peer in ("altan-async", "pipedream-async"):
+            names.append("%s %d w%d" % (peer, sizes[0], threads))
+
+    def spec(name: str) -> Dict[str, Any]:
+        parts = name.split(" ")
+        threads = int(parts[2][1:]) if len(parts) > 2 else SATURATION_THREADS
+        return {"origin": origin, "calls": int(parts[1]), "threads": threads, "repeats": repeats}
+
+    samples = runner.rounds("saturation", names, spec, runner.full(ROUNDS["saturation"]))
+    rows = summarize(samples, ["warm_ms", "cpu_us", "ref_warm_ms", "ref_cpu_us", "paired_warm_ms", "paired_cpu_us"])
+    for name, row in rows.items():
+        row.update(spec(name))
+        row.pop("origin", None)
+        row.pop("repeats", None)
+        row["floor"] = "raw-async" if name.split(" ")[0].endswith("-async") else "raw-threads"
+    return {
+        "unit": "ms",
+        "metric": "warm_ms",
+        "reference": "floor",  # each row's own floor, paired in its samples
+        "rows": rows,
+        "note": "all calls launched at once, the server taking %g ms each, connections warm (a first fan-out "
+        "of the same size opened them); threads: max_workers of an async client, or the threads sharing one "
+        "sync client; floor: raw http.client, one kept-alive connection per thread, on as many threads "
+        "(raw-async: through loop.run_in_executor, for the async clients; raw-threads: a plain pool, for the "
+        "sync ones); a sample: the peer and its floor take turns %d times in one process, x floor is the "
+        "median over samples of their ratio; cpu us: the client process's CPU time per call"
+        % (FANOUT_DELAY_MS, repeats),
+    }
+
+
+def measure_inflight(runner: Runner, origin: str) -> Dict[str, Any]:
+    sizes = runner.full(SATURATION_CALLS)
+    names = ["raw-async", "altan-async", "pipedream-async", "raw-threads", "altan", "pipedream"]
+    spec = lambda peer: {"origin": origin, "threads": SATURATION_THREADS, "sizes": list(sizes)}  # noqa: E731
+    samples = runner.rounds("memory", names, spec, runner.full(ROUNDS["inflight"]))
+    rows = summarize(samples, ["base_mb", "small_mb", "peak_mb", "mb_per_1000_calls"])
+    return {
+        "unit": "MB",
+        "metric": "peak_mb",
+        "reference": "raw-async",
+        "rows": rows,
+        "note": "VmHWM of a process with one client (%d threads, connections open: base) after %d, then "
+        "%d calls all in flight, each answer dropped as it arrives; MB per 1,000 calls: what each 1,000 "
+        "more calls in flight add (their asyncio tasks and futures, queued work items)"
+        % (SATURATION_THREADS, sizes[0], sizes[-1]),
+    }
+
+
+def ssl_default_cafile() -> Optional[str]:
+    """The system's CA bundle file, if it has one (OpenSSL's default, as Python finds it)."""
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    for path in (paths.cafile, paths.openssl_cafile):
+        if path and os.path.isfile(path):
+            return path
+    return None
+
+
+def measure_coldcall(runner: Runner, certs: Tuple[str, str, str], dirs: Dict[str, str]) -> Dict[str, Any]:
+    names = runner.peers(["raw", "altan", "pipedream", "sdk"])
+    problem = Link.available()
+    if problem is not None:
+        return {"skipped": "the cold-call benchmark needs network namespaces: " + problem}
+    # The trust store a Lambda's first call loads: the system's CA bundle, with the test CA
+    # added so the local server is trusted (loading it is part of what a cold call costs).
+    bundle = os.path.join(os.path.dirname(certs[0]), "system-and-test-ca.pem")
+    with open(bundle, "wb") as out:
+        system = ssl_default_cafile()
+        if system:
+            with open(system, "rb") as f:
+                out.write(f.read().rstrip(b"\n") + b"\n")
+        with open(certs[0], "rb") as f:
+            out.write(f.read())
+    extra = {
+        name: {"cwd": dirs["package"] if name in peers.OURS else dirs["empty"], "ca_file": bundle} for name in names
+    }
+    samples, mode = _on_link(runner, certs, "coldcall", names, extra)
+    metrics = ["ms", "cpu_ms", "floor_ms", "import_ms", "rtt_ms", "rtts", "round_trips", "paired_ms", "over_floor_ms"]
+    rows = summarize(samples, metrics)
+    return {
+        "unit": "ms",
+        "metric": "ms",
+        "reference": "floor",
+        "rows": rows,
+        "mode": mode,
+        "note": "the link of measure 3 (%s); ms: a fresh interpreter, from before its first import to the "
+        "first call's decoded answer (import, client, TCP, TLS, for Pipedream the token, the call); floor: a "
+        "fresh interpreter's import http.client, json, ssl (import ms) plus the call's round trips (RTT ms "
+        "each, measured in the same sample); x floor: median over samples of the ratio; RTTs: ms / RTT; every "
+        "peer loads the system's CA bundle (plus the test CA), as on a Lambda; the floor does not"
+        % ("tc netem" if mode == "netem" else "userspace delay forwarder"),
+    }
+
+
 def _on_link(
     runner: Runner, certs: Tuple[str, str, str], measure: str, names: List[str], extra: Dict[str, Any]
 ) -> Tuple[Dict[str, List[Dict[str, Any]]], str]:
@@ -809,6 +939,65 @@ def check_budgets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
                         "kind": "budget",
                     }
                 )
+    if "rows" in results.get("saturation", {}):
+        for name, row in results["saturation"]["rows"].items():
+            if name.startswith("raw-"):
+                continue
+            default = row["threads"] == SATURATION_THREADS
+            for metric, limit, kind in (("warm_ms", 1.2, "budget" if default else "info"), ("cpu_us", 1.2, "info")):
+                value = row.get("ratio", {}).get(metric)
+                if value is None:
+                    continue
+                checks.append(
+                    {
+                        "measure": "saturation",
+                        "metric": metric,
+                        "peer": name,
+                        "against": row["floor"],
+                        "ratio": value,
+                        "limit": "<= %g" % limit,
+                        "met": value <= limit,
+                        "kind": kind,
+                    }
+                )
+    if "rows" in results.get("inflight", {}):
+        rows = results["inflight"]["rows"]
+        for name, row in rows.items():
+            if name.startswith("raw-"):
+                continue
+            floor = rows.get("raw-async" if name.endswith("-async") else "raw-threads")
+            if floor is None or row.get("mb_per_1000_calls") is None:
+                continue
+            extra = row["mb_per_1000_calls"] - floor["mb_per_1000_calls"]
+            checks.append(
+                {
+                    "measure": "inflight",
+                    "metric": "MB per 1,000 calls, over the floor's",
+                    "peer": name,
+                    "against": "raw-async" if name.endswith("-async") else "raw-threads",
+                    "ratio": extra,
+                    "limit": "<= 1",
+                    "met": extra <= 1.0,
+                    "kind": "info",
+                }
+            )
+    if "rows" in results.get("coldcall", {}):
+        for name, row in results["coldcall"]["rows"].items():
+            value = row.get("ratio", {}).get("ms")
+            if value is None:
+                continue
+            checks.append(
+                {
+                    "measure": "coldcall",
+                    "metric": "ms",
+                    "peer": name,
+                    "against": "import + %d RTTs" % row["round_trips"],
+                    "ratio": value,
+                    "limit": "<= 1.2",
+                    "met": value <= 1.2,
+                    "kind": "info",
+                }
+            )
     if "token" in results and "rows" in results["token"]:
         for name in ("pipedream", "pipedream-async"):
             row = results["token"]["rows"][name]
@@ -847,6 +1036,9 @@ TITLES = {
     "fanout": "4. Async fan-out: 200 calls, 50 in flight, 20 ms server (ms, median)",
     "rss": "5. Peak RSS, process making the calls (MB, median)",
     "token": "6. OAuth token requests",
+    "saturation": "7. Saturation: 1,000 and 5,000 calls all in flight, 20 ms server (ms, median)",
+    "inflight": "8. Peak RSS with the calls of measure 7 in flight (MB, median)",
+    "coldcall": "9. Cold call: fresh process, import + client + first call over the 20 ms RTT link (ms, median)",
 }
 COLUMNS = {
     "cold": [
@@ -892,6 +1084,31 @@ COLUMNS = {
     ],
     "rss": [("rss_mb", "peak MB", "%.1f"), ("ratio:rss_mb", "x SDK", "%.2f")],
     "token": [("first_calls_tokens", "concurrent first calls", "%d"), ("steady_tokens", "steady-state calls", "%d")],
+    "saturation": [
+        ("threads", "threads", "%d"),
+        ("warm_ms", "ms", "%.0f"),
+        ("ref_warm_ms", "its floor ms", "%.0f"),
+        ("ratio:warm_ms", "x floor", "%.2f"),
+        ("cpu_us", "cpu us/call", "%.0f"),
+        ("ref_cpu_us", "floor cpu us", "%.0f"),
+        ("ratio:cpu_us", "x floor", "%.2f"),
+    ],
+    "inflight": [
+        ("base_mb", "base MB", "%.1f"),
+        ("small_mb", "MB, 1st size", "%.1f"),
+        ("peak_mb", "MB, 2nd size", "%.1f"),
+        ("mb_per_1000_calls", "MB per 1,000 calls", "%.2f"),
+    ],
+    "coldcall": [
+        ("ms", "ms", "%.1f"),
+        ("cpu_ms", "cpu ms", "%.1f"),
+        ("import_ms", "import ms", "%.1f"),
+        ("rtt_ms", "RTT ms", "%.2f"),
+        ("round_trips", "RTTs", "%d"),
+        ("floor_ms", "floor ms", "%.1f"),
+        ("ratio:ms", "x floor", "%.3f"),
+        ("over_floor_ms", "over floor ms", "%.1f"),
+    ],
 }
 
 
@@ -1051,8 +1268,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="client-bench-") as workdir:
         certs = make_certificates(workdir)
         dirs = prepare_clients(clients_dir, workdir)
+        # Of the copies measured: the files in clients_dir may change during the run.
+        digests = {
+            name: hashlib.sha256(open(os.path.join(dirs["package"], name), "rb").read()).hexdigest()[:16]
+            for name in ("altan.py", "pipedream.py")
+        }
         runner = Runner(args, placement, certs[0], dirs["package"])
         runner.source_only = dirs["source-only"]
+        slow: Optional[Process] = None  # the server taking 20 ms per call, shared by the fan-out measures
         try:
             if any(m in only for m in ("cpu", "rss")):
                 plain = Process(server_argv(certs), placement, runner.env)
@@ -1068,13 +1291,25 @@ def main() -> int:
                 elif measure == "rss":
                     results["rss"] = measure_rss(runner, origin)
                 elif measure == "fanout":
-                    slow = Process(server_argv(certs, delay_ms=FANOUT_DELAY_MS), placement, runner.env)
-                    helpers.append(slow)
+                    if slow is None:
+                        slow = Process(server_argv(certs, delay_ms=FANOUT_DELAY_MS), placement, runner.env)
+                        helpers.append(slow)
                     results["fanout"] = measure_fanout(runner, "https://127.0.0.1:%d" % slow.ports[0])
                 elif measure == "token":
                     tokens = Process(server_argv(certs, token_delay_ms=TOKEN_DELAY_MS), placement, runner.env)
                     helpers.append(tokens)
                     results["token"] = measure_token(runner, "https://127.0.0.1:%d" % tokens.ports[0])
+                elif measure in ("saturation", "inflight"):
+                    if slow is None:
+                        slow = Process(server_argv(certs, delay_ms=FANOUT_DELAY_MS), placement, runner.env)
+                        helpers.append(slow)
+                    slow_origin = "https://127.0.0.1:%d" % slow.ports[0]
+                    if measure == "saturation":
+                        results["saturation"] = measure_saturation(runner, slow_origin)
+                    else:
+                        results["inflight"] = measure_inflight(runner, slow_origin)
+                elif measure == "coldcall":
+                    results["coldcall"] = measure_coldcall(runner, certs, dirs)
                 elif measure == "link":
                     results["link"] = measure_link(runner, certs)
                 elif measure == "idlewrite":
@@ -1095,10 +1330,7 @@ def main() -> int:
         "clients": {
             "directory": clients_dir,
             "label": args.label,
-            "sha256": {
-                name: hashlib.sha256(open(os.path.join(clients_dir, name), "rb").read()).hexdigest()[:16]
-                for name in ("altan.py", "pipedream.py")
-            },
+            "sha256": digests,
         },
         "peers": peers.DESCRIPTIONS,
         "results": {k: v for k, v in results.items() if not k.startswith("_")},

@@ -342,7 +342,156 @@ def token(spec: Dict[str, Any]) -> Dict[str, Any]:
     return {"first_calls_tokens": first, "steady_tokens": total - first}
 
 
-MEASURES = {"cpu": cpu, "link": link, "idlewrite": idlewrite, "fanout": fanout, "rss": rss, "token": token}
+def _floor_of(peer: str) -> str:
+    return "raw-async" if peer.endswith("-async") else "raw-threads"
+
+
+def _fan_out_once(peer: str, origin: str, threads: int, calls: int) -> Tuple[float, float]:
+    """(wall s, CPU s) of ``calls`` calls launched at once on a new client (or pool) whose
+    connections were opened by a first fan-out of the same size (not timed)."""
+    fan_out, close = peers.saturation_peer(peer, origin, threads)
+    if peer.endswith("-async"):
+        import asyncio
+
+        async def main() -> Tuple[float, float]:
+            await fan_out(calls)
+            c0, t0 = time.process_time(), time.perf_counter()
+            await fan_out(calls)
+            c1, t1 = time.process_time(), time.perf_counter()
+            await close()
+            return t1 - t0, c1 - c0
+
+        return asyncio.run(main())
+    fan_out(calls)
+    c0, t0 = time.process_time(), time.perf_counter()
+    fan_out(calls)
+    c1, t1 = time.process_time(), time.perf_counter()
+    close()
+    return t1 - t0, c1 - c0
+
+
+def saturation(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """``calls`` calls all in flight at once on ``threads`` threads, connections warm: wall
+    time and this process's CPU time per call. Paired with the floor of the same kind and
+    thread count (raw http.client, one kept-alive connection per thread: through
+    ``loop.run_in_executor`` for an async client, a plain thread pool for a sync client
+    shared by the threads), taking turns ``repeats`` times in this process."""
+    peer, calls, threads = spec["peer"], spec["calls"], spec["threads"]
+    floor = _floor_of(peer)
+    own: list = []
+    ref: list = []
+    for i in range(spec.get("repeats", 3)):
+        for who in ("peer", "ref") if i % 2 == 0 else ("ref", "peer"):
+            if who == "ref" or peer == floor:
+                (ref if who == "ref" else own).append(_fan_out_once(floor, spec["origin"], threads, calls))
+            else:
+                own.append(_fan_out_once(peer, spec["origin"], threads, calls))
+    result = {
+        "warm_ms": _median([w for w, _ in own]) * 1e3,
+        "cpu_us": _median([c for _, c in own]) / calls * 1e6,
+        "ref_warm_ms": _median([w for w, _ in ref]) * 1e3,
+        "ref_cpu_us": _median([c for _, c in ref]) / calls * 1e6,
+    }
+    result["paired_warm_ms"] = result["warm_ms"] / result["ref_warm_ms"]
+    result["paired_cpu_us"] = result["cpu_us"] / result["ref_cpu_us"]
+    return result
+
+
+def inflight_memory(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """Peak RSS of a process whose one client has ``sizes`` calls in flight at once (each
+    size in turn, smallest first: the peak only grows); ``base_mb``: the peak once the
+    client is built and its connections open (a first fan-out of ``threads`` calls). Each
+    answer is dropped as it arrives, as a program that handles it would: what grows with
+    the calls is what the calls in flight hold."""
+    peer, threads, sizes = spec["peer"], spec["threads"], sorted(spec["sizes"])
+    fan_out, close = peers.saturation_peer(peer, spec["origin"], threads, keep_answers=False)
+    peaks: Dict[str, float] = {}
+    if peer.endswith("-async"):
+        import asyncio
+
+        async def main() -> float:
+            await fan_out(threads)
+            base = _peak_rss_mb()
+            for size in sizes:
+                await fan_out(size)
+                peaks[str(size)] = _peak_rss_mb()
+            await close()
+            return base
+
+        base = asyncio.run(main())
+    else:
+        fan_out(threads)
+        base = _peak_rss_mb()
+        for size in sizes:
+            fan_out(size)
+            peaks[str(size)] = _peak_rss_mb()
+        close()
+    small, large = str(sizes[0]), str(sizes[-1])
+    per_1000 = (peaks[large] - peaks[small]) / (sizes[-1] - sizes[0]) * 1000 if len(sizes) > 1 else None
+    return {"base_mb": base, "peak_mb": peaks[large], "small_mb": peaks[small], "mb_per_1000_calls": per_1000}
+
+
+def coldcall(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """A Lambda's first invocation, end to end: a fresh interpreter imports the module, builds
+    a client and makes one call over the link (TCP, TLS, for Pipedream the token, the
+    call), timed inside that interpreter from before the first import to the decoded
+    answer. Paired with its floor, measured in this same sample: a fresh interpreter's
+    ``import http.client, json, ssl`` plus the call's unavoidable round trips (3, or 4 with
+    a token), each the TCP round trip measured on the echo port."""
+    import subprocess
+
+    ping, ping_close = _pinger(spec)
+    rtts = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        ping()
+        rtts.append(time.perf_counter() - t0)
+    ping_close()
+    rtt_ms = _median(rtts) * 1e3
+
+    def fresh(name: str) -> Dict[str, Any]:
+        code = peers.cold_call_code(name, spec["origin"])
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=spec["cwd"],
+            timeout=120,
+            env=dict(os.environ, SSL_CERT_FILE=spec["ca_file"], REQUESTS_CA_BUNDLE=spec["ca_file"]),
+        )
+        if done.returncode != 0:
+            raise RuntimeError("cold call of %s failed:\n%s" % (name, done.stderr[-3000:]))
+        return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    peer = spec["peer"]
+    stdlib = fresh("stdlib")
+    own = fresh(peer)
+    round_trips = peers.COLD_CALL_ROUND_TRIPS[peer]
+    floor_ms = stdlib["ms"] + round_trips * rtt_ms
+    return {
+        "ms": own["ms"],
+        "cpu_ms": own["cpu_ms"],
+        "floor_ms": floor_ms,
+        "import_ms": stdlib["ms"],
+        "rtt_ms": rtt_ms,
+        "round_trips": round_trips,
+        "rtts": own["ms"] / rtt_ms,
+        "paired_ms": own["ms"] / floor_ms,
+        "over_floor_ms": own["ms"] - floor_ms,
+    }
+
+
+MEASURES = {
+    "cpu": cpu,
+    "link": link,
+    "idlewrite": idlewrite,
+    "fanout": fanout,
+    "rss": rss,
+    "token": token,
+    "saturation": saturation,
+    "memory": inflight_memory,
+    "coldcall": coldcall,
+}
 
 
 def main() -> None:
