@@ -1,5 +1,5 @@
 """vcrpy settings shared by the Altan cassette recorder (tests/record_altan_cassettes.py) and
-the replay tests (tests/test_altan_cassettes.py): where cassettes live, how secrets are
+the replay tests (tests/test_cassettes.py): where cassettes live, how secrets are
 scrubbed, and how a request is matched to a recorded one."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ CASSETTE_DIR = ROOT / "cassettes" / "altan"
 REAL_BASE_URL = "https://api.altan.ai/integration"  # altan.DEFAULT_BASE_URL, the origin cassettes are stored under
 
 # The keys used while recording against the replica. They are scrubbed like real keys, and
-# tests/test_cassette_secrets.py checks that neither appears under cassettes/.
+# tests/test_cassettes.py checks that neither appears under cassettes/.
 TEST_API_KEY = "altan-test-key-7d3f9c2a51e84b06"
 INVALID_API_KEY = "altan-invalid-key-0000"
 

@@ -1,5 +1,5 @@
 """vcrpy settings and scenarios shared by the Pipedream cassette recorder
-(tests/record_pipedream_cassettes.py) and the replay tests (tests/test_pipedream_cassettes.py):
+(tests/record_pipedream_cassettes.py) and the replay tests (tests/test_cassettes.py):
 where cassettes live, how secrets are scrubbed, how a request is matched to a recorded one, and
 which calls each cassette holds.
 

@@ -1,9 +1,24 @@
 """The Pipedream client against the local replica (replicas/pipedream_replica.py), a real
-HTTP/1.1 server on 127.0.0.1: the example of the README this client implements, the token's life, input checks,
+HTTP/1.1 server on 127.0.0.1: the token's life, input checks,
 wire names, proxy, workflows, pagination and rate-limit tokens.
 
 Every test gets a fresh replica (fixture ``pipedream_replica``, tests/conftest.py) whose
 ``requests`` / ``counts`` / ``token_requests`` show exactly what reached the server.
+
+The Pipedream client beyond the 28 methods of the README it implements, against the local replica
+(replicas/pipedream_replica.py) and, for broken downloads, a scripted server (tests/servers.py):
+raw responses, per-call options (``with_options(query=...)``), the new pagination iterators,
+File Stash downloads, and argument checks. Wire parity with the official SDK for every endpoint
+is tests/test_pipedream_parity.py; each new method's cassette is in tests/test_cassettes.py.
+
+The v2 catalogue (``get_apps_v2`` ... ``get_component_v2``, ``iter_apps_v2``,
+``iter_components_v2``) and ``create_oauth_token``, against the bundled replica.
+
+The official Python SDK 2.3.0 has no v2 endpoints (tests/test_pipedream_parity.py cannot compare
+them), so ``TS_V2`` writes down the request each call of the official TypeScript SDK v3 sends
+(``src/api/resources/v2/resources/{apps,components}/client/Client.ts``: the path template, and the
+query object built from the request's camelCase fields, in that order, undefined ones left out)
+and each of our calls is checked against it.
 """
 
 from __future__ import annotations
@@ -12,17 +27,22 @@ import asyncio
 import base64
 import io
 import json
+import os
+import pathlib
+import subprocess
+import sys
 import threading
 import time as _time
-from contextlib import redirect_stdout
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+import pipedream_replica
 import pytest
+from reliability import VirtualClock
+from servers import Response
 
 import pipedream
-import pipedream_replica
-from reliability import VirtualClock
-from pipedream import PipedreamApiError, PipedreamAuthError, PipedreamClient, SyncPipedreamClient
+from pipedream import PipedreamApiError, PipedreamAuthError, PipedreamClient, RawResponse, SyncPipedreamClient
+
 
 CLIENT_ID = pipedream_replica.DEFAULT_CLIENT_ID
 CLIENT_SECRET = pipedream_replica.DEFAULT_CLIENT_SECRET
@@ -78,94 +98,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
 
 
 # ---------------------------------------------------------------------------------------------
-# The usage example of the README this client implements, as written
-# ---------------------------------------------------------------------------------------------
-
-# Verbatim from that README ("Usage"), with its PD_* variable names.
-README_EXAMPLE = """
-import asyncio
-import os
-from .pipedream import PipedreamClient, PipedreamAuthError, PipedreamApiError
-
-async def run():
-    client_id = os.environ.get("PD_CLIENT_ID")
-    client_secret = os.environ.get("PD_CLIENT_SECRET")
-    project_id = os.environ.get("PD_PROJECT_ID")
-    external_user_id = "some-unique-user-id"
-
-    if not all([client_id, client_secret, project_id]):
-        print("Set PD_CLIENT_ID, PD_CLIENT_SECRET, PD_PROJECT_ID env vars")
-        return
-
-    try:
-        # Note: environment parameter is required
-        async with PipedreamClient(client_id, client_secret, project_id, environment="development") as client:
-            # Call API methods
-            token_info = await client.create_connect_token(external_user_id=external_user_id)
-            print(f"Token: {token_info['token']}")
-
-            accounts = await client.get_accounts(external_user_id=external_user_id, limit=10)
-            print(f"Found {len(accounts['data'])} accounts.")
-
-            # ... other method calls
-
-    except PipedreamAuthError as e:
-        print(f"Authentication Error: {e}")
-    except PipedreamApiError as e:
-        print(f"API Error: {e}")
-
-if __name__ == "__main__":
-    asyncio.run(run())
-"""
-
-
-def run_readme_example(monkeypatch: pytest.MonkeyPatch, replica: Any, secret: str = CLIENT_SECRET) -> str:
-    # The only adaptations: an absolute import (the README imports from its own package), the
-    # PD_* variables set to the replica's credentials, and the replica's URL in
-    # PIPEDREAM_BASE_URL, which the client reads when it is constructed.
-    code = README_EXAMPLE.replace("from .pipedream import", "from pipedream import")
-    monkeypatch.setenv("PD_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("PD_CLIENT_SECRET", secret)
-    monkeypatch.setenv("PD_PROJECT_ID", PROJECT_ID)
-    monkeypatch.setenv("PIPEDREAM_BASE_URL", replica.base_url)
-    output = io.StringIO()
-    with redirect_stdout(output):
-        exec(compile(code, "README.md", "exec"), {"__name__": "__main__"})  # noqa: S102 - the README's code
-    return output.getvalue()
-
-
-def test_readme_example_runs_as_written(monkeypatch: pytest.MonkeyPatch, replica: Any) -> None:
-    output = run_readme_example(monkeypatch, replica)
-    lines = output.splitlines()
-    assert lines[0].startswith("Token: ctok_") and lines[1] == "Found 1 accounts.", output
-    assert [(r.method, r.path) for r in replica.requests] == [
-        ("POST", "/v1/oauth/token"),
-        ("POST", "/v1/connect/proj_demo/tokens"),
-        ("GET", "/v1/connect/proj_demo/accounts"),
-    ]
-    assert replica.requests[1].json() == {"external_user_id": "some-unique-user-id"}
-    assert replica.requests[2].query == [("external_user_id", "some-unique-user-id"), ("limit", "10")]
-
-
-def test_readme_example_reports_an_auth_error_without_the_secret(monkeypatch: pytest.MonkeyPatch, replica: Any) -> None:
-    secret = "wrong-secret-5f2c1d"
-    output = run_readme_example(monkeypatch, replica, secret)
-    assert output.startswith("Authentication Error: get OAuth token failed: HTTP 401"), output
-    assert "Client authentication failed" in output and secret not in output
-
-
-def test_readme_example_without_variables_prints_a_hint(monkeypatch: pytest.MonkeyPatch, replica: Any) -> None:
-    code = README_EXAMPLE.replace("from .pipedream import", "from pipedream import")
-    for name in ("PD_CLIENT_ID", "PD_CLIENT_SECRET", "PD_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
-    output = io.StringIO()
-    with redirect_stdout(output):
-        exec(compile(code, "README.md", "exec"), {"__name__": "__main__"})  # noqa: S102
-    assert output.getvalue() == "Set PD_CLIENT_ID, PD_CLIENT_SECRET, PD_PROJECT_ID env vars\n"
-    assert replica.request_count == 0
-
-
-# ---------------------------------------------------------------------------------------------
 # The OAuth token
 # ---------------------------------------------------------------------------------------------
 
@@ -183,41 +115,6 @@ def test_token_request_is_json_with_the_official_fields(client: SyncPipedreamCli
     assert call.headers["authorization"] == "Bearer " + issued
     assert call.headers["x-pd-environment"] == "development"
     assert "content-type" not in call.headers  # no body, no Content-Type
-
-
-def test_one_token_request_for_50_concurrent_async_calls(replica: Any) -> None:
-    async def main() -> List[Any]:
-        async with async_client(replica) as client:
-            results = await asyncio.gather(*(client.get_project_info() for _ in range(50)))
-            assert client.token_requests == 1
-            return results
-
-    results = run(main)
-    assert len(results) == 50 and all(r == results[0] for r in results)
-    assert replica.token_requests == 1
-    assert replica.count("GET", "/v1/connect/proj_demo/projects/info") == 50
-
-
-def test_one_token_request_for_50_threads_on_a_sync_client(client: SyncPipedreamClient, replica: Any) -> None:
-    barrier = threading.Barrier(50)
-    results: List[Any] = []
-    errors: List[BaseException] = []
-
-    def call() -> None:
-        try:
-            barrier.wait()
-            results.append(client.get_apps(limit=1))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=call) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors and len(results) == 50
-    assert replica.token_requests == 1 == client.token_requests
-    assert replica.count("GET", "/v1/connect/apps") == 50
 
 
 def test_token_is_cached_until_two_minutes_before_it_expires(
@@ -420,6 +317,29 @@ BAD_CALLS: Dict[str, Callable[[SyncPipedreamClient], Any]] = {
     "empty external user (workflow)": lambda c: c.invoke_workflow_for_external_user("en123abc", ""),
     "body that is not JSON": lambda c: c.run_action("slack-send-message", "user-1", {"when": object()}),
     "rate limit token empty": lambda c: c.with_options(rate_limit_token=""),
+    # methods beyond the README's
+    "empty project id": lambda c: c.get_project(""),
+    "dot-dot project id": lambda c: c.delete_project(".."),
+    "empty project name": lambda c: c.create_project(" "),
+    "empty logo": lambda c: c.update_project_logo("proj_demo", ""),
+    "empty webhook url": lambda c: c.update_project_webhook(""),
+    "negative start_ts": lambda c: c.get_usage(-1, 10),
+    "boolean end_ts": lambda c: c.get_usage(0, True),
+    "string start_ts": lambda c: c.get_usage("0", 10),
+    "empty category id": lambda c: c.get_app_category(""),
+    "empty app override id": lambda c: c.get_app_override(""),
+    "empty app of an override": lambda c: c.create_app_override("", "n"),
+    "scopes as one string": lambda c: c.create_oauth_app("slack", scopes="chat:write"),
+    "empty oauth app id": lambda c: c.delete_oauth_app(""),
+    "empty connect token": lambda c: c.validate_connect_token(""),
+    "empty user of its accounts": lambda c: c.get_accounts_by_external_user(""),
+    "empty app slug": lambda c: c.create_account("", "{}", "ctok_1"),
+    "empty cfmap_json": lambda c: c.create_account("openai", "", "ctok_1"),
+    "cfmap_json not serialisable": lambda c: c.create_account("openai", {"k": object()}, "ctok_1"),
+    "empty s3 key": lambda c: c.download_file("", io.BytesIO()),
+    "empty webhook id": lambda c: c.get_deployed_trigger_webhook(TRIGGER, "", USER),
+    "empty webhook user": lambda c: c.reset_deployed_trigger_webhook_delivery_state(TRIGGER, WEBHOOK, ""),
+    "type_filter on actions": lambda c: c.get_components("actions", type_filter="action"),
 }
 
 
@@ -1089,3 +1009,913 @@ def test_the_token_request_does_not_carry_the_rate_limit_token(client: SyncPiped
     token_request, api_request = replica.requests[-2:]
     assert token_request.path == "/v1/oauth/token" and "x-pd-rate-limit" not in token_request.headers
     assert api_request.headers.get("x-pd-rate-limit") == limit
+
+
+# =============================================================================================
+# Beyond the README's methods
+# =============================================================================================
+
+USER = "user-1"
+TRIGGER = pipedream_replica._stable_id("dc", "user-1/slack-new-message-in-channels")
+WEBHOOK = pipedream_replica._stable_id("hook", TRIGGER + "https://hooks.example.com/" + TRIGGER)
+REPORT = b"id,name\n1,Alice\n2,Bob\n"
+
+
+def api_requests(replica: Any) -> List[Any]:
+    return [r for r in replica.requests if r.path != "/v1/oauth/token"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw responses: one view, every method
+# ---------------------------------------------------------------------------------------------
+
+
+def test_raw_response_has_status_headers_request_id_and_the_usual_data(
+    client: SyncPipedreamClient, replica: Any
+) -> None:
+    raw = client.with_raw_response.get_app("slack")
+    assert isinstance(raw, RawResponse) and raw.status_code == 200
+    assert raw.request_id == raw.headers["x-request-id"] == "req_000002"  # the call's, not the token's
+    assert raw.headers["content-type"] == "application/json" and all(k == k.lower() for k in raw.headers)
+    assert raw.data == client.get_app("slack")
+    assert "RawResponse(status_code=200" in repr(raw)
+    deleted = client.with_raw_response.delete_account(pipedream_replica._stable_id("apn", "user-2/gmail"))
+    assert deleted.status_code == 204 and deleted.data is None and deleted.request_id
+
+
+def test_raw_response_of_every_kind_of_method(client: SyncPipedreamClient, replica: Any) -> None:
+    raw = client.with_raw_response
+    assert isinstance(raw.get_app_categories().data, list)  # a bare list body
+    assert raw.run_action("slack-list-channels", USER).data["exports"]  # a write
+    assert raw.make_proxy_request(
+        {"external_user_id": USER, "account_id": pipedream_replica._stable_id("apn", "user-1/slack")},
+        {"url": "https://slack.com/api/text"},
+    ).data.startswith("plain text")
+    workflow = raw.invoke_workflow(replica.workflow_url("x"), json_data={"a": 1})
+    assert workflow.status_code == 200 and workflow.data["body"] == {"a": 1}
+    download = raw.download_file("stash/demo/report.csv", io.BytesIO())
+    assert download.data == len(REPORT) and download.headers["content-type"] == "application/octet-stream"
+
+
+def test_raw_response_after_a_token_refresh_is_the_retried_call(client: SyncPipedreamClient, replica: Any) -> None:
+    client.get_project_info()
+    replica.revoke_tokens()
+    raw = client.with_raw_response.get_project_info()
+    refused, token, retried = replica.requests[-3:]
+    assert token.path == "/v1/oauth/token" and refused.path == retried.path
+    assert raw.status_code == 200 and raw.request_id == "req_%06d" % replica.request_count  # the retried call's
+    assert client.token_requests == 2
+
+
+def test_errors_are_raised_through_the_raw_view(client: SyncPipedreamClient) -> None:
+    with pytest.raises(PipedreamApiError) as caught:
+        client.with_raw_response.get_app("no-such-app")
+    assert caught.value.status_code == 404 and caught.value.request_id
+    with pytest.raises(ValueError):
+        client.with_raw_response.get_app("")
+
+
+def test_raw_view_keeps_options_and_iterators_yield_items(client: SyncPipedreamClient, replica: Any) -> None:
+    raw = client.with_raw_response.with_options(query={"limit": 2}, headers={"X-Trace": "t1"})
+    page = raw.get_apps()
+    assert isinstance(page, RawResponse) and len(page.data["data"]) == 2
+    assert replica.last_request.headers["x-trace"] == "t1"
+    raw_first = client.with_options(max_retries=0).with_raw_response.get_users(limit=1)
+    assert raw_first.data["page_info"]["count"] == 1
+    assert len(list(client.with_raw_response.iter_apps(limit=5))) == 12
+    assert client.with_raw_response.project_id == PROJECT_ID
+    client.with_raw_response.close()  # the view does not own the connections
+    assert client.get_project_info()["apps"]
+
+
+def test_raw_responses_from_concurrent_threads_do_not_mix(client: SyncPipedreamClient) -> None:
+
+    raw = client.with_raw_response
+    results: Dict[str, Any] = {}
+    barrier = threading.Barrier(8)
+
+    def call(slug: str) -> None:
+        barrier.wait()
+        results[slug] = raw.get_app(slug)
+
+    slugs = ["slack", "github", "notion", "gmail", "hubspot", "discord", "openai", "stripe"]
+    threads = [threading.Thread(target=call, args=(s,)) for s in slugs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {s: r.data["data"]["name_slug"] for s, r in results.items()} == {s: s for s in slugs}
+    assert len({r.request_id for r in results.values()}) == 8
+
+
+def test_async_raw_responses(replica: Any) -> None:
+    async def main() -> None:
+        async with async_client(replica) as client:
+            raw = client.with_raw_response
+            results = await asyncio.gather(
+                raw.get_app("slack"), raw.get_projects(), raw.delete_project_webhook(), return_exceptions=True
+            )
+            app, projects, missing = results
+            assert isinstance(app, RawResponse) and app.data["data"]["name_slug"] == "slack"
+            assert projects.data["data"][0]["id"] == PROJECT_ID and projects.request_id
+            assert isinstance(missing, PipedreamApiError) and missing.status_code == 404
+            users = [u async for u in raw.iter_users(limit=1)]  # pages through the raw view
+            assert len(users) == 4
+            limited = await raw.with_options(query={"limit": 1}).get_apps()
+            assert limited.data["page_info"]["count"] == 1
+            assert raw.project_id == PROJECT_ID
+            await raw.close()  # a view: closes nothing
+            assert (await client.get_app("github"))["data"]["name_slug"] == "github"
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-call options
+# ---------------------------------------------------------------------------------------------
+
+
+def test_extra_query_parameters_on_api_calls_only(client: SyncPipedreamClient, replica: Any) -> None:
+    view = client.with_options(query={"limit": 1, "q": "slack", "category_ids": ["a", "b"]})
+    view.get_apps(limit=5)  # the extra value wins, as in the official SDK
+    assert sorted(replica.last_request.query) == [
+        ("category_ids", "a"),
+        ("category_ids", "b"),
+        ("limit", "1"),
+        ("q", "slack"),
+    ]
+    client.with_options(query={"q": None}).get_apps(q="x", limit=2)  # None removes a parameter
+    assert replica.last_request.query == [("limit", "2")]
+    replica.revoke_tokens()
+    view.with_options(query={"trace": "t-1"}).get_project_info()  # views compose
+    token_request, call = replica.requests[-2:]
+    assert token_request.path == "/v1/oauth/token" and token_request.query == []
+    assert call.query_dict() == {"limit": "1", "q": "slack", "category_ids": ["a", "b"], "trace": "t-1"}
+    echo = view.invoke_workflow(replica.workflow_url("hook"), "GET")
+    assert echo["query"] == {}  # not sent to workflows
+    view.make_proxy_request(
+        {"external_user_id": USER, "account_id": pipedream_replica._stable_id("apn", "user-1/slack")},
+        {"url": "https://slack.com/api/auth.test"},
+    )
+    assert [k for k, _ in replica.last_request.query] == ["external_user_id", "account_id"]  # nor to the proxy
+    client.get_apps(limit=3)
+    assert replica.last_request.query == [("limit", "3")]  # the client itself is unchanged
+
+
+def test_per_call_timeout_retries_and_headers(client: SyncPipedreamClient, replica: Any) -> None:
+    view = client.with_options(timeout=5, max_retries=0, headers={"X-Request-Source": "batch"})
+    assert (view.timeout, view.max_retries) == (5.0, 0) and (client.timeout, client.max_retries) == (60.0, 2)
+    replica.fail_next(503, {"error": "busy"}, headers={"Retry-After": "0"})
+    with pytest.raises(PipedreamApiError) as caught:
+        view.get_usage(1767225600, 1767312000)
+    assert caught.value.status_code == 503
+    assert replica.last_request.headers["x-request-source"] == "batch"
+    replica.fail_next(503, {"error": "busy"}, headers={"Retry-After": "0"})
+    assert client.get_usage(1767225600, 1767312000)["data"]  # the client retries
+
+
+@pytest.mark.parametrize("query", ["limit=1", {"": 1}, {1: "a"}, {"a": {"b": 1}}.items()])
+def test_bad_extra_query_is_a_value_error(client: SyncPipedreamClient, query: Any) -> None:
+    with pytest.raises(ValueError):
+        client.with_options(query=query)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pagination of the new list endpoints
+# ---------------------------------------------------------------------------------------------
+
+
+def test_new_sync_iterators(client: SyncPipedreamClient, replica: Any) -> None:
+    users = list(client.iter_users(limit=3))
+    assert [u["external_id"] for u in users] == ["demo-user", "some-unique-user-id", "user-1", "user-2"]
+    assert replica.count("GET", "/v1/connect/proj_demo/users") == 2
+    assert [p["id"] for p in client.iter_projects(limit=1)] == [p["id"] for p in replica.projects]
+    assert replica.count("GET", "/v1/connect/projects") == 3
+    assert len(list(client.iter_app_overrides(limit=2))) == 3
+    assert [a["name_slug"] for a in client.iter_oauth_apps(limit=1)] == ["slack", "github"]
+    assert [o["app"]["name_slug"] for o in client.iter_app_overrides(app_filter="github")] == ["github"]
+    queries = [r.query_dict() for r in replica.requests if r.path.endswith("/oauth_apps")]
+    assert queries == [{"limit": "1"}, {"limit": "1", "after": pipedream_replica.cursor(replica.oauth_apps[0]["id"])}]
+
+
+def test_new_async_iterators(replica: Any) -> None:
+    async def main() -> Dict[str, int]:
+        async with async_client(replica) as client:
+            return {
+                "users": len([u async for u in client.iter_users(limit=2)]),
+                "projects": len([p async for p in client.iter_projects(limit=2)]),
+                "overrides": len([o async for o in client.iter_app_overrides(limit=1)]),
+                "oauth_apps": len([a async for a in client.iter_oauth_apps(limit=1)]),
+            }
+
+    assert asyncio.run(main()) == {"users": 4, "projects": 3, "overrides": 3, "oauth_apps": 2}
+
+
+# ---------------------------------------------------------------------------------------------
+# File Stash downloads
+# ---------------------------------------------------------------------------------------------
+
+
+def test_download_to_a_path_streams_in_chunks(
+    client: SyncPipedreamClient, replica: Any, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    size = 3 * 1024 * 1024 + 17
+    writes: List[int] = []
+    import pipedream
+
+    real_write = pipedream._FileSink.write
+
+    def counting_write(self: Any, chunk: bytes) -> None:
+        writes.append(len(chunk))
+        real_write(self, chunk)
+
+    monkeypatch.setattr(pipedream._FileSink, "write", counting_write)
+    target = tmp_path / "large.bin"
+    assert client.download_file("large/%d" % size, target) == size
+    assert target.read_bytes() == pipedream_replica._stash_bytes(size)
+    assert max(writes) <= 64 * 1024 and len(writes) >= size // (64 * 1024)  # never the whole file at once
+    assert replica.last_request.query == [("s3_key", "large/%d" % size)]
+    assert client.download_file("stash/demo/empty.txt", str(tmp_path / "empty.txt")) == 0
+    assert (tmp_path / "empty.txt").read_bytes() == b""  # an empty file, created
+
+
+def test_download_to_a_file_object(client: SyncPipedreamClient) -> None:
+    buffer = io.BytesIO(b"header:")
+    buffer.seek(0, io.SEEK_END)
+    assert client.download_file("stash/demo/report.csv", buffer) == len(REPORT)
+    assert buffer.getvalue() == b"header:" + REPORT
+
+
+def test_a_missing_file_leaves_an_existing_path_alone(client: SyncPipedreamClient, tmp_path: pathlib.Path) -> None:
+    target = tmp_path / "keep.csv"
+    target.write_bytes(b"old content")
+    with pytest.raises(PipedreamApiError) as caught:
+        client.download_file("stash/missing.csv", target)
+    assert caught.value.status_code == 404 and "not found" in caught.value.detail
+    assert target.read_bytes() == b"old content"
+    with pytest.raises(PipedreamApiError):
+        client.download_file("stash/missing.csv", tmp_path / "new.csv")
+    assert not (tmp_path / "new.csv").exists()
+
+
+def _static_client(server: Any, **options: Any) -> SyncPipedreamClient:
+    return SyncPipedreamClient(
+        None, None, "proj_x", "development", access_token="static-token-1234", base_url=server.url, **options
+    )
+
+
+def test_a_download_cut_off_half_way_removes_the_partial_file(http_server: Any, tmp_path: pathlib.Path) -> None:
+    http_server.add(
+        "/v1/connect/proj_x/file_stash/download",
+        Response(200, body=b"x" * 200_000, content_type="application/octet-stream", fault="truncate"),
+    )
+    target = tmp_path / "partial.bin"
+    with _static_client(http_server) as client, pytest.raises(PipedreamApiError) as caught:
+        client.download_file("big.bin", target)
+    assert caught.value.status_code is None and "processed" not in str(caught.value)
+    assert not target.exists()
+    assert http_server.count("/v1/connect/proj_x/file_stash/download") == 1  # bytes were delivered: no retry
+
+
+def test_a_download_cut_off_half_way_cuts_a_file_object_back(http_server: Any) -> None:
+    http_server.add(
+        "/v1/connect/proj_x/file_stash/download",
+        Response(200, body=b"x" * 200_000, content_type="application/octet-stream", fault="truncate"),
+    )
+    buffer = io.BytesIO()
+    buffer.write(b"kept")
+    with _static_client(http_server) as client, pytest.raises(PipedreamApiError):
+        client.download_file("big.bin", buffer)
+    assert buffer.getvalue() == b"kept"
+
+
+def test_a_download_is_retried_before_any_byte_arrived(http_server: Any, tmp_path: pathlib.Path) -> None:
+    http_server.add(
+        "/v1/connect/proj_x/file_stash/download",
+        Response(503, json={"error": "busy"}),
+        Response(200, body=REPORT, content_type="application/octet-stream"),
+    )
+    with _static_client(http_server) as client:
+        assert client.download_file("report.csv", tmp_path / "r.csv") == len(REPORT)
+    assert (tmp_path / "r.csv").read_bytes() == REPORT
+
+
+def test_a_redirect_to_a_storage_host_is_followed_without_credentials(
+    client: SyncPipedreamClient, replica: Any, tmp_path: pathlib.Path
+) -> None:
+    target = tmp_path / "report.csv"
+    assert client.download_file("redirect/stash/demo/report.csv", target) == len(REPORT)
+    assert target.read_bytes() == REPORT
+    api_call, storage = replica.requests[-2:]
+    assert api_call.headers["authorization"].startswith("Bearer ")
+    assert storage.path == "/stash-objects/stash/demo/report.csv" and storage.headers["host"].startswith("localhost")
+    assert "authorization" not in storage.headers and "x-pd-environment" not in storage.headers
+    raw = client.with_raw_response.download_file("redirect/stash/demo/report.csv", io.BytesIO())
+    assert raw.data == len(REPORT) and raw.status_code == 200
+
+
+def test_a_redirect_from_https_to_http_is_not_followed(client: SyncPipedreamClient) -> None:
+    from pipedream import PipedreamApiError as Error
+
+    def refused(location: str) -> Error:  # the error the transport raises for a redirect it did not follow
+        url = "https://api.pipedream.com/v1/connect/p/file_stash/download?s3_key=a"
+        return Error("download file failed", status_code=302, url=url, headers={"location": location})
+
+    assert client._storage_redirect(refused("http://storage.example.com/a")) is None
+    assert (
+        client._storage_redirect(refused("https://storage.example.com/a?sig=1"))
+        == "https://storage.example.com/a?sig=1"
+    )
+    assert client._storage_redirect(refused("/elsewhere")) is None  # same host: the transport follows those itself
+
+
+def test_async_download(replica: Any, tmp_path: pathlib.Path) -> None:
+    async def main() -> List[int]:
+        async with async_client(replica) as client:
+            return list(
+                await asyncio.gather(
+                    *(client.download_file("large/%d" % (100_000 + n), tmp_path / str(n)) for n in range(4))
+                )
+            )
+
+    assert asyncio.run(main()) == [100_000 + n for n in range(4)]
+    assert (tmp_path / "3").read_bytes() == pipedream_replica._stash_bytes(100_003)
+
+
+@pytest.mark.parametrize("destination", [io.StringIO(), 42, None])
+def test_bad_download_destination_is_a_value_error(client: SyncPipedreamClient, replica: Any, destination: Any) -> None:
+    with pytest.raises(ValueError, match="destination"):
+        client.download_file("stash/demo/report.csv", destination)
+    assert replica.request_count == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The new methods: what they send, beyond the parity test
+# ---------------------------------------------------------------------------------------------
+
+
+def test_update_app_override_sends_null_only_when_asked(client: SyncPipedreamClient, replica: Any) -> None:
+    override = replica.app_overrides[0]["id"]
+    client.update_app_override(override, name="Renamed")
+    assert replica.last_request.json() == {"name": "Renamed"}  # oauth_app_id not given: not sent
+    assert client.update_app_override(override, oauth_app_id=None)["oauth_app_id"] is None
+    assert replica.last_request.body == b'{"oauth_app_id":null}'
+
+
+def test_create_account_encodes_a_mapping_as_the_cfmap_json_string(client: SyncPipedreamClient, replica: Any) -> None:
+    token = client.create_connect_token(USER)["token"]
+    account = client.create_account("openai", {"api_key": "sk-1"}, token, USER)
+    sent = replica.last_request
+    assert sent.json()["cfmap_json"] == '{"api_key":"sk-1"}' and sent.query == [("external_user_id", USER)]
+    assert account["external_id"] == USER and "credentials" not in account
+    accounts = client.get_accounts_by_external_user(USER, "openai", include_credentials=True)
+    assert [a["id"] for a in accounts] == [account["id"]] and accounts[0]["credentials"] == {"api_key": "sk-1"}
+
+
+def test_an_oauth_app_secret_never_appears_in_an_error(client: SyncPipedreamClient, replica: Any) -> None:
+    secret = "notion-oauth-secret-9c4e"
+    replica.fail_next(400, {"error": "client_secret %s is invalid" % secret})
+    with pytest.raises(PipedreamApiError) as caught:
+        client.create_oauth_app("notion", client_id="cid", client_secret=secret)
+    assert secret not in str(caught.value) and secret not in (caught.value.detail or "")
+
+
+def test_webhook_lifecycles(client: SyncPipedreamClient) -> None:
+    assert client.get_project_webhook() == {"data": None}
+    created = client.update_project_webhook("https://app.example.com/hooks")["data"]
+    regenerated = client.regenerate_project_webhook_signing_key()["data"]
+    assert created["signing_key"] != regenerated["signing_key"] and created["id"] == regenerated["id"]
+    assert "signing_key" not in client.get_project_webhook()["data"]
+    assert client.delete_project_webhook() is None and client.get_project_webhook() == {"data": None}
+    hook = client.get_deployed_trigger_webhook(TRIGGER, WEBHOOK, USER)["data"]
+    assert hook["delivery_state"]["state"] == "penalty"
+    reset = client.reset_deployed_trigger_webhook_delivery_state(TRIGGER, WEBHOOK, USER)["data"]
+    assert reset["delivery_state"]["state"] == "happy" and reset["delivery_state"]["consecutive_failures"] == 0
+    listed = client.get_deployed_trigger_webhooks(TRIGGER, USER)["webhooks"][0]
+    assert listed["delivery_state"]["state"] == "happy" and "signing_key" not in listed
+
+
+def test_writes_are_not_resent_and_reads_are(client: SyncPipedreamClient, replica: Any) -> None:
+    replica.fail_next(502, {"error": "bad gateway"}, path_contains="/regenerate_signing_key")
+    with pytest.raises(PipedreamApiError):
+        client.regenerate_deployed_trigger_webhook_signing_key(TRIGGER, WEBHOOK, USER)
+    assert sum(1 for r in replica.requests if r.path.endswith("/regenerate_signing_key")) == 1
+    replica.fail_next(502, {"error": "bad gateway"}, path_contains="/app_categories")
+    assert client.get_app_categories()
+    assert replica.count("GET", "/v1/connect/app_categories") == 2
+
+
+def test_keyword_name_reaches_the_async_methods(replica: Any) -> None:
+    """``name=`` used to collide with the async client's own parameter (TypeError)."""
+
+    async def main() -> None:
+        async with async_client(replica) as client:
+            updated = await client.update_deployed_trigger(TRIGGER, USER, name="Renamed trigger")
+            assert updated["data"]["name"] == "Renamed trigger"
+            assert (await client.create_project("Async project"))["name"] == "Async project"
+            assert (await client.update_project(PROJECT_ID, name="Renamed"))["name"] == "Renamed"
+            override = replica.app_overrides[0]["id"]
+            assert (await client.update_app_override(override, name="X"))["name"] == "X"
+
+    asyncio.run(main())
+
+
+def test_components_type_filter(client: SyncPipedreamClient, replica: Any) -> None:
+    triggers = client.get_components("components", type_filter="trigger")["data"]
+    assert triggers and all(c["component_type"] == "trigger" for c in triggers)
+    assert replica.last_request.query == [("component_type", "trigger")]
+
+
+def test_every_endpoint_method_has_an_async_twin() -> None:
+    import pipedream
+
+    for name in pipedream._ENDPOINTS:
+        assert callable(getattr(SyncPipedreamClient, name)), name
+        assert asyncio.iscoroutinefunction(getattr(PipedreamClient, name)), name
+    assert {"iter_users", "iter_projects", "iter_app_overrides", "iter_oauth_apps"} <= set(dir(PipedreamClient))
+
+
+def test_a_static_token_client_reaches_every_new_endpoint_without_a_token_request(replica: Any) -> None:
+    replica.tokens["static-token-5678"] = float("inf")
+    with SyncPipedreamClient(
+        project_id=PROJECT_ID, environment="production", access_token="static-token-5678", base_url=replica.base_url
+    ) as client:
+        assert client.get_users()["data"] and client.get_projects()["data"] and client.get_app_categories()
+    assert replica.token_requests == 0
+    assert {r.headers["authorization"] for r in replica.requests} == {"Bearer static-token-5678"}
+    assert {r.headers["x-pd-environment"] for r in replica.requests} == {"production"}
+    with pytest.raises(PipedreamAuthError):
+        SyncPipedreamClient(
+            project_id=PROJECT_ID, environment="production", access_token="wrong-token-0000", base_url=replica.base_url
+        ).get_users()
+
+
+def test_json_error_bodies_of_new_endpoints(client: SyncPipedreamClient) -> None:
+    with pytest.raises(PipedreamApiError) as caught:
+        client.get_usage(100, 50)
+    assert caught.value.status_code == 400 and caught.value.detail.startswith("end_ts must be after")
+    assert caught.value.response_data == {"error": caught.value.detail}
+
+
+# =============================================================================================
+# The official SDK's newest calls (v2)
+# =============================================================================================
+
+ACCESS_TOKEN = "pd-v2-static-token"
+SLACK_APP_ID = pipedream_replica._stable_id("app", "slack", 6)
+SLACK_SEND_MESSAGE = pipedream_replica._stable_id("pc", "slack-send-message")
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@pytest.fixture
+def token_replica(pipedream_replica: Any) -> Any:
+    """The replica, also accepting the static access token ``ACCESS_TOKEN``."""
+    pipedream_replica.tokens[ACCESS_TOKEN] = float("inf")
+    return pipedream_replica
+
+
+def client_for(token_replica: Any, factory: Any = SyncPipedreamClient, **options: Any) -> Any:
+    options = dict(dict(base_url=token_replica.base_url, proxy=False, max_retries=0), **options)
+    if "access_token" in options:
+        return factory(None, None, PROJECT_ID, "development", **options)
+    return factory(CLIENT_ID, CLIENT_SECRET, PROJECT_ID, "development", **options)
+
+
+# ---------------------------------------------------------------------------------------------
+# The TypeScript SDK's request shape, table-driven
+# ---------------------------------------------------------------------------------------------
+
+# TS method -> (path template under /v2/connect/{projectId}, [(request field, query name)] in the
+# order of the SDK's query object).
+TS_V2: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
+    "v2.apps.list": (
+        "/apps",
+        [
+            ("q", "q"),
+            ("limit", "limit"),
+            ("page", "page"),
+            ("categoryName", "category_name"),
+            ("authType", "auth_type"),
+            ("hasComponents", "has_components"),
+            ("hasActions", "has_actions"),
+            ("hasTriggers", "has_triggers"),
+            ("hasPrivateComponents", "has_private_components"),
+        ],
+    ),
+    "v2.apps.facets": ("/apps/facets", []),
+    "v2.apps.retrieve": ("/apps/{id}", []),
+    "v2.components.list": (
+        "/components",
+        [
+            ("q", "q"),
+            ("limit", "limit"),
+            ("page", "page"),
+            ("componentType", "component_type"),
+            ("app", "app"),
+            ("registry", "registry"),
+        ],
+    ),
+    "v2.components.facets": ("/components/facets", [("registry", "registry")]),
+    "v2.components.retrieve": ("/components/{id}", [("registry", "registry")]),
+}
+
+# (TS method, TS path argument, TS request object, our call). Query values are what the TS SDK
+# puts on the wire: strings as given, numbers in decimal; its has_* fields are strings, ours
+# booleans sent as "true"/"false".
+CASES: List[Tuple[str, Optional[str], Dict[str, Any], Callable[[Any], Any]]] = [
+    ("v2.apps.list", None, {}, lambda c: c.get_apps_v2()),
+    ("v2.apps.list", None, {"q": "sl", "limit": 2, "page": 3}, lambda c: c.get_apps_v2("sl", 2, 3)),
+    (
+        "v2.apps.list",
+        None,
+        {
+            "q": "o",
+            "limit": 5,
+            "page": 1,
+            "categoryName": "Productivity",
+            "authType": "oauth",
+            "hasComponents": "true",
+            "hasActions": "false",
+            "hasTriggers": "true",
+            "hasPrivateComponents": "false",
+        },
+        lambda c: c.get_apps_v2(
+            q="o",
+            limit=5,
+            page=1,
+            category_name="Productivity",
+            auth_type="oauth",
+            has_components=True,
+            has_actions=False,
+            has_triggers=True,
+            has_private_components=False,
+        ),
+    ),
+    ("v2.apps.facets", None, {}, lambda c: c.get_app_facets_v2()),
+    ("v2.apps.retrieve", "slack", {}, lambda c: c.get_app_v2("slack")),
+    ("v2.apps.retrieve", SLACK_APP_ID, {}, lambda c: c.get_app_v2(SLACK_APP_ID)),
+    ("v2.apps.retrieve", "team/a b", {}, lambda c: c.get_app_v2("team/a b")),  # one encoded segment
+    ("v2.components.list", None, {}, lambda c: c.get_components_v2()),
+    (
+        "v2.components.list",
+        None,
+        {"q": "send", "limit": 4, "page": 2, "componentType": "action", "app": "slack,gmail", "registry": "all"},
+        lambda c: c.get_components_v2("send", 4, 2, component_type="action", app="slack,gmail", registry="all"),
+    ),
+    ("v2.components.facets", None, {}, lambda c: c.get_component_facets_v2()),
+    ("v2.components.facets", None, {"registry": "private"}, lambda c: c.get_component_facets_v2("private")),
+    ("v2.components.retrieve", SLACK_SEND_MESSAGE, {}, lambda c: c.get_component_v2(SLACK_SEND_MESSAGE)),
+    (
+        "v2.components.retrieve",
+        SLACK_SEND_MESSAGE,
+        {"registry": "all"},
+        lambda c: c.get_component_v2(SLACK_SEND_MESSAGE, registry="all"),
+    ),
+]
+
+
+def ts_request(method: str, path_argument: Optional[str], request: Dict[str, Any]) -> Dict[str, Any]:
+    """The request the TypeScript SDK sends: ``encodePathParam`` (encodeURIComponent) on the
+    project id and the path argument, the query in its object's order."""
+    from urllib.parse import quote
+
+    template, fields = TS_V2[method]
+    path = template.replace("{id}", quote(path_argument or "", safe="!'()*~"))
+    query = [(name, str(request[field])) for field, name in fields if field in request]
+    assert set(request) <= {field for field, _ in fields}, "not a field of %s: %s" % (method, request)
+    return {
+        "method": "GET",
+        "path": "/v2/connect/%s%s" % (PROJECT_ID, path),
+        "query": query,
+        "body": b"",
+        "authorization": "Bearer " + ACCESS_TOKEN,
+        "x-pd-environment": "development",
+        "content-type": None,
+    }
+
+
+def our_request(request: Any) -> Dict[str, Any]:
+    return {
+        "method": request.method,
+        "path": request.path,
+        "query": list(request.query),
+        "body": request.body,
+        "authorization": request.headers.get("authorization"),
+        "x-pd-environment": request.headers.get("x-pd-environment"),
+        "content-type": request.headers.get("content-type"),
+    }
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(
+    "method, path_argument, request_fields, ours", CASES, ids=["%s-%d" % (c[0], i) for i, c in enumerate(CASES)]
+)
+def test_v2_requests_match_the_typescript_sdk(
+    token_replica: Any, mode: str, method: str, path_argument: Optional[str], request_fields: Dict[str, Any], ours: Any
+) -> None:
+    if mode == "sync":
+        with client_for(token_replica, access_token=ACCESS_TOKEN) as client:
+            try:
+                ours(client)
+            except PipedreamApiError:
+                pass  # a 404 or 501 from the replica: the request is what is compared
+    else:
+
+        async def main() -> None:
+            async with client_for(token_replica, PipedreamClient, access_token=ACCESS_TOKEN) as client:
+                try:
+                    await ours(client)
+                except PipedreamApiError:
+                    pass
+
+        asyncio.run(main())
+    assert len(token_replica.requests) == 1
+    assert our_request(token_replica.requests[0]) == ts_request(method, path_argument, request_fields)
+
+
+def test_every_typescript_v2_operation_has_a_case_and_a_method() -> None:
+    assert {case[0] for case in CASES} == set(TS_V2)
+    for name in (
+        "get_apps_v2",
+        "get_app_facets_v2",
+        "get_app_v2",
+        "get_components_v2",
+        "get_component_facets_v2",
+        "get_component_v2",
+        "create_oauth_token",
+    ):
+        assert asyncio.iscoroutinefunction(getattr(PipedreamClient, name)), name
+        assert getattr(PipedreamClient, name).__doc__ == getattr(SyncPipedreamClient, name).__doc__
+
+
+def test_v2_errors_carry_status_message_and_request_id(token_replica: Any) -> None:
+    with client_for(token_replica) as client:
+        with pytest.raises(PipedreamApiError) as missing:
+            client.get_component_v2("slack-send-message")  # a key, not a pc_ id
+        token_replica.fail_next(503, {"error": "search unavailable"}, path_contains="/v2/")
+        with pytest.raises(PipedreamApiError) as unavailable:
+            client.get_app_facets_v2()
+    assert missing.value.status_code == 404 and "get component (v2) failed" in str(missing.value)
+    assert unavailable.value.status_code == 503 and unavailable.value.detail == "search unavailable"
+    assert unavailable.value.request_id and unavailable.value.request_id in str(unavailable.value)
+
+
+def test_v2_raw_responses_and_options(token_replica: Any) -> None:
+    with client_for(token_replica) as client:
+        raw = client.with_options(query={"page": 2}).with_raw_response.get_apps_v2(limit=3)
+    assert isinstance(raw, RawResponse) and raw.status_code == 200 and raw.request_id
+    assert raw.data["page_info"] == {"count": 3, "page": 2, "per_page": 3, "total_count": 12}
+
+
+# ---------------------------------------------------------------------------------------------
+# Page-number iterators
+# ---------------------------------------------------------------------------------------------
+
+
+def api_pages(token_replica: Any, path: str) -> List[Optional[str]]:
+    """The page parameter of each request the replica received for ``path``."""
+    return [
+        dict(r.query).get("page") for r in token_replica.requests if r.path == "/v2/connect/%s%s" % (PROJECT_ID, path)
+    ]
+
+
+def test_iter_apps_v2_fetches_the_next_page_only_when_the_previous_is_used_up(token_replica: Any) -> None:
+    with client_for(token_replica) as client:
+        apps = client.iter_apps_v2(limit=5)
+        assert api_pages(token_replica, "/apps") == []  # nothing before the first item is asked for
+        first = [next(apps) for _ in range(5)]
+        assert api_pages(token_replica, "/apps") == [None]
+        sixth = next(apps)
+        assert api_pages(token_replica, "/apps") == [None, "2"]
+        rest = list(apps)
+    names = [a["name_slug"] for a in first + [sixth] + rest]
+    assert len(names) == len(set(names)) == 12 and names[:3] == ["slack", "github", "google_sheets"]
+    assert api_pages(token_replica, "/apps") == [None, "2", "3"]  # page 3 has 2 items: short, the end
+
+
+def test_iter_components_v2_stops_on_an_empty_page(token_replica: Any) -> None:
+    with client_for(token_replica) as client:
+        keys = [c["key"] for c in client.iter_components_v2(limit=3)]
+    assert len(keys) == 9
+    assert api_pages(token_replica, "/components") == [None, "2", "3", "4"]  # 3 full pages, then an empty one
+
+
+def test_iterators_start_at_the_page_given_and_keep_the_filters(token_replica: Any) -> None:
+    with client_for(token_replica) as client:
+        keys = [c["key"] for c in client.iter_components_v2(page=2, limit=4, component_type="action")]
+    assert len(keys) == 2  # 6 actions: page 2 of 4 holds the last 2
+    assert [dict(r.query) for r in token_replica.requests if "/components" in r.path] == [
+        {"page": "2", "limit": "4", "component_type": "action"}
+    ]
+
+
+def test_a_page_number_that_does_not_move_ends_the_iteration() -> None:
+    calls: List[Dict[str, Any]] = []
+
+    def stuck(**filters: Any) -> Dict[str, Any]:  # a server that always answers page 1
+        calls.append(dict(filters))
+        return {"data": [{"id": len(calls)}], "page_info": {"page": 1, "per_page": 1}}
+
+    import pipedream
+
+    assert [i["id"] for i in pipedream._paginate(stuck, {"limit": 1}, pipedream._by_number)] == [1, 2]
+    assert calls == [{"limit": 1}, {"limit": 1, "page": 2}]
+
+
+@pytest.mark.parametrize(
+    "page, filters, expected",
+    [
+        ({"data": [1, 2], "page_info": {"page": 1, "per_page": 2}}, {}, 2),
+        ({"data": [1], "page_info": {"page": 1, "per_page": 2}}, {}, None),  # short
+        ({"data": [], "page_info": {"page": 1, "per_page": 2}}, {}, None),  # empty
+        ({"data": [1, 2]}, {"limit": 2}, 2),  # no page_info: the limit asked for
+        ({"data": [1]}, {"limit": 2}, None),
+        ({"data": [1, 2]}, {}, 2),  # nothing to compare with: only an empty page ends it
+        ({"data": [1, 2], "page_info": {"page": 4, "per_page": 2}}, {"page": 4}, 5),
+        ({"data": [1, 2], "page_info": {"page": 3, "per_page": 2}}, {"page": 4}, None),  # went back
+    ],
+)
+def test_next_page_number_rules(page: Dict[str, Any], filters: Dict[str, Any], expected: Optional[int]) -> None:
+    import pipedream
+
+    assert pipedream._next_page_number(page, page["data"], filters) == expected
+
+
+def test_async_iterators_page_lazily_too(token_replica: Any) -> None:
+    async def main() -> Tuple[List[str], List[Optional[str]], List[str]]:
+        async with client_for(token_replica, PipedreamClient) as client:
+            apps = client.iter_apps_v2(limit=4)
+            first = [(await apps.__anext__())["name_slug"] for _ in range(4)]
+            seen = api_pages(token_replica, "/apps")
+            rest = [a["name_slug"] async for a in apps]
+            raw_view = [c["key"] async for c in client.with_raw_response.iter_components_v2(limit=5)]
+        return first + rest, seen, raw_view
+
+    names, seen_after_first_page, keys = asyncio.run(main())
+    assert seen_after_first_page == [None] and len(names) == 12
+    assert api_pages(token_replica, "/apps") == [None, "2", "3", "4"]  # 4 + 4 + 4, then empty
+    assert len(keys) == 9
+
+
+# ---------------------------------------------------------------------------------------------
+# create_oauth_token
+# ---------------------------------------------------------------------------------------------
+
+
+def token_requests(token_replica: Any) -> List[Any]:
+    return [r for r in token_replica.requests if r.path == "/v1/oauth/token"]
+
+
+def test_create_oauth_token_sends_the_official_body_without_a_bearer(token_replica: Any) -> None:
+    with client_for(token_replica, headers={"X-Trace": "1"}, rate_limit_token="rl_x") as client:
+        token = client.create_oauth_token(CLIENT_ID, CLIENT_SECRET, scope="connect:accounts:read")
+        assert client.token_requests == 0  # the client's own token is neither fetched nor replaced
+    assert token["token_type"] == "Bearer" and token["expires_in"] == 3600 and token["access_token"]
+    (request,) = token_requests(token_replica)
+    assert request.method == "POST" and request.query == []
+    assert request.body == (
+        b'{"client_id":"%s","client_secret":"%s","scope":"connect:accounts:read","grant_type":"client_credentials"}'
+        % (CLIENT_ID.encode(), CLIENT_SECRET.encode())
+    )
+    headers = request.headers
+    assert "authorization" not in headers and "x-pd-rate-limit" not in headers
+    assert headers["content-type"] == "application/json" and headers["x-pd-environment"] == "development"
+    assert headers["x-trace"] == "1"
+
+
+def test_create_oauth_token_with_an_assertion(token_replica: Any) -> None:
+    assertion = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJjaWQifQ.c2lnbmF0dXJlLXRleHQ"
+    with client_for(token_replica, max_retries=2) as client:
+        token_replica.fail_next(503, {"error": "try later, got %s" % assertion}, path_contains="/oauth/token")
+        with pytest.raises(PipedreamAuthError) as raised:
+            client.create_oauth_token(CLIENT_ID, client_assertion=assertion)
+    assert len(token_requests(token_replica)) == 1  # a single-use assertion is never re-sent by a retry
+    assert json.loads(token_requests(token_replica)[0].body) == {
+        "client_id": CLIENT_ID,
+        "client_assertion_type": JWT_BEARER,
+        "client_assertion": assertion,
+        "grant_type": "client_credentials",
+    }
+    assert list(json.loads(token_requests(token_replica)[0].body)) == [
+        "client_id",
+        "client_assertion_type",
+        "client_assertion",
+        "grant_type",
+    ]
+    error = raised.value
+    assert error.status_code == 503
+    for surface in (str(error), repr(error), json.dumps(error.response_data), str(error.body)):
+        assert assertion not in surface
+
+
+def test_create_oauth_token_with_a_secret_is_retried(token_replica: Any) -> None:
+    with client_for(token_replica, max_retries=2) as client:
+        token_replica.fail_next(503, {"error": "busy"}, path_contains="/oauth/token", headers={"Retry-After": "0"})
+        assert client.create_oauth_token(CLIENT_ID, CLIENT_SECRET)["access_token"]
+    assert len(token_requests(token_replica)) == 2
+
+
+def test_create_oauth_token_errors_never_hold_the_secret(token_replica: Any) -> None:
+    secret = "echoed-secret-0123456789"
+    with client_for(token_replica) as client:
+        token_replica.fail_next(
+            401, {"error": "invalid_client", "error_description": "bad secret %s" % secret}, path_contains="/oauth"
+        )
+        with pytest.raises(PipedreamAuthError) as raised:
+            client.create_oauth_token(CLIENT_ID, secret)
+        with pytest.raises(PipedreamAuthError) as refused:
+            client.create_oauth_token(CLIENT_ID, "wrong-secret-abcdef")
+    for error in (raised.value, refused.value):
+        assert error.status_code == 401
+        text = str(error) + repr(error) + json.dumps(error.response_data) + repr(error.args)
+        assert secret not in text and "wrong-secret-abcdef" not in text
+    assert "create OAuth token failed" in str(refused.value) and refused.value.request_id
+
+
+def test_the_returned_token_is_not_registered_and_the_clients_own_stays_redacted(token_replica: Any) -> None:
+    with client_for(token_replica) as client:
+        client.get_project_info()
+        own = token_replica.requests[-1].headers["authorization"].split()[1]  # the client's own token
+        issued = [client.create_oauth_token(CLIENT_ID, CLIENT_SECRET)["access_token"] for _ in range(12)]
+        assert client._transport.redact(own) != own
+        assert all(client._transport.redact(token) == token for token in issued)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"client_id": CLIENT_ID}, "exactly one"),
+        ({"client_id": CLIENT_ID, "client_secret": "s", "client_assertion": "a.b.c"}, "exactly one"),
+        ({"client_id": CLIENT_ID, "client_secret": "s", "client_assertion_type": JWT_BEARER}, "goes with"),
+        ({"client_id": "", "client_secret": "s"}, "client_id"),
+        ({"client_id": CLIENT_ID, "client_secret": " "}, "client_secret"),
+        ({"client_id": CLIENT_ID, "client_assertion": ""}, "client_assertion"),
+    ],
+)
+def test_create_oauth_token_refuses_bad_input_before_any_request(
+    token_replica: Any, kwargs: Dict[str, Any], message: str
+) -> None:
+    with client_for(token_replica) as client:
+        with pytest.raises(ValueError, match=message):
+            client.create_oauth_token(**kwargs)
+    assert token_replica.requests == []
+
+
+def test_create_oauth_token_async_and_raw(token_replica: Any) -> None:
+    async def main() -> Tuple[Any, Any]:
+        async with client_for(token_replica, PipedreamClient) as client:
+            token = await client.create_oauth_token(CLIENT_ID, CLIENT_SECRET)
+            raw = await client.with_raw_response.create_oauth_token(CLIENT_ID, CLIENT_SECRET, scope="*")
+        return token, raw
+
+    token, raw = asyncio.run(main())
+    assert token["token_type"] == "Bearer"
+    assert isinstance(raw, RawResponse) and raw.status_code == 200 and raw.data["access_token"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line calls the new methods
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_cli_calls_the_new_methods(token_replica: Any) -> None:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PIPEDREAM_")}
+    environment.update(
+        PIPEDREAM_CLIENT_ID=CLIENT_ID,
+        PIPEDREAM_CLIENT_SECRET=CLIENT_SECRET,
+        PIPEDREAM_PROJECT_ID=PROJECT_ID,
+        PIPEDREAM_PROJECT_ENVIRONMENT="development",
+        PIPEDREAM_BASE_URL=token_replica.base_url,
+    )
+
+    def cli(*args: str) -> Any:
+        result = subprocess.run(
+            [sys.executable, "-m", "pipedream", *args],
+            cwd=root,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    assert (
+        "get_apps_v2"
+        in subprocess.run(
+            [sys.executable, "-m", "pipedream", "--help"],
+            cwd=root,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+    )
+    assert cli("call", "get_apps_v2", '{"q": "slack", "limit": 1}')["data"][0]["name_slug"] == "slack"
+    assert cli("call", "get_component_v2", json.dumps({"component_id": SLACK_SEND_MESSAGE}))["data"]["id"] == (
+        SLACK_SEND_MESSAGE
+    )
+    assert "category_name" in cli("call", "get_app_facets_v2")["data"]
+    token = cli("call", "create_oauth_token", json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}))
+    assert token["token_type"] == "Bearer"
