@@ -11,30 +11,23 @@ import json
 import pathlib
 import subprocess
 import sys
+from typing import Any, Dict
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def test_benchmark_token_measure_makes_one_token_request(tmp_path: pathlib.Path) -> None:
-    report_path = tmp_path / "token.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "run.py"),
-            "--quick",
-            "--only",
-            "token",
-            "--ours-only",
-            "--no-pin",
-            "--json",
-            str(report_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run_quick(measures: str, report_path: pathlib.Path, timeout: float) -> Dict[str, Any]:
+    """``benchmarks/run.py --quick --only MEASURES --ours-only``; its JSON report's results."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--only", measures]
+    command += ["--ours-only", "--no-pin", "--json", str(report_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stdout + done.stderr
-    rows = json.loads(report_path.read_text())["results"]["token"]["rows"]
+    results: Dict[str, Any] = json.loads(report_path.read_text())["results"]
+    return results
+
+
+def test_benchmark_token_measure_makes_one_token_request(tmp_path: pathlib.Path) -> None:
+    rows = run_quick("token", tmp_path / "token.json", 120)["token"]["rows"]
     for client in ("pipedream", "pipedream-async"):
         assert rows[client]["first_calls_tokens"] == 1, (client, rows[client])
         assert rows[client]["steady_tokens"] == 0, (client, rows[client])
@@ -43,25 +36,7 @@ def test_benchmark_token_measure_makes_one_token_request(tmp_path: pathlib.Path)
 def test_benchmark_saturation_measures_run(tmp_path: pathlib.Path) -> None:
     """The saturation and in-flight memory measures of issue 15 run with tiny sizes and
     report every row; their times are not compared here."""
-    report_path = tmp_path / "saturation.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "run.py"),
-            "--quick",
-            "--only",
-            "saturation,inflight",
-            "--ours-only",
-            "--no-pin",
-            "--json",
-            str(report_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    results = json.loads(report_path.read_text())["results"]
+    results = run_quick("saturation,inflight", tmp_path / "saturation.json", 300)
     saturation = results["saturation"]["rows"]
     for peer in ("raw-async", "altan-async", "pipedream-async", "raw-threads", "altan", "pipedream"):
         row = saturation["%s 100" % peer]
